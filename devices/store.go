@@ -1,0 +1,133 @@
+package devices
+
+import (
+	"context"
+	"time"
+)
+
+// Page asks for one page of a list in keyset order. After is the last id
+// of the previous page ("" for the first); Limit is at most 500 (0 means
+// 100).
+type Page struct {
+	After string
+	Limit int
+}
+
+// WarehouseFilter narrows a warehouse list. IDs, when not nil, restricts
+// the list to those warehouses (the caller's scope).
+type WarehouseFilter struct {
+	IDs []string
+	Page
+}
+
+// ManagerFilter narrows a manager list.
+type ManagerFilter struct {
+	// Role, when set, keeps managers holding that role (on any warehouse,
+	// or on one of WarehouseIDs when that is not nil).
+	Role         RoleName
+	WarehouseIDs []string
+	Page
+}
+
+// UserFilter narrows a user list. Users are listed by id (creation order).
+type UserFilter struct {
+	WarehouseIDs []string   // nil: all warehouses
+	Status       UserStatus // "": active and suspended (deleted only when asked)
+	Q            string     // case-insensitive prefix of username, first or last name, or employee id
+	Page
+}
+
+// DeviceFilter narrows a device list.
+type DeviceFilter struct {
+	WarehouseIDs []string
+	Status       DeviceStatus // "": active only
+	AppVersion   string       // exact match
+	NotSeenSince *time.Time   // last seen before this time, or never
+	Page
+}
+
+// EventFilter narrows the audit log, newest first.
+type EventFilter struct {
+	Actor        string
+	Subject      string
+	Action       string // "login.failure", or a prefix ending in "." such as "user."
+	WarehouseIDs []string
+	From, To     time.Time // zero: open
+	Page
+}
+
+// DeviceSeen is one batched last-seen update.
+type DeviceSeen struct {
+	DeviceID   string
+	At         time.Time
+	AppVersion string // "" leaves it as it is
+}
+
+// Store keeps the registry. The PostgreSQL and SQLite backends implement
+// it and pass devicestest.Run. A Store only stores: every rule lives in
+// Registry. Each mutation that takes an Event appends it in the same
+// transaction, so an admin change and its audit row commit together or
+// not at all. Update methods read the record, call fn, and write it back
+// atomically (row lock or serialised transaction); when fn returns an
+// error nothing is written and that error is returned.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	// Settings returns the organisation settings, DefaultSettings() when
+	// none were saved.
+	Settings(ctx context.Context) (Settings, error)
+	UpdateSettings(ctx context.Context, fn func(*Settings) (Event, error)) (Settings, error)
+
+	CreateWarehouse(ctx context.Context, w Warehouse, ev Event) error
+	UpdateWarehouse(ctx context.Context, id string, fn func(*Warehouse) (Event, error)) (Warehouse, error)
+	Warehouse(ctx context.Context, id string) (Warehouse, error)
+	WarehouseByCode(ctx context.Context, code string) (Warehouse, error)
+	Warehouses(ctx context.Context, f WarehouseFilter) ([]Warehouse, error)
+
+	CreateManager(ctx context.Context, m Manager, ev Event) error
+	UpdateManager(ctx context.Context, id string, fn func(*Manager) (Event, error)) (Manager, error)
+	// DeleteManager removes the account and its roles; audit rows stay.
+	DeleteManager(ctx context.Context, id string, ev Event) error
+	Manager(ctx context.Context, id string) (Manager, error)
+	// ManagerByEmail looks up by EmailKey(email).
+	ManagerByEmail(ctx context.Context, emailKey string) (Manager, error)
+	Managers(ctx context.Context, f ManagerFilter) ([]Manager, error)
+
+	// CreateUsers inserts all of users and their events, or none: any
+	// unique conflict returns ErrExists and writes nothing.
+	CreateUsers(ctx context.Context, users []User, evs []Event) error
+	UpdateUser(ctx context.Context, id string, fn func(*User) (Event, error)) (User, error)
+	User(ctx context.Context, id string) (User, error)
+	// UserByUsername looks up by UsernameKey, deleted users included.
+	UserByUsername(ctx context.Context, key string) (User, error)
+	UserByEmployeeID(ctx context.Context, employeeID string) (User, error)
+	Users(ctx context.Context, f UserFilter) ([]User, error)
+	// PurgeUsers removes every user deleted before cutoff (personal data
+	// and PIN hash gone, the username free again), appending event(u) for
+	// each, and returns how many it removed. Running it twice removes
+	// nothing the second time.
+	PurgeUsers(ctx context.Context, cutoff time.Time, event func(User) Event) (int, error)
+
+	// EnrollDevice inserts d. When an active device has the same serial,
+	// it is revoked (status, revoked_at) in the same transaction and
+	// returned as replaced.
+	EnrollDevice(ctx context.Context, d Device, ev Event) (replaced *Device, err error)
+	UpdateDevice(ctx context.Context, id string, fn func(*Device) (Event, error)) (Device, error)
+	Device(ctx context.Context, id string) (Device, error)
+	DeviceByTokenHash(ctx context.Context, hash string) (Device, error)
+	Devices(ctx context.Context, f DeviceFilter) ([]Device, error)
+	// TouchDevices applies a batch of last-seen updates; no audit.
+	TouchDevices(ctx context.Context, seen []DeviceSeen) error
+
+	CreateServiceKey(ctx context.Context, k ServiceKey, ev Event) error
+	UpdateServiceKey(ctx context.Context, id string, fn func(*ServiceKey) (Event, error)) (ServiceKey, error)
+	ServiceKey(ctx context.Context, id string) (ServiceKey, error)
+	ServiceKeyByHash(ctx context.Context, hash string) (ServiceKey, error)
+	ServiceKeys(ctx context.Context, p Page) ([]ServiceKey, error)
+	// TouchServiceKey sets last_used_at; no audit.
+	TouchServiceKey(ctx context.Context, id string, at time.Time) error
+
+	AppendEvents(ctx context.Context, evs ...Event) error
+	Events(ctx context.Context, f EventFilter) ([]Event, error)
+}

@@ -1,0 +1,106 @@
+package sessions
+
+import (
+	"context"
+	"time"
+)
+
+// EventKind names what a fan-out Event carries.
+type EventKind string
+
+const (
+	// KindEnded: a session ended; Command is set. Every instance pushes
+	// the logout to the device if it holds its socket.
+	KindEnded EventKind = "ended"
+	// KindWarning: a session's absolute end is near; Warning is set.
+	KindWarning EventKind = "warning"
+	// KindDeviceRevoked: DeviceID's enrollment was revoked; its socket
+	// closes with 4403 wherever it is.
+	KindDeviceRevoked EventKind = "device_revoked"
+	// KindSocketOpened: DeviceID opened a socket on instance Origin with
+	// connection SocketID; any other instance holding an older socket of
+	// that device closes it with 4409.
+	KindSocketOpened EventKind = "socket_opened"
+)
+
+// Warning says a session ends soon (API.md `warning`, reason expires_soon).
+type Warning struct {
+	SessionID string    `json:"session_id"`
+	DeviceID  string    `json:"device_id"`
+	At        time.Time `json:"at"` // when the session ends
+}
+
+// Event is one message of the fan-out to every gateway instance.
+type Event struct {
+	Kind     EventKind `json:"kind"`
+	Command  *Command  `json:"command,omitempty"`
+	Warning  *Warning  `json:"warning,omitempty"`
+	DeviceID string    `json:"device_id,omitempty"`
+	Origin   string    `json:"origin,omitempty"`
+	SocketID string    `json:"socket_id,omitempty"`
+}
+
+// PageRequest asks for one page of a warehouse's sessions.
+type PageRequest struct {
+	After string // last session id of the previous page, "" for the first
+	Limit int    // 0 means 100; at most 500
+}
+
+// Store keeps live sessions and logout commands and carries the fan-out.
+// The Redis and in-process backends implement it and pass
+// sessionstest.Run. Every method that ends sessions creates one logout
+// Command per ended session, queues it for the device, and publishes a
+// KindEnded Event.
+type Store interface {
+	Ping(ctx context.Context) error
+
+	// Create ends the session open on n.DeviceID (ReasonReplaced), then,
+	// in one atomic step for the user, ends the oldest-created sessions
+	// until there is room under p.Cap (ReasonEvicted), or returns ErrLimit
+	// when p.DenyNew, and inserts the new session.
+	Create(ctx context.Context, n NewSession, p Policy) (Created, error)
+	// Validate returns the live session of a token and counts it as
+	// activity (a touch that writes at most once every few seconds).
+	// Unknown, ended and expired tokens return ErrNotFound.
+	Validate(ctx context.Context, t Token) (Session, error)
+	// Session reads a live session by id without touching it.
+	Session(ctx context.Context, id string) (Session, error)
+	ByUser(ctx context.Context, userID string) ([]Session, error)
+	ByDevice(ctx context.Context, deviceID string) ([]Session, error)
+	// ByWarehouse lists in session id order, one page at a time, without
+	// scanning the keyspace; next is "" on the last page.
+	ByWarehouse(ctx context.Context, warehouseID string, p PageRequest) (items []Session, next string, err error)
+	// ClearPINChange lifts the pin_change_required confinement.
+	ClearPINChange(ctx context.Context, sessionID string) error
+
+	// End ends one session; ErrNotFound if it is not live.
+	End(ctx context.Context, sessionID string, r Reason) (Command, error)
+	EndUser(ctx context.Context, userID string, r Reason) ([]Command, error)
+	EndDevice(ctx context.Context, deviceID string, r Reason) ([]Command, error)
+	EndWarehouse(ctx context.Context, warehouseID string, r Reason) ([]Command, error)
+
+	// Pending lists the device's commands not yet acknowledged and not
+	// expired, oldest first.
+	Pending(ctx context.Context, deviceID string) ([]Command, error)
+	Command(ctx context.Context, id string) (Command, error)
+	// Delivered marks a command sent to its device (the first time only).
+	Delivered(ctx context.Context, id string) error
+	// Ack records the device's acknowledgement; ErrNotFound when the
+	// command does not exist or belongs to another device.
+	Ack(ctx context.Context, deviceID, commandID string) error
+
+	// Publish sends an event to every watcher on every instance.
+	Publish(ctx context.Context, e Event) error
+	// Watch calls fn for every event published by any instance until ctx
+	// ends. It reconnects by itself; it returns only ctx's error. fn must
+	// not block for long.
+	Watch(ctx context.Context, fn func(Event)) error
+	// Sweep ends sessions whose idle or absolute end has passed
+	// (ReasonIdle, ReasonExpired) and publishes due warnings (5 minutes
+	// before the absolute end, once per session). It looks only at
+	// sessions that are due, and is safe to run on every instance at once.
+	Sweep(ctx context.Context) (ended int, err error)
+}
+
+// WarningLead is how long before the absolute end a warning is due.
+const WarningLead = 5 * time.Minute

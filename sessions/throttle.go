@@ -1,0 +1,68 @@
+package sessions
+
+import (
+	"context"
+	"time"
+)
+
+// Attempt identifies one sign-in try for the throttles. Subject is the
+// normalised username (or "mgr:"+email key for managers), known or not,
+// so that throttling reveals nothing about which accounts exist. Source
+// is the device id (or, without one, the client address). WarehouseID is
+// the device's warehouse, for the spray alarm ("" when unknown).
+type Attempt struct {
+	Subject     string
+	Source      string
+	WarehouseID string
+}
+
+// Limits are the throttle limits in force (devices.Throttle, as durations).
+type Limits struct {
+	PairFreeFailures int           // failures per (subject, source) before delays
+	PairMaxDelay     time.Duration // delays double from 1s up to this
+	UserFailures     int           // per subject, within UserWindow ...
+	UserWindow       time.Duration
+	UserLock         time.Duration // ... lock it this long
+	UserHardFailures int           // consecutive failures that lock until Unlock
+	DeviceFailures   int           // per source, within DeviceWindow, quarantine it
+	DeviceWindow     time.Duration
+	SprayUsers       int // distinct subjects failing in a warehouse within SprayWindow
+	SprayWindow      time.Duration
+}
+
+// Verdict is a throttle decision.
+type Verdict string
+
+const (
+	Allow       Verdict = "allow"
+	Delay       Verdict = "delay"       // (subject, source) must wait RetryAfter
+	UserLocked  Verdict = "user_locked" // subject locked (RetryAfter, or 0: until unlocked)
+	Quarantined Verdict = "quarantined" // source quarantined until unlocked
+)
+
+// Decision is what Check and Fail decide.
+type Decision struct {
+	Verdict    Verdict
+	RetryAfter time.Duration
+	// Spray is true when this failure raised the warehouse spray alarm
+	// (once per window).
+	Spray bool
+}
+
+// Throttle keeps the failure counters. Checks run before any hash is
+// computed. Failure counting is serialised per subject so that parallel
+// requests cannot slip past the counters.
+type Throttle interface {
+	// Check decides whether an attempt may proceed to hashing.
+	Check(ctx context.Context, a Attempt, l Limits) (Decision, error)
+	// Fail counts a failure and returns the decision for the next attempt.
+	Fail(ctx context.Context, a Attempt, l Limits) (Decision, error)
+	// Succeed clears the (subject, source) delay and the consecutive count.
+	Succeed(ctx context.Context, a Attempt) error
+	// UnlockSubject clears every counter and lock of a subject.
+	UnlockSubject(ctx context.Context, subject string) error
+	// UnlockSource lifts a quarantine and clears the source's counters.
+	UnlockSource(ctx context.Context, source string) error
+	// Quarantined reports whether a source is quarantined.
+	Quarantined(ctx context.Context, source string) (bool, error)
+}

@@ -143,3 +143,13 @@ type Event struct {
 	DeviceID    string            `json:"device_id,omitempty"`
 	Details     map[string]string `json:"details,omitempty"`
 }
+
+// ManagerToken is a signed-in admin console or API session of a manager.
+// Only the token's hash is kept.
+type ManagerToken struct {
+	Hash       string    `json:"-"`
+	ManagerID  string    `json:"manager_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"` // absolute end
+}

@@ -187,6 +187,30 @@ func (r *Registry) AuthenticateManager(ctx context.Context, email, password stri
 	panic("unimplemented")
 }
 
+// Manager tokens end after ManagerTokenIdle unused or ManagerTokenAbsolute.
+const (
+	ManagerTokenIdle     = 15 * time.Minute
+	ManagerTokenAbsolute = 12 * time.Hour
+)
+
+// IssueManagerToken starts an admin API session for a manager who has
+// just authenticated.
+func (r *Registry) IssueManagerToken(ctx context.Context, managerID string) (Token, ManagerToken, error) {
+	panic("unimplemented")
+}
+
+// AuthenticateManagerToken returns the active manager a live token
+// belongs to (touching it, at most once a minute), or
+// ErrInvalidCredentials for unknown, expired or disabled.
+func (r *Registry) AuthenticateManagerToken(ctx context.Context, tok Token) (Manager, error) {
+	panic("unimplemented")
+}
+
+// RevokeManagerTokens ends one token (tok != "") or all of a manager's.
+func (r *Registry) RevokeManagerTokens(ctx context.Context, managerID string, tok Token) error {
+	panic("unimplemented")
+}
+
 // EnsureAdmin makes sure at least one active admin exists. When none
 // does, it creates one with email and password, generating a strong
 // password when password is empty; generated reports whether it did, so

@@ -34,6 +34,7 @@ type UserFilter struct {
 	WarehouseIDs []string   // nil: all warehouses
 	Status       UserStatus // "": active and suspended (deleted only when asked)
 	Q            string     // case-insensitive prefix of username, first or last name, or employee id
+	UpdatedSince *time.Time // changed at or after this time
 	Page
 }
 
@@ -127,6 +128,14 @@ type Store interface {
 	ServiceKeys(ctx context.Context, p Page) ([]ServiceKey, error)
 	// TouchServiceKey sets last_used_at; no audit.
 	TouchServiceKey(ctx context.Context, id string, at time.Time) error
+
+	// Manager tokens are the admin API's bearer tokens, kept by hash.
+	CreateManagerToken(ctx context.Context, t ManagerToken) error
+	ManagerToken(ctx context.Context, hash string) (ManagerToken, error)
+	TouchManagerToken(ctx context.Context, hash string, at time.Time) error
+	// DeleteManagerTokens removes one token (hash != "") or all of a
+	// manager's tokens (hash == "").
+	DeleteManagerTokens(ctx context.Context, managerID, hash string) error
 
 	AppendEvents(ctx context.Context, evs ...Event) error
 	Events(ctx context.Context, f EventFilter) ([]Event, error)

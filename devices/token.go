@@ -11,8 +11,9 @@ import (
 
 // Token prefixes of API.md.
 const (
-	DeviceTokenPrefix = "fgd_"
-	ServiceKeyPrefix  = "fgk_"
+	DeviceTokenPrefix  = "fgd_"
+	ServiceKeyPrefix   = "fgk_"
+	ManagerTokenPrefix = "fgm_"
 )
 
 // Token is a bearer secret: a device token or a service key. It prints as

@@ -89,6 +89,13 @@ type Store interface {
 	// command does not exist or belongs to another device.
 	Ack(ctx context.Context, deviceID, commandID string) error
 
+	// MarkOnline records that origin holds deviceID's socket, for ttl
+	// (the gateway refreshes it in batches); MarkOffline removes it if
+	// origin still holds it. Online answers for many devices at once.
+	MarkOnline(ctx context.Context, origin string, deviceIDs []string, ttl time.Duration) error
+	MarkOffline(ctx context.Context, origin, deviceID string) error
+	Online(ctx context.Context, deviceIDs []string) (map[string]bool, error)
+
 	// Publish sends an event to every watcher on every instance.
 	Publish(ctx context.Context, e Event) error
 	// Watch calls fn for every event published by any instance until ctx

@@ -1,0 +1,27 @@
+// Package devicestest is the conformance suite every devices.Store backend
+// runs: the same behaviour, written once, checked against PostgreSQL and
+// SQLite alike (the pattern of testing/fstest).
+package devicestest
+
+import (
+	"testing"
+
+	"github.com/floorgate/floorgate/devices"
+)
+
+// Harness tells the suite how to reach one backend.
+type Harness struct {
+	// Open returns a fresh, empty store (its own schema or file), closed
+	// and removed at t's cleanup.
+	Open func(t *testing.T) devices.Store
+	// Tamper tries, straight in the database and bypassing the Store, to
+	// UPDATE and then to DELETE the audit row with the given id, and
+	// returns the two errors. The suite requires both to fail.
+	Tamper func(t *testing.T, s devices.Store, eventID string) (updateErr, deleteErr error)
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("Store", func(t *testing.T) { runStore(t, h) })
+	t.Run("Registry", func(t *testing.T) { runRegistry(t, h) })
+}

@@ -1,0 +1,29 @@
+// Package sessionstest is the conformance suite every sessions.Store and
+// sessions.Throttle backend runs: written once, checked against Redis
+// (standalone and Cluster) and the in-process store alike.
+package sessionstest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// Harness tells the suite how to reach one backend.
+type Harness struct {
+	// New returns a Store over a fresh, empty namespace that reads time
+	// from clock; it is closed and its keys removed at t's cleanup.
+	New func(t *testing.T, clock func() time.Time) sessions.Store
+	// Peers returns n Stores that share one fresh namespace, as n
+	// instances would. Nil for a backend that serves one instance only.
+	Peers func(t *testing.T, clock func() time.Time, n int) []sessions.Store
+	// Throttle returns a Throttle over a fresh namespace.
+	Throttle func(t *testing.T, clock func() time.Time) sessions.Throttle
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("Store", func(t *testing.T) { runStore(t, h) })
+	t.Run("Throttle", func(t *testing.T) { runThrottle(t, h) })
+}

@@ -53,5 +53,10 @@ func (t Token) Reveal() string { return string(t) }
 func (t Token) String() string   { return "REDACTED" }
 func (t Token) GoString() string { return "REDACTED" }
 
+// MarshalJSON keeps the secret out of JSON logs of structs that carry a
+// token (slog's JSON handler, %v of a Created): responses hand the token
+// out with Reveal.
+func (t Token) MarshalJSON() ([]byte, error) { return []byte(`"REDACTED"`), nil }
+
 // LogValue keeps slog from printing the secret.
 func (t Token) LogValue() slog.Value { return slog.StringValue("REDACTED") }

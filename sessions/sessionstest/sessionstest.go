@@ -20,6 +20,9 @@ type Harness struct {
 	Peers func(t *testing.T, clock func() time.Time, n int) []sessions.Store
 	// Throttle returns a Throttle over a fresh namespace.
 	Throttle func(t *testing.T, clock func() time.Time) sessions.Throttle
+	// RaceRounds is how many rounds of 50 concurrent creates for one user
+	// the suite runs (0 means 3). Shared backends raise it.
+	RaceRounds int
 }
 
 // Run runs the whole suite.

@@ -1,0 +1,97 @@
+package memory
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// fanout hands events to the watchers of this process.
+type fanout struct {
+	buffer  int
+	log     *slog.Logger
+	dropped atomic.Uint64
+
+	mu   sync.Mutex
+	subs map[*subscriber]struct{}
+}
+
+type subscriber struct{ ch chan sessions.Event }
+
+// publish offers ev to every watcher without blocking: a watcher whose
+// buffer is full misses it (the device queue still holds any logout).
+func (f *fanout) publish(ev sessions.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for sub := range f.subs {
+		select {
+		case sub.ch <- cloneEvent(ev):
+		default:
+			n := f.dropped.Add(1)
+			if n&(n-1) == 0 { // 1, 2, 4, 8...: a storm does not flood the log
+				f.log.Warn("sessions watcher too slow, event dropped", "kind", string(ev.Kind), "dropped_total", n)
+			}
+		}
+	}
+}
+
+func (f *fanout) watch(ctx context.Context, fn func(sessions.Event)) error {
+	sub := &subscriber{ch: make(chan sessions.Event, f.buffer)}
+	f.mu.Lock()
+	if f.subs == nil {
+		f.subs = map[*subscriber]struct{}{}
+	}
+	f.subs[sub] = struct{}{}
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.subs, sub)
+		f.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev := <-sub.ch:
+			fn(ev)
+		}
+	}
+}
+
+// cloneEvent gives each watcher its own copy of the pointed-to parts.
+func cloneEvent(ev sessions.Event) sessions.Event {
+	if ev.Command != nil {
+		c := cloneCommand(ev.Command)
+		ev.Command = &c
+	}
+	if ev.Warning != nil {
+		w := *ev.Warning
+		ev.Warning = &w
+	}
+	return ev
+}
+
+// Publish sends e to every Watch of this store. It never blocks on a slow
+// watcher: see Dropped.
+func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.fan.publish(e)
+	return nil
+}
+
+// Watch calls fn, in the caller's goroutine, for every event published on
+// this store (by Publish and by every end, warning and sweep) until ctx
+// ends, and returns ctx's error. Events are buffered per watcher
+// (Options.WatchBuffer); beyond that they are dropped for that watcher.
+func (s *Store) Watch(ctx context.Context, fn func(sessions.Event)) error {
+	return s.fan.watch(ctx, fn)
+}
+
+// Dropped counts the events watchers missed because their buffer was
+// full, for a metric.
+func (s *Store) Dropped() uint64 { return s.fan.dropped.Load() }

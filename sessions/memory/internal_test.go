@@ -1,0 +1,184 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/sessions/sessionstest"
+)
+
+var policy = sessions.Policy{Cap: 3, Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
+
+// A watcher that stops reading must not block Publish or End; what it
+// misses stays in the device queues.
+func TestSlowWatcherDropsNotBlocks(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := New(Options{WatchBuffer: 2})
+	release := make(chan struct{})
+	received := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		st.Watch(ctx, func(sessions.Event) {
+			select {
+			case received <- struct{}{}:
+			default:
+			}
+			<-release // stuck until the test lets go
+		})
+	}()
+	// Wait until the watcher is registered and stuck in fn.
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatal("Watch never received an event")
+		}
+		if err := st.Publish(ctx, sessions.Event{Kind: sessions.KindDeviceRevoked, DeviceID: "probe"}); err != nil {
+			t.Fatalf("Publish() = %v", err)
+		}
+		select {
+		case <-received:
+		case <-time.After(10 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	const n = 50
+	for i := range n {
+		c, err := st.Create(ctx, sessions.NewSession{UserID: fmt.Sprint("u", i), DeviceID: fmt.Sprint("d", i), WarehouseID: "w1"}, policy)
+		if err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		if _, err := st.End(ctx, c.Session.ID, sessions.ReasonAdmin); err != nil {
+			t.Fatalf("End() = %v", err)
+		}
+	}
+	if st.Dropped() == 0 {
+		t.Errorf("Dropped() = 0 after %d events to a stuck watcher with a buffer of 2", n)
+	}
+	for i := range n {
+		if p, err := st.Pending(ctx, fmt.Sprint("d", i)); err != nil || len(p) != 1 {
+			t.Errorf("Pending(d%d) = %d commands, %v; want 1", i, len(p), err)
+		}
+	}
+	close(release)
+	cancel()
+	wg.Wait()
+}
+
+// Ends take sessions off the deadline heap, so it holds two deadlines
+// (end and warning) per live session and no more.
+func TestDeadlinesFollowLiveSessions(t *testing.T) {
+	ctx := context.Background()
+	clock := sessionstest.NewClock()
+	st := New(Options{Now: clock.Now})
+	var ids []string
+	for i := range 100 {
+		c, err := st.Create(ctx, sessions.NewSession{UserID: fmt.Sprint("u", i), DeviceID: fmt.Sprint("d", i), WarehouseID: "w1"}, policy)
+		if err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		ids = append(ids, c.Session.ID)
+	}
+	for _, id := range ids[:40] {
+		if _, err := st.End(ctx, id, sessions.ReasonAdmin); err != nil {
+			t.Fatalf("End() = %v", err)
+		}
+	}
+	if _, err := st.EndWarehouse(ctx, "w1", sessions.ReasonAdmin); err != nil {
+		t.Fatalf("EndWarehouse() = %v", err)
+	}
+	if got := st.due.Len(); got != 0 {
+		t.Errorf("heap holds %d deadlines with no live session; want 0", got)
+	}
+	// Active sessions are re-queued, not lost, when their first deadline
+	// passes.
+	c, err := st.Create(ctx, sessions.NewSession{UserID: "a", DeviceID: "da", WarehouseID: "w1"}, policy)
+	if err != nil {
+		t.Fatalf("Create() = %v", err)
+	}
+	for range 5 {
+		clock.Advance(20 * time.Minute)
+		if _, err := st.Validate(ctx, c.Token); err != nil {
+			t.Fatalf("Validate() = %v", err)
+		}
+		if n, err := st.Sweep(ctx); err != nil || n != 0 {
+			t.Fatalf("Sweep() = %d, %v; want 0", n, err)
+		}
+	}
+	if got := st.due.Len(); got != 2 {
+		t.Errorf("heap holds %d deadlines for one live session; want 2", got)
+	}
+}
+
+// Commands are forgotten after the retention, and their queues with them.
+func TestCommandRetention(t *testing.T) {
+	ctx := context.Background()
+	clock := sessionstest.NewClock()
+	st := New(Options{Now: clock.Now, CommandRetention: 30 * time.Hour})
+	c, err := st.Create(ctx, sessions.NewSession{UserID: "u", DeviceID: "d", WarehouseID: "w1"}, policy)
+	if err != nil {
+		t.Fatalf("Create() = %v", err)
+	}
+	cmd, err := st.End(ctx, c.Session.ID, sessions.ReasonAdmin)
+	if err != nil {
+		t.Fatalf("End() = %v", err)
+	}
+	clock.Advance(30*time.Hour - time.Millisecond)
+	st.Sweep(ctx)
+	if _, err := st.Command(ctx, cmd.ID); err != nil {
+		t.Errorf("Command() within the retention = %v; want it", err)
+	}
+	clock.Advance(time.Millisecond)
+	st.Sweep(ctx)
+	if _, err := st.Command(ctx, cmd.ID); !errors.Is(err, sessions.ErrNotFound) {
+		t.Errorf("Command() after the retention = %v; want ErrNotFound", err)
+	}
+	if len(st.queues) != 0 || len(st.commands) != 0 {
+		t.Errorf("after the retention: %d queues, %d commands; want none", len(st.queues), len(st.commands))
+	}
+}
+
+// Session ids sort in creation order across milliseconds.
+func TestIDsSortByTime(t *testing.T) {
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	prev := ""
+	for i := range 100 {
+		id := newID("ses_", t0.Add(time.Duration(i)*time.Millisecond))
+		if len(id) != 30 || id <= prev {
+			t.Fatalf("newID #%d = %q after %q; want 30 characters, ascending", i, id, prev)
+		}
+		prev = id
+	}
+}
+
+// Forgotten counters: a subject idle past Forget starts over, a hard lock
+// is never forgotten.
+func TestThrottleForget(t *testing.T) {
+	ctx := context.Background()
+	clock := sessionstest.NewClock()
+	th := NewThrottle(ThrottleOptions{Now: clock.Now, Forget: time.Hour})
+	l := sessions.Limits{PairFreeFailures: 3, PairMaxDelay: time.Minute, UserFailures: 1000, UserWindow: time.Minute, UserLock: time.Hour, UserHardFailures: 3}
+	for i := range 2 {
+		th.Fail(ctx, sessions.Attempt{Subject: "idle", Source: fmt.Sprint("s", i)}, l)
+	}
+	for i := range 3 {
+		th.Fail(ctx, sessions.Attempt{Subject: "hard", Source: fmt.Sprint("s", i)}, l)
+	}
+	clock.Advance(2 * time.Hour)
+	th.mu.Lock()
+	th.forgetLocked(clock.Now())
+	th.mu.Unlock()
+	if d, _ := th.Fail(ctx, sessions.Attempt{Subject: "idle", Source: "x"}, l); d.Verdict != sessions.Allow {
+		t.Errorf("Fail(idle subject after Forget) = %s; want allow (count started over)", d.Verdict)
+	}
+	if d, _ := th.Check(ctx, sessions.Attempt{Subject: "hard", Source: "x"}, l); d.Verdict != sessions.UserLocked {
+		t.Errorf("Check(hard-locked after Forget) = %s; want user_locked", d.Verdict)
+	}
+}

@@ -1,0 +1,317 @@
+package memory
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// ThrottleOptions configure a Throttle. The zero value works.
+type ThrottleOptions struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Forget is how long a subject's or source's counters are kept after
+	// its last failure when nothing locks it (default 7 days). A lock
+	// until unlocked, a quarantine and a timed lock still running are
+	// never forgotten. It bounds memory when attackers invent usernames.
+	Forget time.Duration
+}
+
+// Throttle is the in-process sessions.Throttle. One mutex serialises
+// every call: failure counting per subject cannot race, and the source
+// and warehouse counters that subjects share are consistent too.
+type Throttle struct {
+	now    func() time.Time
+	forget time.Duration
+
+	mu         sync.Mutex
+	subjects   map[string]*subjectState
+	sources    map[string]*sourceState
+	warehouses map[string]*sprayState
+	ops        int // failures since the last forget pass
+}
+
+type subjectState struct {
+	window      []time.Time // recent failures, oldest first
+	lockedUntil time.Time
+	consecutive int
+	hardLocked  bool
+	last        time.Time             // last failure
+	pairs       map[string]*pairState // by source
+}
+
+type pairState struct {
+	fails int
+	last  time.Time
+}
+
+type sourceState struct {
+	window      []time.Time
+	quarantined bool
+	last        time.Time
+}
+
+type sprayState struct {
+	queue     []sprayFail          // failures within the window, oldest first
+	latest    map[string]time.Time // subject -> its latest failure in queue
+	alarmedAt time.Time
+	alarmed   bool
+}
+
+type sprayFail struct {
+	subject string
+	at      time.Time
+}
+
+var _ sessions.Throttle = (*Throttle)(nil)
+
+// NewThrottle returns a Throttle with no counters.
+func NewThrottle(opts ThrottleOptions) *Throttle {
+	t := &Throttle{
+		now:        opts.Now,
+		forget:     opts.Forget,
+		subjects:   map[string]*subjectState{},
+		sources:    map[string]*sourceState{},
+		warehouses: map[string]*sprayState{},
+	}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	if t.forget <= 0 {
+		t.forget = 7 * 24 * time.Hour
+	}
+	return t
+}
+
+// Check decides whether an attempt may go on to hashing. It counts
+// nothing.
+func (t *Throttle) Check(ctx context.Context, a sessions.Attempt, l sessions.Limits) (sessions.Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return sessions.Decision{}, err
+	}
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.decideLocked(a, l, now), nil
+}
+
+// Fail counts a failed attempt against the pair, the subject, the source
+// and the warehouse, and returns the decision for the next attempt.
+func (t *Throttle) Fail(ctx context.Context, a sessions.Attempt, l sessions.Limits) (sessions.Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return sessions.Decision{}, err
+	}
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	sub := t.subjects[a.Subject]
+	if sub == nil {
+		sub = &subjectState{pairs: map[string]*pairState{}}
+		t.subjects[a.Subject] = sub
+	}
+	sub.last = now
+	sub.consecutive++
+	if l.UserHardFailures > 0 && sub.consecutive >= l.UserHardFailures {
+		sub.hardLocked = true
+	}
+	if l.UserFailures > 0 {
+		sub.window = slide(append(sub.window, now), now, l.UserWindow, l.UserFailures)
+		if len(sub.window) >= l.UserFailures {
+			sub.lockedUntil = now.Add(l.UserLock)
+			sub.window = sub.window[:0] // a new count starts after the lock
+		}
+	}
+	p := sub.pairs[a.Source]
+	if p == nil {
+		p = &pairState{}
+		sub.pairs[a.Source] = p
+	}
+	p.fails++
+	p.last = now
+
+	src := t.sources[a.Source]
+	if src == nil {
+		src = &sourceState{}
+		t.sources[a.Source] = src
+	}
+	src.last = now
+	if l.DeviceFailures > 0 {
+		src.window = slide(append(src.window, now), now, l.DeviceWindow, l.DeviceFailures)
+		if len(src.window) >= l.DeviceFailures {
+			src.quarantined = true
+		}
+	}
+
+	spray := t.sprayLocked(a, l, now)
+	t.ops++
+	if t.ops >= 4096 {
+		t.ops = 0
+		t.forgetLocked(now)
+	}
+	d := t.decideLocked(a, l, now)
+	d.Spray = spray
+	return d, nil
+}
+
+// sprayLocked records a failure in the warehouse and reports whether it
+// raised the alarm: SprayUsers distinct subjects failing within
+// SprayWindow, at most once per SprayWindow.
+func (t *Throttle) sprayLocked(a sessions.Attempt, l sessions.Limits, now time.Time) bool {
+	if a.WarehouseID == "" || l.SprayUsers <= 0 {
+		return false
+	}
+	w := t.warehouses[a.WarehouseID]
+	if w == nil {
+		w = &sprayState{latest: map[string]time.Time{}}
+		t.warehouses[a.WarehouseID] = w
+	}
+	w.queue = append(w.queue, sprayFail{a.Subject, now})
+	w.latest[a.Subject] = now
+	w.trim(now, l.SprayWindow)
+	if len(w.latest) < l.SprayUsers {
+		return false
+	}
+	if w.alarmed && now.Sub(w.alarmedAt) < l.SprayWindow {
+		return false
+	}
+	w.alarmed, w.alarmedAt = true, now
+	return true
+}
+
+// trim drops failures older than the window.
+func (w *sprayState) trim(now time.Time, window time.Duration) {
+	i := 0
+	for ; i < len(w.queue) && now.Sub(w.queue[i].at) >= window; i++ {
+		f := w.queue[i]
+		if w.latest[f.subject].Equal(f.at) {
+			delete(w.latest, f.subject)
+		}
+	}
+	w.queue = append(w.queue[:0], w.queue[i:]...)
+}
+
+// decideLocked is the decision for the next attempt: a quarantined
+// source, then a locked subject, then the pair's delay.
+func (t *Throttle) decideLocked(a sessions.Attempt, l sessions.Limits, now time.Time) sessions.Decision {
+	if src := t.sources[a.Source]; src != nil && src.quarantined {
+		return sessions.Decision{Verdict: sessions.Quarantined}
+	}
+	sub := t.subjects[a.Subject]
+	if sub == nil {
+		return sessions.Decision{Verdict: sessions.Allow}
+	}
+	if sub.hardLocked {
+		return sessions.Decision{Verdict: sessions.UserLocked}
+	}
+	if now.Before(sub.lockedUntil) {
+		return sessions.Decision{Verdict: sessions.UserLocked, RetryAfter: sub.lockedUntil.Sub(now)}
+	}
+	if p := sub.pairs[a.Source]; p != nil && p.fails > l.PairFreeFailures {
+		until := p.last.Add(pairDelay(p.fails-l.PairFreeFailures, l.PairMaxDelay))
+		if now.Before(until) {
+			return sessions.Decision{Verdict: sessions.Delay, RetryAfter: until.Sub(now)}
+		}
+	}
+	return sessions.Decision{Verdict: sessions.Allow}
+}
+
+// pairDelay is the wait after the n-th failure beyond the free ones: 1s,
+// 2s, 4s... up to limit (when limit is positive).
+func pairDelay(n int, limit time.Duration) time.Duration {
+	n = min(max(n, 1), 34) // time.Second<<33 is the last that fits a Duration
+	d := time.Second << (n - 1)
+	if limit > 0 && d > limit {
+		d = limit
+	}
+	return d
+}
+
+// slide drops the times older than window and keeps at most keep of the
+// newest (the count never needs more).
+func slide(ts []time.Time, now time.Time, window time.Duration, keep int) []time.Time {
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) >= window {
+		i++
+	}
+	if n := len(ts) - i; n > keep {
+		i += n - keep
+	}
+	if i == 0 {
+		return ts
+	}
+	return append(ts[:0], ts[i:]...)
+}
+
+// Succeed clears the pair's delay and the subject's consecutive count.
+func (t *Throttle) Succeed(ctx context.Context, a sessions.Attempt) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if sub := t.subjects[a.Subject]; sub != nil {
+		delete(sub.pairs, a.Source)
+		sub.consecutive = 0
+	}
+	return nil
+}
+
+// UnlockSubject clears every counter and lock of a subject.
+func (t *Throttle) UnlockSubject(ctx context.Context, subject string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.subjects, subject)
+	return nil
+}
+
+// UnlockSource lifts a quarantine and clears the source's counters,
+// including the delays of every subject on that source.
+func (t *Throttle) UnlockSource(ctx context.Context, source string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.sources, source)
+	for _, sub := range t.subjects {
+		delete(sub.pairs, source)
+	}
+	return nil
+}
+
+// Quarantined reports whether a source is quarantined.
+func (t *Throttle) Quarantined(ctx context.Context, source string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	src := t.sources[source]
+	return src != nil && src.quarantined, nil
+}
+
+// forgetLocked drops counters idle for longer than Forget that hold no
+// lock, and warehouses with no failure in their window.
+func (t *Throttle) forgetLocked(now time.Time) {
+	for k, sub := range t.subjects {
+		if !sub.hardLocked && !now.Before(sub.lockedUntil) && now.Sub(sub.last) >= t.forget {
+			delete(t.subjects, k)
+		}
+	}
+	for k, src := range t.sources {
+		if !src.quarantined && now.Sub(src.last) >= t.forget {
+			delete(t.sources, k)
+		}
+	}
+	for k, w := range t.warehouses {
+		if len(w.queue) == 0 || now.Sub(w.queue[len(w.queue)-1].at) >= t.forget {
+			delete(t.warehouses, k)
+		}
+	}
+}

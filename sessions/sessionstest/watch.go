@@ -1,0 +1,151 @@
+package sessionstest
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// probeOrigin marks the suite's own probe and marker events.
+const probeOrigin = "sessionstest-probe"
+
+// watcher runs one Store.Watch and records what it receives.
+type watcher struct {
+	mu     sync.Mutex
+	events []sessions.Event
+	cursor int // events before it were returned by until
+	notify chan struct{}
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// startWatch runs st.Watch until the test ends and returns once the
+// watcher is known to receive: it publishes probes until one arrives, so
+// that a backend whose subscription starts asynchronously (Redis) does
+// not miss the test's first events.
+func startWatch(t *testing.T, st sessions.Store) *watcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &watcher{notify: make(chan struct{}, 1), cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		w.done <- st.Watch(ctx, func(ev sessions.Event) {
+			w.mu.Lock()
+			w.events = append(w.events, ev)
+			w.mu.Unlock()
+			select {
+			case w.notify <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	t.Cleanup(func() { w.stop(t) })
+
+	id := rand.Text()
+	deadline := time.Now().Add(waitLimit)
+	for time.Now().Before(deadline) {
+		if err := st.Publish(context.Background(), probeEvent(id)); err != nil {
+			t.Fatalf("Publish(probe) = %v", err)
+		}
+		if w.wait(50*time.Millisecond, func(ev sessions.Event) bool { return isProbe(ev, id) }) {
+			w.mu.Lock()
+			w.cursor = len(w.events)
+			w.mu.Unlock()
+			return w
+		}
+	}
+	t.Fatalf("Watch() received no probe within %v", waitLimit)
+	return nil
+}
+
+func probeEvent(id string) sessions.Event {
+	return sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: "probe", Origin: probeOrigin, SocketID: id}
+}
+
+func isProbe(ev sessions.Event, id string) bool {
+	return ev.Kind == sessions.KindSocketOpened && ev.Origin == probeOrigin && (id == "" || ev.SocketID == id)
+}
+
+// wait reports whether an event matching pred arrives within d.
+func (w *watcher) wait(d time.Duration, pred func(sessions.Event) bool) bool {
+	_, ok := w.find(d, pred)
+	return ok
+}
+
+func (w *watcher) find(d time.Duration, pred func(sessions.Event) bool) (sessions.Event, bool) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		w.mu.Lock()
+		for _, ev := range w.events {
+			if pred(ev) {
+				w.mu.Unlock()
+				return ev, true
+			}
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.notify:
+		case <-timer.C:
+			return sessions.Event{}, false
+		}
+	}
+}
+
+// waitFor returns the first event received that matches pred, failing
+// the test if none arrives within waitLimit.
+func (w *watcher) waitFor(t *testing.T, what string, pred func(sessions.Event) bool) sessions.Event {
+	t.Helper()
+	ev, ok := w.find(waitLimit, pred)
+	if !ok {
+		t.Fatalf("Watch() did not receive the %s within %v", what, waitLimit)
+	}
+	return ev
+}
+
+// until publishes a marker through st and returns the events received
+// since the previous call, up to the marker, without probes. Everything
+// published before until was called arrives before the marker.
+func (w *watcher) until(t *testing.T, st sessions.Store) []sessions.Event {
+	t.Helper()
+	id := rand.Text()
+	if err := st.Publish(context.Background(), probeEvent(id)); err != nil {
+		t.Fatalf("Publish(marker) = %v", err)
+	}
+	w.waitFor(t, "marker", func(ev sessions.Event) bool { return isProbe(ev, id) })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []sessions.Event
+	i := w.cursor
+	for ; i < len(w.events); i++ {
+		ev := w.events[i]
+		if isProbe(ev, id) {
+			i++
+			break
+		}
+		if !isProbe(ev, "") {
+			out = append(out, ev)
+		}
+	}
+	w.cursor = i
+	return out
+}
+
+// stop cancels the Watch and returns what it returned.
+func (w *watcher) stop(t *testing.T) error {
+	t.Helper()
+	w.once.Do(func() {
+		w.cancel()
+		select {
+		case w.err = <-w.done:
+		case <-time.After(waitLimit):
+			t.Errorf("Watch() did not return within %v of its context ending", waitLimit)
+		}
+	})
+	return w.err
+}

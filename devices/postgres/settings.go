@@ -1,0 +1,76 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/floorgate/floorgate/devices"
+)
+
+// Settings returns the organisation settings: the saved ones laid over
+// devices.DefaultSettings(), so fields added later take their defaults.
+func (s *Store) Settings(ctx context.Context) (devices.Settings, error) {
+	var data []byte
+	err := s.pool.QueryRow(ctx, "SELECT data FROM settings WHERE id = 1").Scan(&data)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return devices.Settings{}, translate("settings", err)
+	}
+	return decodeSettings(data)
+}
+
+// decodeSettings reads the data column; NULL (or no row) is the defaults.
+func decodeSettings(data []byte) (devices.Settings, error) {
+	st := devices.DefaultSettings()
+	if len(data) == 0 {
+		return st, nil
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return devices.Settings{}, fmt.Errorf("postgres: settings: %w", err)
+	}
+	return st, nil
+}
+
+// UpdateSettings reads the settings under a row lock, lets fn change
+// them, and saves them with fn's event.
+func (s *Store) UpdateSettings(ctx context.Context, fn func(*devices.Settings) (devices.Event, error)) (devices.Settings, error) {
+	var out devices.Settings
+	err := s.inTx(ctx, "update settings", func(tx pgx.Tx) error {
+		// The row exists from the first update on; make sure it does so
+		// that FOR UPDATE has something to lock.
+		if _, err := tx.Exec(ctx, "INSERT INTO settings (id) VALUES (1) ON CONFLICT (id) DO NOTHING"); err != nil {
+			return err
+		}
+		var data []byte
+		if err := tx.QueryRow(ctx, "SELECT data FROM settings WHERE id = 1 FOR UPDATE").Scan(&data); err != nil {
+			return err
+		}
+		st, err := decodeSettings(data)
+		if err != nil {
+			return callerError{err}
+		}
+		ev, err := fn(&st)
+		if err != nil {
+			return callerError{err}
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return callerError{fmt.Errorf("postgres: settings: %w", err)}
+		}
+		if _, err := tx.Exec(ctx, "UPDATE settings SET data = $1, updated_at = now() WHERE id = 1", b); err != nil {
+			return err
+		}
+		if err := insertEvents(ctx, tx, ev); err != nil {
+			return err
+		}
+		out = st
+		return nil
+	})
+	if err != nil {
+		return devices.Settings{}, err
+	}
+	return out, nil
+}

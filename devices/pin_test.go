@@ -1,0 +1,139 @@
+package devices
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// pinTests is shared with FuzzPINPolicy as its seed corpus. rule is the
+// PolicyError rule expected, "" when the PIN is accepted.
+var pinTests = []struct {
+	name   string
+	policy PINPolicy
+	pin    string
+	rule   string
+}{
+	{"good 4", PINPolicy{}, "4821", ""},
+	{"good 5", PINPolicy{}, "73519", ""},
+	{"good 6", PINPolicy{}, "294671", ""},
+	{"good 12", PINPolicy{}, "806142937155", ""},
+	{"good leading zero", PINPolicy{}, "0482", ""},
+	{"length 3", PINPolicy{}, "482", "too_short"},
+	{"length 13", PINPolicy{}, "8061429371553", "too_long"},
+	{"empty", PINPolicy{}, "", "too_short"},
+	{"min 6, length 5", PINPolicy{MinLength: 6}, "48213", "too_short"},
+	{"min 6, length 6", PINPolicy{MinLength: 6}, "482139", ""},
+	{"min 12, length 12", PINPolicy{MinLength: 12}, "806142937155", ""},
+	{"min below range clamps to 4", PINPolicy{MinLength: 2}, "482", "too_short"},
+	{"min above range clamps to 12", PINPolicy{MinLength: 20}, "806142937155", ""},
+	{"arabic-indic digits", PINPolicy{}, "١٢٣٤", "not_ascii_digits"},
+	{"extended arabic-indic digits", PINPolicy{}, "۴۸۲۱", "not_ascii_digits"},
+	{"full-width digits", PINPolicy{}, "１２３４", "not_ascii_digits"},
+	{"devanagari digits", PINPolicy{}, "४८२१", "not_ascii_digits"},
+	{"mixed ascii and full-width", PINPolicy{}, "48２1", "not_ascii_digits"},
+	{"letters", PINPolicy{}, "48a1", "not_digits"},
+	{"space", PINPolicy{}, "48 21", "not_digits"},
+	{"sign", PINPolicy{}, "-4821", "not_digits"},
+	{"superscript", PINPolicy{}, "48²1", "not_digits"},
+	{"invalid utf-8", PINPolicy{}, "48\xff1", "not_digits"},
+	{"all zero", PINPolicy{}, "0000", "repeated"},
+	{"all one", PINPolicy{}, "1111", "repeated"},
+	{"all seven, 6", PINPolicy{}, "777777", "repeated"},
+	{"ascending", PINPolicy{}, "1234", "sequence"},
+	{"ascending from 0", PINPolicy{}, "0123", "sequence"},
+	{"ascending 6", PINPolicy{}, "456789", "sequence"},
+	{"descending", PINPolicy{}, "9876", "sequence"},
+	{"descending to 0", PINPolicy{}, "3210", "sequence"},
+	{"ascending 10", PINPolicy{}, "0123456789", "sequence"},
+	{"common pair", PINPolicy{}, "1212", "common"},
+	{"common keypad column", PINPolicy{}, "2580", "common"},
+	{"common year", PINPolicy{}, "1990", "common"},
+	{"common 6", PINPolicy{}, "123123", "common"},
+	{"common 6 keypad", PINPolicy{}, "147258", "common"},
+	{"trivial allowed", PINPolicy{AllowTrivial: true}, "1234", ""},
+	{"repeated allowed", PINPolicy{AllowTrivial: true}, "0000", ""},
+	{"common allowed", PINPolicy{AllowTrivial: true}, "1212", ""},
+	{"allowed still needs digits", PINPolicy{AllowTrivial: true}, "１２３４", "not_ascii_digits"},
+	{"allowed still needs length", PINPolicy{AllowTrivial: true}, "123", "too_short"},
+}
+
+func TestPINPolicy(t *testing.T) {
+	for _, tt := range pinTests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.policy.Check(tt.pin)
+			if tt.rule == "" {
+				if err != nil {
+					t.Fatalf("%+v.Check(%q) = %v; want nil", tt.policy, tt.pin, err)
+				}
+				return
+			}
+			var pe *PolicyError
+			if !errors.As(err, &pe) || pe.Rule != tt.rule || pe.Secret != "pin" {
+				t.Fatalf("%+v.Check(%q) = %v; want rule %s", tt.policy, tt.pin, err, tt.rule)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%+v.Check(%q) does not match ErrInvalid", tt.policy, tt.pin)
+			}
+			if pe.Reason == "" {
+				t.Errorf("%+v.Check(%q) has no reason", tt.policy, tt.pin)
+			}
+			if len(tt.pin) >= 3 && strings.Contains(err.Error(), tt.pin) {
+				t.Errorf("%+v.Check(%q) = %q; the error repeats the PIN", tt.policy, tt.pin, err)
+			}
+		})
+	}
+}
+
+func TestCommonPINsAreWellFormed(t *testing.T) {
+	if n := len(commonPINs); n < 50 || n > 200 {
+		t.Errorf("len(commonPINs) = %d; want 50 to 200", n)
+	}
+	for pin := range commonPINs {
+		err := PINPolicy{AllowTrivial: true}.Check(pin)
+		if err != nil {
+			t.Errorf("commonPINs holds %q, which the length and digit rules refuse: %v", pin, err)
+		}
+		if repeatedDigit(pin) || straightRun(pin) {
+			t.Errorf("commonPINs holds %q, which the repeated and sequence rules already refuse", pin)
+		}
+	}
+}
+
+// FuzzPINPolicy checks that the policy never panics, that an accepted
+// PIN is 0-9 digits within the length limits and not trivial, and that a
+// refusal is a *PolicyError that does not repeat the PIN.
+func FuzzPINPolicy(f *testing.F) {
+	for _, tt := range pinTests {
+		f.Add(tt.pin, tt.policy.MinLength, tt.policy.AllowTrivial)
+	}
+	f.Fuzz(func(t *testing.T, pin string, minLen int, allowTrivial bool) {
+		p := PINPolicy{MinLength: minLen, AllowTrivial: allowTrivial}
+		err := p.Check(pin)
+		if err != nil {
+			var pe *PolicyError
+			if !errors.As(err, &pe) || pe.Rule == "" || pe.Reason == "" {
+				t.Fatalf("%+v.Check(%q) = %v; want a *PolicyError with rule and reason", p, pin, err)
+			}
+			if len(pin) >= 4 && strings.Contains(pe.Reason, pin) {
+				t.Fatalf("%+v.Check(%q) = %v; the reason repeats the PIN", p, pin, err)
+			}
+			return
+		}
+		want := min(max(minLen, PINMinLength), PINMaxLength)
+		if len(pin) < want || len(pin) > PINMaxLength {
+			t.Fatalf("%+v.Check(%q) = nil; length %d is outside %d..%d", p, pin, len(pin), want, PINMaxLength)
+		}
+		for i := 0; i < len(pin); i++ {
+			if pin[i] < '0' || pin[i] > '9' {
+				t.Fatalf("%+v.Check(%q) = nil; byte %d is not an ASCII digit", p, pin, i)
+			}
+		}
+		if !allowTrivial {
+			_, common := commonPINs[pin]
+			if repeatedDigit(pin) || straightRun(pin) || common {
+				t.Fatalf("%+v.Check(%q) = nil; the PIN is trivial", p, pin)
+			}
+		}
+	})
+}

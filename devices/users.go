@@ -1,0 +1,240 @@
+package devices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// mergeProblems appends the fields of a *ValidationError err to v.
+func mergeProblems(v *ValidationError, err error) {
+	var fe *ValidationError
+	if errors.As(err, &fe) {
+		v.Fields = append(v.Fields, fe.Fields...)
+	}
+}
+
+// PrepareUser validates in (normalised username, names, employee id,
+// language, warehouse, PIN policy of the warehouse) and hashes the PIN,
+// without writing. When only the PIN is wrong it returns the
+// *PolicyError; otherwise a *ValidationError lists every problem, the PIN
+// among them (field "pin", the policy rule as code). It does not look for
+// a taken username or employee id: CreateUser and CreateUsers return
+// ErrExists for those.
+func (r *Registry) PrepareUser(ctx context.Context, in UserInput) (User, error) {
+	v := &ValidationError{}
+	username := strings.TrimSpace(in.Username)
+	key, err := NormalizeUsername(username)
+	mergeProblems(v, err)
+	first := checkText(v, "first_name", in.FirstName, true, maxNameLength)
+	last := checkText(v, "last_name", in.LastName, true, maxNameLength)
+	emp := checkToken(v, "employee_id", in.EmployeeID, false, maxShortField)
+	lang := checkLanguage(v, "language", in.Language)
+	whID := strings.TrimSpace(in.WarehouseID)
+	if err := r.warehouseExists(ctx, v, "warehouse_id", whID); err != nil {
+		return User{}, fmt.Errorf("prepare user: %w", err)
+	}
+	pol, err := r.pinPolicy(ctx, whID)
+	if err != nil {
+		return User{}, fmt.Errorf("prepare user: %w", err)
+	}
+	if perr := pol.Check(in.PIN); perr != nil {
+		if len(v.Fields) == 0 {
+			return User{}, perr
+		}
+		var pe *PolicyError
+		errors.As(perr, &pe)
+		v.Add("pin", pe.Rule, pe.Reason)
+	}
+	if err := v.Err(); err != nil {
+		return User{}, err
+	}
+	hash, err := r.hash.hash(ctx, in.PIN)
+	if err != nil {
+		return User{}, fmt.Errorf("prepare user: %w", err)
+	}
+	now := r.clock()
+	return User{
+		ID:                NewID("usr_", now),
+		Username:          username,
+		UsernameKey:       key,
+		FirstName:         first,
+		LastName:          last,
+		EmployeeID:        emp,
+		WarehouseID:       whID,
+		Language:          lang,
+		PINHash:           hash,
+		PINChangeRequired: in.PINChangeRequired,
+		Status:            UserActive,
+		CreatedAt:         now,
+		UpdatedAt:         now,
+	}, nil
+}
+
+// CreateUser prepares and inserts one user. A username whose normalised
+// key is taken (by any user, a soft-deleted one included) or a taken
+// employee id returns ErrExists.
+func (r *Registry) CreateUser(ctx context.Context, actor string, in UserInput) (User, error) {
+	if err := checkActor(actor); err != nil {
+		return User{}, err
+	}
+	u, err := r.PrepareUser(ctx, in)
+	if err != nil {
+		return User{}, err
+	}
+	if err := r.CreateUsers(ctx, actor, []User{u}); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// CreateUsers inserts users made by PrepareUser all together or none
+// (ErrExists on any conflict, within the batch too), one audit event each.
+func (r *Registry) CreateUsers(ctx context.Context, actor string, users []User) error {
+	if err := checkActor(actor); err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	now := r.clock()
+	evs := make([]Event, len(users))
+	for i, u := range users {
+		if u.ID == "" || u.UsernameKey == "" || u.PINHash == "" || u.WarehouseID == "" || u.Status != UserActive {
+			return fmt.Errorf("create users: row %d was not made by PrepareUser: %w", i, ErrInvalid)
+		}
+		ev := event(now, actor, "user.create", UserActor(u.ID))
+		ev.WarehouseID = u.WarehouseID
+		evs[i] = ev
+	}
+	if err := r.store.CreateUsers(ctx, users, evs); err != nil {
+		if len(users) == 1 {
+			return fmt.Errorf("create user: %w", err)
+		}
+		return fmt.Errorf("create %d users: %w", len(users), err)
+	}
+	return nil
+}
+
+// UpdateUser applies p; an empty patch changes nothing and writes no
+// event. A deleted user cannot be changed until restored
+// (ErrState). Moving a user to another warehouse does not end their
+// sessions: the caller does.
+func (r *Registry) UpdateUser(ctx context.Context, actor, id string, p UserPatch) (User, error) {
+	if err := checkActor(actor); err != nil {
+		return User{}, err
+	}
+	v := &ValidationError{}
+	var fields []string
+	var username, key, first, last, emp, lang, whID string
+	if p.Username != nil {
+		username = strings.TrimSpace(*p.Username)
+		var err error
+		key, err = NormalizeUsername(username)
+		mergeProblems(v, err)
+		fields = append(fields, "username")
+	}
+	if p.FirstName != nil {
+		first = checkText(v, "first_name", *p.FirstName, true, maxNameLength)
+		fields = append(fields, "first_name")
+	}
+	if p.LastName != nil {
+		last = checkText(v, "last_name", *p.LastName, true, maxNameLength)
+		fields = append(fields, "last_name")
+	}
+	if p.EmployeeID != nil {
+		emp = checkToken(v, "employee_id", *p.EmployeeID, false, maxShortField)
+		fields = append(fields, "employee_id")
+	}
+	if p.Language != nil {
+		lang = checkLanguage(v, "language", *p.Language)
+		fields = append(fields, "language")
+	}
+	if p.WarehouseID != nil {
+		whID = strings.TrimSpace(*p.WarehouseID)
+		if err := r.warehouseExists(ctx, v, "warehouse_id", whID); err != nil {
+			return User{}, fmt.Errorf("update user %s: %w", id, err)
+		}
+		fields = append(fields, "warehouse_id")
+	}
+	if p.PINChangeRequired != nil {
+		fields = append(fields, "pin_change_required")
+	}
+	if err := v.Err(); err != nil {
+		return User{}, err
+	}
+	if len(fields) == 0 {
+		return r.User(ctx, id)
+	}
+	now := r.clock()
+	u, err := r.store.UpdateUser(ctx, id, func(u *User) (Event, error) {
+		if u.Status == UserDeleted {
+			return Event{}, fmt.Errorf("%w: a deleted user must be restored before it is changed", ErrState)
+		}
+		ev := event(now, actor, "user.update", UserActor(u.ID))
+		ev.Details = map[string]string{"fields": strings.Join(fields, ",")}
+		if p.Username != nil {
+			u.Username, u.UsernameKey = username, key
+		}
+		if p.FirstName != nil {
+			u.FirstName = first
+		}
+		if p.LastName != nil {
+			u.LastName = last
+		}
+		if p.EmployeeID != nil {
+			u.EmployeeID = emp
+		}
+		if p.Language != nil {
+			u.Language = lang
+		}
+		if p.WarehouseID != nil && whID != u.WarehouseID {
+			ev.Details["from_warehouse_id"] = u.WarehouseID
+			u.WarehouseID = whID
+		}
+		if p.PINChangeRequired != nil {
+			u.PINChangeRequired = *p.PINChangeRequired
+		}
+		u.UpdatedAt = now
+		ev.WarehouseID = u.WarehouseID
+		return ev, nil
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("update user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// User returns one user, deleted or not.
+func (r *Registry) User(ctx context.Context, id string) (User, error) {
+	u, err := r.store.User(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByUsername finds a user by username in any form that normalises
+// to the same key ("ALICE" finds "alice"), deleted users included. A
+// username that cannot be normalised returns ErrNotFound.
+func (r *Registry) UserByUsername(ctx context.Context, username string) (User, error) {
+	key, err := NormalizeUsername(username)
+	if err != nil {
+		return User{}, fmt.Errorf("user by username: %w", ErrNotFound)
+	}
+	u, err := r.store.UserByUsername(ctx, key)
+	if err != nil {
+		return User{}, fmt.Errorf("user by username: %w", err)
+	}
+	return u, nil
+}
+
+// Users lists users.
+func (r *Registry) Users(ctx context.Context, f UserFilter) ([]User, error) {
+	us, err := r.store.Users(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}

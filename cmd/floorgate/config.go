@@ -1,0 +1,186 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/floorgate/floorgate/devices"
+)
+
+// config is everything the flags and the environment decide.
+type config struct {
+	Addr           string
+	AdminAddr      string
+	PostgresURL    string
+	RedisURL       string
+	RedisPrefix    string
+	DataDir        string
+	PepperFile     string
+	AdminEmail     string
+	AdminPassword  string
+	AllowedOrigins []string
+	ClientIPHeader string
+
+	LogLevel        slog.Level
+	InstanceID      string
+	HashMemoryKiB   uint32
+	HashTime        uint32
+	ShutdownTimeout time.Duration
+}
+
+// Defaults of the flags that API.md "Running" does not fix.
+const (
+	defaultAddr            = ":8080"
+	defaultAdminAddr       = ":8081"
+	defaultDataDir         = "./floorgate-data"
+	defaultAdminEmail      = "admin@floorgate.local"
+	defaultRedisPrefix     = "fg:"
+	defaultShutdownTimeout = 15 * time.Second
+)
+
+// errHelp is returned by parseConfig after -h has printed the usage, so
+// that run ends without an error.
+var errHelp = flag.ErrHelp
+
+// parseConfig reads the flags in args (args[0] is the program name).
+// Every flag defaults from its FLOORGATE_* variable, read through getenv,
+// and then from the built-in default: a flag given on the command line
+// wins over the environment, which wins over the default.
+func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
+	name := "floorgate"
+	if len(args) > 0 {
+		name = args[0]
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usage)
+
+	// envOf maps each flag to its variable. The variables are applied
+	// after parsing, to the flags not given on the command line, so that
+	// -h shows the built-in defaults and never the value of a variable
+	// (which may hold a password).
+	envOf := map[string]string{}
+	str := func(p *string, flagName, key, def, help string) {
+		fs.StringVar(p, flagName, def, help+" ($"+key+")")
+		envOf[flagName] = key
+	}
+	durationVar := func(p *time.Duration, flagName, key string, def time.Duration, help string) {
+		fs.DurationVar(p, flagName, def, help+" ($"+key+")")
+		envOf[flagName] = key
+	}
+	uintVar := func(p *uint, flagName, key string, def uint, help string) {
+		fs.UintVar(p, flagName, def, help+" ($"+key+")")
+		envOf[flagName] = key
+	}
+
+	var c config
+	var origins, logLevel string
+	var hashMem, hashTime uint
+	str(&c.Addr, "addr", "FLOORGATE_ADDR", defaultAddr,
+		"listen address of the device API and websockets")
+	str(&c.AdminAddr, "admin-addr", "FLOORGATE_ADMIN_ADDR", defaultAdminAddr,
+		"listen address of the admin API")
+	str(&c.PostgresURL, "postgres-url", "FLOORGATE_POSTGRES_URL", "",
+		"PostgreSQL URL of the registry; empty: the embedded SQLite registry in the data dir")
+	str(&c.RedisURL, "redis-url", "FLOORGATE_REDIS_URL", "",
+		"Redis of the live sessions: redis://host:port/db, rediss://..., redis://...?master_name=M (Sentinel), "+
+			"redis+cluster://host:port?addr=host2:port or host1:port,host2:port (Cluster); empty: in-process sessions, one instance only")
+	str(&c.RedisPrefix, "redis-prefix", "FLOORGATE_REDIS_PREFIX", defaultRedisPrefix,
+		"prefix of every Redis key, so that several Floorgates can share one Redis")
+	str(&c.DataDir, "data-dir", "FLOORGATE_DATA_DIR", defaultDataDir,
+		"directory of the embedded registry and generated secrets")
+	str(&c.PepperFile, "pepper-file", "FLOORGATE_PEPPER_FILE", "",
+		"file holding the hashing pepper (at least 14 bytes); empty: generated into the data dir on first start")
+	str(&c.AdminEmail, "admin-email", "FLOORGATE_ADMIN_EMAIL", defaultAdminEmail,
+		"email of the first admin, created when no admin exists")
+	str(&c.AdminPassword, "admin-password", "FLOORGATE_ADMIN_PASSWORD", "",
+		"password of the first admin; empty: generated and printed once")
+	str(&origins, "allowed-origins", "FLOORGATE_ALLOWED_ORIGINS", "",
+		"comma-separated browser origins allowed to open websockets; empty: none")
+	str(&c.ClientIPHeader, "client-ip-header", "FLOORGATE_CLIENT_IP_HEADER", "",
+		"header holding the client address set by a trusted load balancer (X-Forwarded-For, X-Real-IP); empty: the connection's address")
+	str(&logLevel, "log-level", "FLOORGATE_LOG_LEVEL", "info",
+		"log level: debug, info, warn or error")
+	str(&c.InstanceID, "instance-id", "FLOORGATE_INSTANCE_ID", "",
+		"name of this instance among several; empty: host name and a random suffix")
+	uintVar(&hashMem, "hash-memory-kib", "FLOORGATE_HASH_MEMORY_KIB", uint(devices.DefaultHashParams().MemoryKiB),
+		"argon2id memory of new PIN and password hashes, KiB (lower only for tests)")
+	uintVar(&hashTime, "hash-time", "FLOORGATE_HASH_TIME", uint(devices.DefaultHashParams().Time),
+		"argon2id passes of new PIN and password hashes (lower only for tests)")
+	durationVar(&c.ShutdownTimeout, "shutdown-timeout", "FLOORGATE_SHUTDOWN_TIMEOUT", defaultShutdownTimeout,
+		"how long a graceful stop waits for requests in flight")
+
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q: floorgate takes flags only", fs.Args())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErrs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := envOf[f.Name]
+		if given[f.Name] || key == "" {
+			return
+		}
+		if v := getenv(key); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				// Not the value: it may be a secret.
+				envErrs = append(envErrs, fmt.Errorf("$%s: not a valid value for -%s", key, f.Name))
+			}
+		}
+	})
+	if len(envErrs) > 0 {
+		return config{}, errors.Join(envErrs...)
+	}
+
+	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return config{}, fmt.Errorf("-log-level %q: want debug, info, warn or error", logLevel)
+	}
+	for o := range strings.SplitSeq(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
+	if hashMem < 8 || hashMem > 4<<20 {
+		return config{}, fmt.Errorf("-hash-memory-kib %d: want 8 to %d", hashMem, 4<<20)
+	}
+	if hashTime < 1 || hashTime > 100 {
+		return config{}, fmt.Errorf("-hash-time %d: want 1 to 100", hashTime)
+	}
+	c.HashMemoryKiB, c.HashTime = uint32(hashMem), uint32(hashTime)
+	if c.ShutdownTimeout <= 0 {
+		return config{}, fmt.Errorf("-shutdown-timeout %v: want more than 0", c.ShutdownTimeout)
+	}
+	if strings.ContainsAny(c.RedisPrefix, "{}") {
+		return config{}, fmt.Errorf("-redis-prefix %q: must not contain '{' or '}' (they choose Redis Cluster slots)", c.RedisPrefix)
+	}
+	if c.DataDir == "" {
+		return config{}, errors.New("-data-dir is empty")
+	}
+	if c.InstanceID == "" {
+		c.InstanceID = defaultInstanceID()
+	}
+	return c, nil
+}
+
+// defaultInstanceID names this process among several: the host name and
+// a random suffix, so that two processes on one host differ.
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "floorgate"
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}

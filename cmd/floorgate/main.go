@@ -1,0 +1,32 @@
+// Command floorgate runs Floorgate: the device API and websockets of the
+// gateway on one listener (-addr), the admin API on another
+// (-admin-addr), and /healthz, /readyz and /metrics on both.
+//
+// With no configuration it keeps its registry in a SQLite file and its
+// sessions in process, under -data-dir; -postgres-url and -redis-url
+// switch to the production backends. Every flag defaults from a
+// FLOORGATE_* environment variable: `floorgate -h` lists them.
+//
+// This package only wires: it reads flags, opens the stores, builds the
+// gateway and the admin API, starts them and stops them. It owns the
+// goroutines of the two HTTP servers and of gateway.Server.Run and
+// admin.API.Run, and waits for all of them before it returns.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "floorgate:", err)
+		stop()
+		os.Exit(1)
+	}
+}

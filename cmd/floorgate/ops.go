@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// readyTimeout bounds each store ping of /readyz.
+const readyTimeout = 2 * time.Second
+
+// pinger is what /readyz asks: devices.Store and sessions.Store both are.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// ops serves the operations endpoints of API.md on both listeners:
+// /healthz, /readyz and /metrics.
+type ops struct {
+	registry pinger
+	sessions pinger
+	metrics  *prometheus.Registry
+	log      *slog.Logger
+	// draining turns /readyz to 503 once a graceful stop has begun, so
+	// that a load balancer stops sending new work here.
+	draining atomic.Bool
+}
+
+// newMetricsRegistry returns the Prometheus registry of this process,
+// with the Go runtime and process collectors; gateway and admin add
+// theirs to it.
+func newMetricsRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
+
+// wrap returns h with the operations endpoints in front of it.
+func (o *ops) wrap(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", o.healthz)
+	mux.HandleFunc("GET /readyz", o.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.metrics, promhttp.HandlerOpts{
+		Registry:          o.metrics,
+		ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelError),
+		EnableOpenMetrics: false,
+	}))
+	mux.Handle("/", h)
+	return mux
+}
+
+// healthz answers 200 while the process runs.
+func (o *ops) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the registry and the session store both answer
+// a ping within readyTimeout, else 503 unavailable (fail closed).
+func (o *ops) readyz(w http.ResponseWriter, r *http.Request) {
+	if o.draining.Load() {
+		writeUnavailable(w, "shutting down", nil)
+		return
+	}
+	// Both stores are asked at once, within one deadline.
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	names := [2]string{"registry", "sessions"}
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, p := range [2]pinger{o.registry, o.sessions} {
+		wg.Go(func() { errs[i] = p.Ping(ctx) })
+	}
+	wg.Wait()
+	checks := map[string]string{}
+	ok := true
+	for i, err := range errs {
+		checks[names[i]] = "ok"
+		if err != nil {
+			ok = false
+			checks[names[i]] = "unavailable"
+			o.log.Warn("readiness check failed", "store", names[i], "err", err)
+		}
+	}
+	if !ok {
+		writeUnavailable(w, "a store does not answer", checks)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": checks})
+}
+
+// problem is an RFC 9457 body with API.md's stable code.
+type problem struct {
+	Type   string            `json:"type"`
+	Title  string            `json:"title"`
+	Status int               `json:"status"`
+	Code   string            `json:"code"`
+	Detail string            `json:"detail,omitempty"`
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+func writeUnavailable(w http.ResponseWriter, detail string, checks map[string]string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	json.NewEncoder(w).Encode(problem{
+		Type:   "about:blank",
+		Title:  "Service unavailable",
+		Status: http.StatusServiceUnavailable,
+		Code:   "unavailable",
+		Detail: detail,
+		Checks: checks,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/floorgate/floorgate/admin"
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/gateway"
+)
+
+// run is the whole program: it reads the flags in args (defaulting from
+// getenv), starts Floorgate, and serves until ctx ends, then stops
+// gracefully. The one-time admin sign-in goes to stdout; logs go to
+// stderr as JSON.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return serve(ctx, args, getenv, stdout, stderr, nil)
+}
+
+// Addrs are the addresses the two listeners are bound to.
+type Addrs struct {
+	Gateway string // host:port of the device API
+	Admin   string // host:port of the admin API
+}
+
+// serve is run with one more argument: listening, when not nil, is called
+// once both listeners are bound and everything is started, so that a
+// test can run Floorgate on port 0 and learn the ports.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, listening func(Addrs)) (err error) {
+	c, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel})).
+		With("instance_id", c.InstanceID)
+
+	// Everything opened is closed on the way out, last opened first.
+	var closers []func()
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}()
+
+	regStore, err := openRegistryStore(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, func() {
+		if err := regStore.Close(); err != nil {
+			log.Warn("close registry", "err", err)
+		}
+	})
+	pepper, err := loadPepper(ctx, c, regStore, log)
+	if err != nil {
+		return err
+	}
+	reg, err := devices.NewRegistry(regStore, devices.Options{
+		Pepper: pepper,
+		Now:    time.Now,
+		Hash:   devices.HashParams{MemoryKiB: c.HashMemoryKiB, Time: c.HashTime, Threads: 1},
+		Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+
+	sess, err := openSessions(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, func() {
+		if err := sess.close(); err != nil {
+			log.Warn("close sessions", "err", err)
+		}
+	})
+
+	firstAdmin, created, generated, err := reg.EnsureAdmin(ctx, c.AdminEmail, c.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("first admin: %w", err)
+	}
+	if created {
+		log.Info("created the first admin", "manager_id", firstAdmin.ID, "generated_password", generated != "")
+	}
+
+	metrics := newMetricsRegistry()
+	gw, err := gateway.New(gateway.Config{
+		Registry:       reg,
+		Sessions:       sess.Store,
+		Throttle:       sess.Throttle,
+		Logger:         log.With("component", "gateway"),
+		Now:            time.Now,
+		AllowedOrigins: c.AllowedOrigins,
+		InstanceID:     c.InstanceID,
+		Metrics:        metrics,
+		ClientIP:       clientIP(c.ClientIPHeader),
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	adm, err := admin.New(admin.Config{
+		Registry: reg,
+		Sessions: sess.Store,
+		Throttle: sess.Throttle,
+		Logger:   log.With("component", "admin"),
+		Now:      time.Now,
+		Metrics:  metrics,
+		ClientIP: clientIP(c.ClientIPHeader),
+	})
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+
+	o := &ops{registry: regStore, sessions: sess.Store, metrics: metrics, log: log}
+	var lc net.ListenConfig
+	gwLn, err := lc.Listen(ctx, "tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen -addr: %w", err)
+	}
+	admLn, err := lc.Listen(ctx, "tcp", c.AdminAddr)
+	if err != nil {
+		gwLn.Close()
+		return fmt.Errorf("listen -admin-addr: %w", err)
+	}
+	addrs := Addrs{Gateway: gwLn.Addr().String(), Admin: admLn.Addr().String()}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	gwSrv := &http.Server{Handler: o.wrap(gw.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	admSrv := &http.Server{Handler: o.wrap(adm.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+
+	// stopping ends on a signal (ctx) or on the first failure; the
+	// background loops keep running until the servers have stopped.
+	stopping, stop := context.WithCancel(ctx)
+	defer stop()
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	var (
+		wg       sync.WaitGroup
+		failOnce sync.Once
+		failure  error
+	)
+	fail := func(err error) {
+		failOnce.Do(func() { failure = err })
+		stop()
+	}
+	serveOn := func(name string, srv *http.Server, ln net.Listener) {
+		wg.Go(func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("serve %s: %w", name, err))
+			}
+		})
+	}
+	runLoop := func(name string, loop func(context.Context) error) {
+		wg.Go(func() {
+			err := loop(bg)
+			if bg.Err() == nil {
+				if err == nil {
+					err = errors.New("stopped unexpectedly")
+				}
+				fail(fmt.Errorf("%s: %w", name, err))
+			}
+		})
+	}
+	runLoop("gateway", gw.Run)
+	runLoop("admin", adm.Run)
+	serveOn("gateway", gwSrv, gwLn)
+	serveOn("admin", admSrv, admLn)
+
+	log.Info("listening", "listener", "gateway", "addr", addrs.Gateway)
+	log.Info("listening", "listener", "admin", "addr", addrs.Admin)
+	if generated != "" {
+		printFirstAdmin(stdout, firstAdmin.Email, generated, addrs.Admin)
+	}
+	if listening != nil {
+		listening(addrs)
+	}
+
+	<-stopping.Done()
+	log.Info("stopping", "timeout", c.ShutdownTimeout.String())
+	o.draining.Store(true)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.ShutdownTimeout)
+	defer cancel()
+	var stopErrs []error
+	// Sockets first, with 1001: http.Server.Shutdown does not wait for
+	// hijacked connections.
+	if err := gw.Shutdown(shutdownCtx); err != nil {
+		stopErrs = append(stopErrs, fmt.Errorf("shut down gateway: %w", err))
+	}
+	var swg sync.WaitGroup
+	var gwErr, admErr error
+	swg.Go(func() { gwErr = shutdownServer(shutdownCtx, gwSrv) })
+	swg.Go(func() { admErr = shutdownServer(shutdownCtx, admSrv) })
+	swg.Wait()
+	if gwErr != nil {
+		stopErrs = append(stopErrs, fmt.Errorf("stop gateway listener: %w", gwErr))
+	}
+	if admErr != nil {
+		stopErrs = append(stopErrs, fmt.Errorf("stop admin listener: %w", admErr))
+	}
+	stopBackground()
+	wg.Wait()
+	log.Info("stopped")
+	return errors.Join(append([]error{failure}, stopErrs...)...)
+}
+
+// shutdownServer stops srv gracefully, and forcibly when ctx ends first.
+func shutdownServer(ctx context.Context, srv *http.Server) error {
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		srv.Close()
+	}
+	return err
+}
+
+// printFirstAdmin prints the generated admin sign-in: the one place a
+// secret is ever printed, on stdout, never in the logs.
+func printFirstAdmin(w io.Writer, email, password, adminAddr string) {
+	fmt.Fprintf(w, `
+================================================================
+Floorgate created the first admin account. Sign in with:
+
+  email:     %s
+  password:  %s
+  admin API: %s
+
+The password is shown this once only. Sign in and change it.
+================================================================
+
+`, email, password, "http://"+browsableAddr(adminAddr)+"/admin/v1/login")
+}
+
+// browsableAddr turns a bound address such as [::]:8081 into one a
+// person can use from this machine (localhost:8081).
+func browsableAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,191 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// BasePath is where the admin API is mounted.
+const BasePath = "/admin/v1"
+
+// Config configures the admin API. Registry, Sessions and Throttle are
+// required; zero values of the others take the defaults.
+type Config struct {
+	Registry *devices.Registry
+	Sessions sessions.Store
+	Throttle sessions.Throttle
+	// Logger receives one record per failure that stops in this package;
+	// slog.Default when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Metrics, when not nil, receives the admin API's collectors.
+	Metrics prometheus.Registerer
+	// ClientIP returns the address a sign-in is throttled by; the host of
+	// r.RemoteAddr when nil (set it when a trusted proxy sits in front).
+	ClientIP func(r *http.Request) string
+	// ReconcileEvery is how often Run ends sessions of users suspended or
+	// deleted recently (30s by default); PurgeEvery how often it purges
+	// users past their restore window (1h by default).
+	ReconcileEvery time.Duration
+	PurgeEvery     time.Duration
+	// MaxImportRows is the most data rows one CSV import may hold
+	// (50,000 by default).
+	MaxImportRows int
+	// ImportWorkers is how many PINs an import hashes at once
+	// (GOMAXPROCS by default).
+	ImportWorkers int
+}
+
+// API serves the admin REST API.
+type API struct {
+	reg      *devices.Registry
+	sess     sessions.Store
+	throttle sessions.Throttle
+	log      *slog.Logger
+	now      func() time.Time
+	clientIP func(*http.Request) string
+	metrics  *metrics
+	routes   []route
+	cfg      Config
+
+	docOnce  sync.Once
+	docBytes []byte
+}
+
+// New checks cfg and returns an API.
+func New(cfg Config) (*API, error) {
+	if cfg.Registry == nil || cfg.Sessions == nil || cfg.Throttle == nil {
+		return nil, errors.New("admin: Registry, Sessions and Throttle are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteHost
+	}
+	if cfg.ReconcileEvery <= 0 {
+		cfg.ReconcileEvery = 30 * time.Second
+	}
+	if cfg.PurgeEvery <= 0 {
+		cfg.PurgeEvery = time.Hour
+	}
+	if cfg.MaxImportRows <= 0 {
+		cfg.MaxImportRows = DefaultMaxImportRows
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{
+		reg:      cfg.Registry,
+		sess:     cfg.Sessions,
+		throttle: cfg.Throttle,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		clientIP: cfg.ClientIP,
+		metrics:  m,
+		cfg:      cfg,
+	}
+	a.routes = a.routeTable()
+	return a, nil
+}
+
+// Handler returns the router of every route under /admin/v1. It does not
+// serve /healthz, /readyz or /metrics: the caller mounts those.
+func (a *API) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Route(BasePath, func(r chi.Router) {
+		r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+			a.writeError(w, req, errNoRoute)
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+			a.writeError(w, req, &httpError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", detail: "method not allowed on this path"})
+		})
+		for _, rt := range a.routes {
+			r.Method(rt.Method, rt.Path, a.wrap(rt))
+		}
+	})
+	return r
+}
+
+// wrap turns a route into an http.Handler: authentication, the error
+// mapping and the request metric.
+func (a *API) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		ctx := r.Context()
+		if !rt.Public {
+			p, err := a.authenticate(ctx, r)
+			if err != nil {
+				a.writeError(sw, r, err)
+				a.metrics.request(rt, sw.status())
+				return
+			}
+			ctx = context.WithValue(ctx, principalKey{}, p)
+			r = r.WithContext(ctx)
+		}
+		if err := rt.h(sw, r); err != nil {
+			a.writeError(sw, r, err)
+		}
+		a.metrics.request(rt, sw.status())
+	})
+}
+
+// statusWriter remembers the status written, for the metric. It passes
+// Flush through so that exports stream.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

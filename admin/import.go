@@ -1,0 +1,604 @@
+package admin
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/floorgate/floorgate/devices"
+)
+
+// DefaultMaxImportRows is the most data rows one import may hold.
+const DefaultMaxImportRows = 50000
+
+// maxImportBytes bounds an import body: 50,000 rows of about 1 KiB.
+const maxImportBytes = 64 << 20
+
+// Import modes.
+const (
+	ModeAllOrNothing = "all_or_nothing" // any error writes nothing
+	ModeValidOnly    = "valid_only"     // the valid rows are written
+)
+
+// Row outcomes.
+const (
+	OutcomeCreated     = "created"      // written
+	OutcomeWouldCreate = "would_create" // valid; dry run
+	OutcomeError       = "error"        // see problems
+	OutcomeSkipped     = "skipped"      // valid, but all_or_nothing and another row has an error
+)
+
+// Problem codes of an import row.
+const (
+	ProblemBadHeader           = "bad_header"
+	ProblemWrongColumnCount    = "wrong_column_count"
+	ProblemMalformedCSV        = "malformed_csv"
+	ProblemMissingField        = "missing_field"
+	ProblemWeakPIN             = "weak_pin"
+	ProblemDuplicateUsername   = "duplicate_username"
+	ProblemDuplicateEmployeeID = "duplicate_employee_id"
+	ProblemUsernameTaken       = "username_taken"
+	ProblemEmployeeIDTaken     = "employee_id_taken"
+	ProblemUnknownWarehouse    = "unknown_warehouse"
+	ProblemForbiddenWarehouse  = "forbidden_warehouse"
+	ProblemInvalidUsername     = "invalid_username"
+	ProblemInvalidValue        = "invalid_value"
+)
+
+// ImportProblem is one thing wrong with a row.
+type ImportProblem struct {
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// ImportRow reports one data row: line is the physical line of the file
+// where the record starts (1 is the header).
+type ImportRow struct {
+	Line     int             `json:"line"`
+	Username string          `json:"username"`
+	Outcome  string          `json:"outcome"`
+	Problems []ImportProblem `json:"problems"`
+}
+
+// ImportReport answers an import: counts and one entry per data row.
+type ImportReport struct {
+	DryRun  bool        `json:"dry_run"`
+	Mode    string      `json:"mode"`
+	Rows    int         `json:"rows"`    // data rows read (empty lines are not rows)
+	Valid   int         `json:"valid"`   // rows without a problem
+	Errors  int         `json:"errors"`  // rows with a problem
+	Created int         `json:"created"` // users written (0 on a dry run)
+	Report  []ImportRow `json:"report"`
+}
+
+// Columns of the import header. username, first_name, last_name, pin and
+// one of warehouse_id or warehouse_code are required.
+var (
+	importRequired = []string{"username", "first_name", "last_name", "pin"}
+	importOptional = []string{"warehouse_id", "warehouse_code", "employee_id", "language", "pin_change_required"}
+	// importIgnored are the export's columns that an import reads past.
+	importIgnored = []string{"id", "status", "created_at", "updated_at", "deleted_at"}
+)
+
+// importRecord is one parsed data row.
+type importRecord struct {
+	line          int
+	in            devices.UserInput
+	warehouseCode string
+	problems      []ImportProblem
+	user          devices.User // prepared, when valid
+}
+
+func (rec *importRecord) add(code, field, msg string) {
+	rec.problems = append(rec.problems, ImportProblem{Code: code, Field: field, Message: msg})
+}
+
+// parseImport reads a CSV import: UTF-8 with or without a BOM, CRLF or
+// LF, RFC 4180 quoting, empty lines (and rows of empty fields) skipped.
+// It checks the header and each row's shape; it returns an *httpError for
+// a file refused as a whole (bad header, more than maxRows data rows).
+func parseImport(body io.Reader, maxRows int) ([]*importRecord, error) {
+	br := bufio.NewReader(body)
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
+		_, _ = br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, headerError("the file is empty: the first row must be the header")
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, headerError(fmt.Sprintf("the header row is not valid CSV: %v", pe.Err))
+		}
+		return nil, fmt.Errorf("read import header: %w", err)
+	}
+	col, err := importColumns(header)
+	if err != nil {
+		return nil, err
+	}
+	var recs []*importRecord
+	for rows := 0; ; {
+		fields, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe):
+			rows++
+			if rows > maxRows {
+				return nil, tooManyRows(maxRows)
+			}
+			rec := &importRecord{line: pe.StartLine}
+			rec.add(ProblemMalformedCSV, "", fmt.Sprintf("not valid CSV: %v", pe.Err))
+			recs = append(recs, rec)
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read import: %w", err)
+		}
+		if blank(fields) {
+			continue
+		}
+		rows++
+		if rows > maxRows {
+			return nil, tooManyRows(maxRows)
+		}
+		line, _ := cr.FieldPos(0)
+		recs = append(recs, parseRow(line, fields, len(header), col))
+	}
+	return recs, nil
+}
+
+func blank(fields []string) bool {
+	for _, f := range fields {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func headerError(msg string) error {
+	return &httpError{status: http.StatusBadRequest, code: codeInvalidRequest, detail: msg,
+		fields: []FieldError{{Field: "header", Code: ProblemBadHeader, Message: msg}},
+		rows:   []ImportRow{{Line: 1, Outcome: OutcomeError, Problems: []ImportProblem{{Code: ProblemBadHeader, Message: msg}}}}}
+}
+
+func tooManyRows(max int) error {
+	msg := fmt.Sprintf("the file has more than %d data rows: split it into files of at most %d rows; nothing was written", max, max)
+	return &httpError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, detail: msg,
+		fields: []FieldError{{Field: "body", Code: "too_many_rows", Message: msg}}}
+}
+
+// importColumns maps column names to their index, refusing unknown,
+// repeated and missing columns.
+func importColumns(header []string) (map[string]int, error) {
+	known := map[string]bool{}
+	for _, c := range importRequired {
+		known[c] = true
+	}
+	for _, c := range importOptional {
+		known[c] = true
+	}
+	ignored := map[string]bool{}
+	for _, c := range importIgnored {
+		ignored[c] = true
+	}
+	col := map[string]int{}
+	var problems []string
+	for i, h := range header {
+		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		switch {
+		case ignored[name]:
+		case !known[name]:
+			problems = append(problems, fmt.Sprintf("unknown column %q", h))
+		case col[name] != 0:
+			problems = append(problems, fmt.Sprintf("column %q appears twice", name))
+		default:
+			col[name] = i + 1 // 0 means absent
+		}
+	}
+	for _, c := range importRequired {
+		if col[c] == 0 {
+			problems = append(problems, fmt.Sprintf("missing column %q", c))
+		}
+	}
+	if col["warehouse_id"] == 0 && col["warehouse_code"] == 0 {
+		problems = append(problems, `missing column "warehouse_id" (or "warehouse_code")`)
+	}
+	if len(problems) > 0 {
+		return nil, headerError("bad header: " + strings.Join(problems, "; ") +
+			"; expected username,first_name,last_name,pin,warehouse_id (or warehouse_code) and optionally employee_id,language,pin_change_required")
+	}
+	return col, nil
+}
+
+// parseRow turns one record into an importRecord with its shape problems.
+func parseRow(line int, fields []string, width int, col map[string]int) *importRecord {
+	rec := &importRecord{line: line, in: devices.UserInput{PINChangeRequired: true}}
+	get := func(name string) string {
+		i := col[name]
+		if i == 0 || i > len(fields) {
+			return ""
+		}
+		return strings.TrimSpace(fields[i-1])
+	}
+	rec.in.Username = get("username")
+	if len(fields) != width {
+		rec.add(ProblemWrongColumnCount, "", fmt.Sprintf("the row has %d fields; the header has %d", len(fields), width))
+		return rec
+	}
+	rec.in.FirstName = get("first_name")
+	rec.in.LastName = get("last_name")
+	rec.in.PIN = get("pin")
+	rec.in.WarehouseID = get("warehouse_id")
+	rec.warehouseCode = get("warehouse_code")
+	rec.in.EmployeeID = get("employee_id")
+	rec.in.Language = get("language")
+	for _, c := range importRequired {
+		if get(c) == "" {
+			rec.add(ProblemMissingField, c, c+" is empty")
+		}
+	}
+	if rec.in.WarehouseID == "" && rec.warehouseCode == "" {
+		field := "warehouse_id"
+		if col["warehouse_id"] == 0 {
+			field = "warehouse_code"
+		}
+		rec.add(ProblemMissingField, field, field+" is empty")
+	}
+	if s := get("pin_change_required"); s != "" {
+		b, err := parseYesNo(s)
+		if err != nil {
+			rec.add(ProblemInvalidValue, "pin_change_required", "pin_change_required must be true or false")
+		}
+		rec.in.PINChangeRequired = b
+	}
+	return rec
+}
+
+func parseYesNo(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "yes", "y":
+		return true, nil
+	case "no", "n":
+		return false, nil
+	}
+	return strconv.ParseBool(s)
+}
+
+// importUsers serves POST /admin/v1/users/import.
+func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	dry, err := queryBool(r, "dry_run")
+	if err != nil {
+		return err
+	}
+	mode := q.Get("mode")
+	switch mode {
+	case "":
+		mode = ModeAllOrNothing
+	case ModeAllOrNothing, ModeValidOnly:
+	default:
+		return invalid("mode", "enum", "mode must be all_or_nothing or valid_only")
+	}
+	ct := strings.ToLower(r.Header.Get("Content-Type"))
+	if ct != "" && !strings.HasPrefix(ct, "text/csv") && !strings.HasPrefix(ct, "application/csv") && !strings.HasPrefix(ct, "text/plain") {
+		return invalid("body", "content_type", "the body must be text/csv")
+	}
+	p := principalFrom(r.Context())
+	if !p.admin && len(p.userWH) == 0 {
+		a.denied(r, "users:import", "", http.StatusForbidden)
+		return errForbidden
+	}
+	recs, err := parseImport(http.MaxBytesReader(w, r.Body, maxImportBytes), a.cfg.MaxImportRows)
+	if err != nil {
+		return err
+	}
+	rep := ImportReport{DryRun: dry != nil && *dry, Mode: mode, Rows: len(recs), Report: make([]ImportRow, 0, len(recs))}
+	ctx := r.Context()
+	if err := a.resolveWarehouses(r, recs); err != nil {
+		return err
+	}
+	if err := a.prepareRows(ctx, recs); err != nil {
+		return err
+	}
+	markDuplicates(recs)
+	var valid []devices.User
+	for _, rec := range recs {
+		if len(rec.problems) == 0 {
+			valid = append(valid, rec.user)
+			rep.Valid++
+		} else {
+			rep.Errors++
+		}
+	}
+	write := !rep.DryRun && len(valid) > 0 && (mode == ModeValidOnly || rep.Errors == 0)
+	if write {
+		if err := a.reg.CreateUsers(ctx, p.actor, valid); err != nil {
+			if errors.Is(err, devices.ErrExists) {
+				return conflict("a username or employee id was taken while the import ran; nothing was written: run it again")
+			}
+			return fmt.Errorf("import users: %w", err)
+		}
+		rep.Created = len(valid)
+	}
+	for _, rec := range recs {
+		row := ImportRow{Line: rec.line, Username: rec.in.Username, Problems: rec.problems}
+		switch {
+		case len(rec.problems) > 0:
+			row.Outcome = OutcomeError
+		case write:
+			row.Outcome = OutcomeCreated
+		case mode == ModeAllOrNothing && rep.Errors > 0:
+			row.Outcome = OutcomeSkipped
+		default:
+			row.Outcome = OutcomeWouldCreate
+		}
+		if row.Problems == nil {
+			row.Problems = []ImportProblem{}
+		}
+		rep.Report = append(rep.Report, row)
+	}
+	if !rep.DryRun {
+		a.record(ctx, devices.Event{Actor: p.actor, Action: "users.import", Subject: "users",
+			Details: map[string]string{"mode": mode, "rows": strconv.Itoa(rep.Rows), "errors": strconv.Itoa(rep.Errors), "created": strconv.Itoa(rep.Created)}})
+	}
+	return writeJSON(w, http.StatusOK, rep)
+}
+
+// resolveWarehouses fills in each row's warehouse id from its id or code
+// and checks the caller's right to it: a warehouse outside the caller's
+// roles reads as unknown, one they see without user_manager as forbidden.
+func (a *API) resolveWarehouses(r *http.Request, recs []*importRecord) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	type found struct {
+		id string
+		ok bool
+	}
+	byID, byCode := map[string]found{}, map[string]found{}
+	forbidden := 0
+	for _, rec := range recs {
+		if len(rec.problems) > 0 && rec.in.WarehouseID == "" && rec.warehouseCode == "" {
+			continue
+		}
+		var f found
+		var key string
+		switch {
+		case rec.in.WarehouseID != "":
+			key = rec.in.WarehouseID
+			var seen bool
+			if f, seen = byID[key]; !seen {
+				w, err := a.reg.Warehouse(ctx, key)
+				switch {
+				case err == nil:
+					f = found{id: w.ID, ok: true}
+				case !errors.Is(err, devices.ErrNotFound):
+					return fmt.Errorf("import: warehouse %s: %w", key, err)
+				}
+				byID[key] = f
+			}
+		case rec.warehouseCode != "":
+			key = strings.ToUpper(rec.warehouseCode)
+			var seen bool
+			if f, seen = byCode[key]; !seen {
+				w, err := a.reg.WarehouseByCode(ctx, key)
+				switch {
+				case err == nil:
+					f = found{id: w.ID, ok: true}
+				case !errors.Is(err, devices.ErrNotFound):
+					return fmt.Errorf("import: warehouse code %s: %w", key, err)
+				}
+				byCode[key] = f
+			}
+		default:
+			continue
+		}
+		field := "warehouse_id"
+		if rec.in.WarehouseID == "" {
+			field = "warehouse_code"
+		}
+		switch {
+		case !f.ok || !p.visible(f.id):
+			rec.add(ProblemUnknownWarehouse, field, fmt.Sprintf("no warehouse %q", key))
+		case !p.can(capUsers, f.id):
+			rec.add(ProblemForbiddenWarehouse, field, "you do not manage the users of this warehouse")
+			forbidden++
+		default:
+			rec.in.WarehouseID = f.id
+		}
+	}
+	if forbidden > 0 {
+		a.denied(r, "users:import", "", http.StatusForbidden)
+	}
+	return nil
+}
+
+// prepareRows validates and hashes the rows that have no problem yet, on
+// ImportWorkers goroutines, and checks them against the registry. A store
+// failure stops the import.
+func (a *API) prepareRows(ctx context.Context, recs []*importRecord) error {
+	var taken *takenSet
+	if len(recs) > preloadAbove {
+		var err error
+		if taken, err = a.loadTaken(ctx); err != nil {
+			return err
+		}
+	}
+	workers := a.cfg.ImportWorkers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan *importRecord)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rec := range jobs {
+				if err := a.prepareRow(ctx, rec, taken); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, rec := range recs {
+		if len(rec.problems) > 0 {
+			continue
+		}
+		select {
+		case jobs <- rec:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// preloadAbove is the import size above which the usernames and employee
+// ids in use are read in pages up front, rather than looked up row by row.
+const preloadAbove = 200
+
+// takenSet holds the username keys and employee ids in use.
+type takenSet struct {
+	usernames, employeeIDs map[string]bool
+}
+
+// loadTaken reads every user (deleted ones included: they keep their
+// name for the restore window) a page at a time.
+func (a *API) loadTaken(ctx context.Context) (*takenSet, error) {
+	ts := &takenSet{usernames: map[string]bool{}, employeeIDs: map[string]bool{}}
+	for _, st := range []devices.UserStatus{"", devices.UserDeleted} {
+		f := devices.UserFilter{Status: st, Page: devices.Page{Limit: maxPageSize}}
+		for page := 0; page < maxExportPages; page++ {
+			users, err := a.reg.Users(ctx, f)
+			if err != nil {
+				return nil, fmt.Errorf("import: read users in use: %w", err)
+			}
+			for _, u := range users {
+				ts.usernames[u.UsernameKey] = true
+				if u.EmployeeID != "" {
+					ts.employeeIDs[u.EmployeeID] = true
+				}
+			}
+			if len(users) < f.Limit {
+				break
+			}
+			f.After = users[len(users)-1].ID
+		}
+	}
+	return ts, nil
+}
+
+func (a *API) prepareRow(ctx context.Context, rec *importRecord, taken *takenSet) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	u, err := a.reg.PrepareUser(ctx, rec.in)
+	var ve *devices.ValidationError
+	var pe *devices.PolicyError
+	switch {
+	case errors.As(err, &pe):
+		rec.add(ProblemWeakPIN, "pin", pe.Reason)
+		return nil
+	case errors.As(err, &ve):
+		for _, f := range ve.Fields {
+			rec.add(problemCode(f), f.Field, f.Message)
+		}
+		return nil
+	case errors.Is(err, devices.ErrInvalid):
+		rec.add(ProblemInvalidValue, "", "invalid row")
+		return nil
+	case err != nil:
+		return fmt.Errorf("import line %d: %w", rec.line, err)
+	}
+	rec.user = u
+	if taken != nil {
+		if taken.usernames[u.UsernameKey] {
+			rec.add(ProblemUsernameTaken, "username", "an existing user has this username (a deleted user keeps it for 30 days)")
+		}
+		if u.EmployeeID != "" && taken.employeeIDs[u.EmployeeID] {
+			rec.add(ProblemEmployeeIDTaken, "employee_id", "an existing user has this employee id")
+		}
+		return nil
+	}
+	switch _, err := a.reg.UserByUsername(ctx, u.Username); {
+	case err == nil:
+		rec.add(ProblemUsernameTaken, "username", "an existing user has this username (a deleted user keeps it for 30 days)")
+	case !errors.Is(err, devices.ErrNotFound):
+		return fmt.Errorf("import line %d: %w", rec.line, err)
+	}
+	if u.EmployeeID != "" {
+		switch _, err := a.reg.Store().UserByEmployeeID(ctx, u.EmployeeID); {
+		case err == nil:
+			rec.add(ProblemEmployeeIDTaken, "employee_id", "an existing user has this employee id")
+		case !errors.Is(err, devices.ErrNotFound):
+			return fmt.Errorf("import line %d: %w", rec.line, err)
+		}
+	}
+	return nil
+}
+
+// problemCode maps a registry field error to an import problem code.
+func problemCode(f devices.FieldError) string {
+	switch {
+	case f.Code == "missing" || f.Code == "required":
+		return ProblemMissingField
+	case f.Field == "username" && (f.Code == "taken" || f.Code == "exists"):
+		return ProblemUsernameTaken
+	case f.Field == "username":
+		return ProblemInvalidUsername
+	case f.Field == "pin":
+		return ProblemWeakPIN
+	case f.Field == "warehouse_id":
+		return ProblemUnknownWarehouse
+	case f.Field == "employee_id" && (f.Code == "taken" || f.Code == "exists"):
+		return ProblemEmployeeIDTaken
+	}
+	return ProblemInvalidValue
+}
+
+// markDuplicates flags the second and later rows of a username or an
+// employee id within the file.
+func markDuplicates(recs []*importRecord) {
+	users, emps := map[string]int{}, map[string]int{}
+	for _, rec := range recs {
+		if rec.user.UsernameKey == "" {
+			continue
+		}
+		if first, ok := users[rec.user.UsernameKey]; ok {
+			rec.add(ProblemDuplicateUsername, "username", fmt.Sprintf("the same username as line %d", first))
+		} else {
+			users[rec.user.UsernameKey] = rec.line
+		}
+		if e := rec.user.EmployeeID; e != "" {
+			if first, ok := emps[e]; ok {
+				rec.add(ProblemDuplicateEmployeeID, "employee_id", fmt.Sprintf("the same employee id as line %d", first))
+			} else {
+				emps[e] = rec.line
+			}
+		}
+	}
+}

@@ -1,0 +1,235 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/floorgate/floorgate/devices"
+)
+
+const importHeader = "username,first_name,last_name,pin,warehouse_id,employee_id\n"
+
+func (e *env) importCSV(role, query, body string) (response, ImportReport) {
+	e.t.Helper()
+	r := e.call(role, "POST", "/users/import"+query, body)
+	var rep ImportReport
+	if r.status == 200 {
+		r.decode(e.t, &rep)
+	}
+	return r, rep
+}
+
+func problemCodes(row ImportRow) []string {
+	var cs []string
+	for _, p := range row.Problems {
+		cs = append(cs, p.Code)
+	}
+	return cs
+}
+
+// TestImportProblems has one file per problem code, each with a good row
+// beside the bad one, checked in a dry run.
+func TestImportProblems(t *testing.T) {
+	e := newEnv(t, embedded())
+	if _, err := e.reg.CreateUser(context.Background(), devices.ActorSystem, devices.UserInput{
+		Username: "emma", FirstName: "E", LastName: "M", PIN: "5829", WarehouseID: e.whA.ID, EmployeeID: "EMP-9"}); err != nil {
+		t.Fatal(err)
+	}
+	A, B := e.whA.ID, e.whB.ID
+	good := "okuser,Ok,User,5829," + A + ",\n"
+	tests := []struct {
+		name, role, body string
+		line             int
+		code             string
+	}{
+		{"wrong column count", "admin", importHeader + "xx,X,Y,5829\n" + good, 2, ProblemWrongColumnCount},
+		{"missing field", "admin", importHeader + "xx,,Y,5829," + A + ",\n" + good, 2, ProblemMissingField},
+		{"missing warehouse", "admin", importHeader + "xx,X,Y,5829,,\n" + good, 2, ProblemMissingField},
+		{"weak pin", "admin", importHeader + "xx,X,Y,1234," + A + ",\n" + good, 2, ProblemWeakPIN},
+		{"invalid username", "admin", importHeader + "a b,X,Y,5829," + A + ",\n" + good, 2, ProblemInvalidUsername},
+		{"duplicate username", "admin", importHeader + good + "OKUSER,X,Y,5829," + A + ",\n", 3, ProblemDuplicateUsername},
+		{"duplicate employee id", "admin", importHeader + "u1,X,Y,5829," + A + ",E1\nu2,X,Y,5829," + A + ",E1\n" + good, 3, ProblemDuplicateEmployeeID},
+		{"username taken", "admin", importHeader + "Emma,X,Y,5829," + A + ",\n" + good, 2, ProblemUsernameTaken},
+		{"employee id taken", "admin", importHeader + "xx,X,Y,5829," + A + ",EMP-9\n" + good, 2, ProblemEmployeeIDTaken},
+		{"unknown warehouse", "admin", importHeader + "xx,X,Y,5829,wh_nope,\n" + good, 2, ProblemUnknownWarehouse},
+		{"warehouse outside the caller's roles", "um_a", importHeader + "xx,X,Y,5829," + B + ",\n" + good, 2, ProblemUnknownWarehouse},
+		{"forbidden warehouse", "um_a_mm_b", importHeader + "xx,X,Y,5829," + B + ",\n" + good, 2, ProblemForbiddenWarehouse},
+		{"malformed csv", "admin", importHeader + "xx,X\"Y,Z,5829," + A + ",\n" + good, 2, ProblemMalformedCSV},
+		{"bad pin_change_required", "admin", "username,first_name,last_name,pin,warehouse_id,pin_change_required\nx,X,Y,5829," + A + ",maybe\n" + good[:len(good)-1] + "\n", 2, ProblemInvalidValue},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, rep := e.importCSV(tc.role, "?dry_run=true&mode=valid_only", tc.body)
+			if r.status != 200 {
+				t.Fatalf("import = %d %s; want 200", r.status, r.body)
+			}
+			var bad *ImportRow
+			for i := range rep.Report {
+				if rep.Report[i].Line == tc.line {
+					bad = &rep.Report[i]
+				}
+			}
+			if bad == nil || bad.Outcome != OutcomeError || !strings.Contains(strings.Join(problemCodes(*bad), ","), tc.code) {
+				t.Fatalf("report = %+v; want line %d in error with %s", rep.Report, tc.line, tc.code)
+			}
+			if rep.Errors != 1 || rep.Valid != rep.Rows-1 || rep.Created != 0 {
+				t.Errorf("counts = %d rows, %d valid, %d errors, %d created; want one error and nothing created", rep.Rows, rep.Valid, rep.Errors, rep.Created)
+			}
+			for _, row := range rep.Report {
+				if row.Line != tc.line && row.Outcome != OutcomeWouldCreate {
+					t.Errorf("row %+v; want would_create", row)
+				}
+			}
+		})
+	}
+}
+
+func TestImportBadHeader(t *testing.T) {
+	e := newEnv(t, embedded())
+	for _, body := range []string{
+		"",
+		"username,first_name,last_name,pin\nx,X,Y,5829\n",
+		"username,first_name,last_name,pin,warehouse_id,shoe_size\n",
+		"username,username,first_name,last_name,pin,warehouse_id\n",
+	} {
+		r, _ := e.importCSV("admin", "", body)
+		if r.status != 400 || r.code() != "invalid_request" || !strings.Contains(string(r.body), ProblemBadHeader) {
+			t.Errorf("import %q = %d %s; want 400 with bad_header", body, r.status, r.body)
+		}
+	}
+}
+
+// TestImportFormats: a BOM, CRLF, quoted fields with commas and newlines,
+// empty lines, warehouse codes, and physical line numbers.
+func TestImportFormats(t *testing.T) {
+	e := newEnv(t, embedded())
+	body := "\ufeffUsername,First_Name,last_name,pin,warehouse_code,language\r\n" +
+		"\r\n" +
+		"ana,\"Ana, María\",\"Lopez Garcia\",5829,alp,es\r\n" +
+		"dan,\"Dan\",\"two\nlines\",5829,alp,es\r\n" +
+		"\r\n" +
+		",,,,,\r\n" +
+		"ben,Ben,Ode,5830,ALP,\r\n" +
+		"cat,Cat,Ode,1111,ALP,\r\n"
+	r, rep := e.importCSV("admin", "?mode=valid_only", body)
+	if r.status != 200 {
+		t.Fatalf("import = %d %s", r.status, r.body)
+	}
+	want := []struct {
+		line     int
+		username string
+		outcome  string
+	}{{3, "ana", OutcomeCreated}, {4, "dan", OutcomeError}, {8, "ben", OutcomeCreated}, {9, "cat", OutcomeError}}
+	if len(rep.Report) != len(want) {
+		t.Fatalf("report = %+v; want %d rows", rep.Report, len(want))
+	}
+	for i, w := range want {
+		if g := rep.Report[i]; g.Line != w.line || g.Username != w.username || g.Outcome != w.outcome {
+			t.Errorf("row %d = %+v; want line %d %s %s", i, g, w.line, w.username, w.outcome)
+		}
+	}
+	u, err := e.reg.UserByUsername(context.Background(), "ana")
+	if err != nil {
+		t.Fatalf("UserByUsername(ana): %v", err)
+	}
+	if u.FirstName != "Ana, María" || u.LastName != "Lopez Garcia" || u.Language != "es" || u.WarehouseID != e.whA.ID || !u.PINChangeRequired {
+		t.Errorf("ana = %+v; want the quoted names, es, warehouse A, pin change required", u)
+	}
+}
+
+func TestImportTooManyRows(t *testing.T) {
+	e := newEnv(t, embedded())
+	var b bytes.Buffer
+	b.WriteString(importHeader)
+	for i := range DefaultMaxImportRows + 1 {
+		fmt.Fprintf(&b, "u%d,F,L,5829,%s,\n", i, e.whA.ID)
+	}
+	r := e.call("admin", "POST", "/users/import", b.Bytes())
+	if r.status != 413 || r.code() != "too_large" || !strings.Contains(string(r.body), "more than 50000 data rows") {
+		t.Errorf("import of 50,001 rows = %d %s; want 413 saying more than 50000 data rows", r.status, r.body)
+	}
+	if us, _ := e.reg.Users(context.Background(), devices.UserFilter{}); len(us) != 2 {
+		t.Errorf("users after refused import = %d; want the 2 of the fixture", len(us))
+	}
+}
+
+// TestImportAllOrNothing: one bad row in 10,000 and nothing is written.
+func TestImportAllOrNothing(t *testing.T) {
+	e := newEnv(t, embedded())
+	var b bytes.Buffer
+	b.WriteString(importHeader)
+	for i := range 10000 {
+		pin := "5829"
+		if i == 7777 {
+			pin = "12"
+		}
+		fmt.Fprintf(&b, "bulk%d,F,L,%s,%s,E%d\n", i, pin, e.whA.ID, i)
+	}
+	r, rep := e.importCSV("admin", "?mode=all_or_nothing", b.String())
+	if r.status != 200 || rep.Errors != 1 || rep.Created != 0 || rep.Valid != 9999 {
+		t.Fatalf("all_or_nothing = %d, %d errors, %d created; want 200, 1 error, 0 created", r.status, rep.Errors, rep.Created)
+	}
+	if row := rep.Report[7777]; row.Line != 7779 || row.Outcome != OutcomeError || problemCodes(row)[0] != ProblemWeakPIN {
+		t.Errorf("bad row = %+v; want line 7779 weak_pin", row)
+	}
+	if row := rep.Report[0]; row.Outcome != OutcomeSkipped {
+		t.Errorf("good row = %+v; want skipped", row)
+	}
+	if us, _ := e.reg.Users(context.Background(), devices.UserFilter{Q: "bulk"}); len(us) != 0 {
+		t.Fatalf("all_or_nothing wrote %d users; want none", len(us))
+	}
+}
+
+// TestExportNeverHasPINs exports users and looks for any PIN or hash.
+func TestExportNeverHasPINs(t *testing.T) {
+	e := newEnv(t, embedded())
+	e.expect(201, "admin", "POST", "/users", CreateUserRequest{Username: "pat", FirstName: "=cmd", LastName: "P", PIN: "9164", WarehouseID: e.whA.ID})
+	r := e.expect(200, "admin", "GET", "/users/export", nil)
+	body := string(r.body)
+	if !strings.HasPrefix(body, strings.Join(userCSVHeader, ",")+"\n") {
+		t.Errorf("export header = %q", strings.SplitN(body, "\n", 2)[0])
+	}
+	for _, bad := range []string{"9164", "4821", "argon2", "pin_hash", ",pin,"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("export contains %q:\n%s", bad, body)
+		}
+	}
+	if !strings.Contains(body, ",'=cmd,") {
+		t.Errorf("export does not defuse a formula: %s", body)
+	}
+	if got := r.header.Get("Content-Type"); !strings.HasPrefix(got, "text/csv") {
+		t.Errorf("Content-Type = %q; want text/csv", got)
+	}
+}
+
+// FuzzParseImport feeds the CSV parser arbitrary files: it never panics,
+// and the rows it reports are in order, after the header.
+func FuzzParseImport(f *testing.F) {
+	f.Add([]byte(importHeader + "xx,X,Y,5829,wh,\n"))
+	f.Add([]byte("\ufeffusername,first_name,last_name,pin,warehouse_code\r\n\"a\nb\",\"c,d\",e,1234,ALP\r\n\r\n"))
+	f.Add([]byte(importHeader + "xx,X\"Y,Z,5829,w,\n\"unterminated"))
+	f.Add([]byte("username,username\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs, err := parseImport(bytes.NewReader(data), 100)
+		if err != nil {
+			return
+		}
+		last := 1
+		for _, rec := range recs {
+			if rec.line <= last-0 && rec.line < 2 {
+				t.Fatalf("row at line %d; want after the header", rec.line)
+			}
+			if rec.line < last {
+				t.Fatalf("row at line %d after line %d", rec.line, last)
+			}
+			last = rec.line
+		}
+		if len(recs) > 100 {
+			t.Fatalf("%d rows; want at most 100", len(recs))
+		}
+	})
+}

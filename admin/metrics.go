@@ -1,0 +1,46 @@
+package admin
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the admin API's collectors.
+type metrics struct {
+	requests   *prometheus.CounterVec
+	denied     prometheus.Counter
+	reconciled prometheus.Counter
+	purged     prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floorgate_admin_requests_total", Help: "Admin API requests by route and status.",
+		}, []string{"method", "route", "code"}),
+		denied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "floorgate_admin_authz_denied_total", Help: "Admin API requests refused by role or warehouse (audited as authz.denied).",
+		}),
+		reconciled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "floorgate_admin_reconciled_sessions_total", Help: "Sessions of suspended or deleted users ended by the reconciler.",
+		}),
+		purged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "floorgate_admin_purged_users_total", Help: "Users purged after their 30-day restore window.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.denied, m.reconciled, m.purged} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("admin: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) request(rt route, code int) {
+	m.requests.WithLabelValues(rt.Method, BasePath+rt.Path, strconv.Itoa(code)).Inc()
+}

@@ -1,0 +1,120 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// reconcileLookback is how far back the first reconcile pass looks for
+// suspended and deleted users; later passes look back to the start of
+// the last pass that finished, less reconcileOverlap.
+const (
+	reconcileLookback = 24 * time.Hour
+	reconcileOverlap  = time.Minute
+	// maxReconcilePages bounds one pass: 200 pages of 500 users per status.
+	maxReconcilePages = 200
+)
+
+// Run repairs what a half-finished admin action left behind and purges
+// expired users, until ctx ends: every ReconcileEvery it ends the live
+// sessions of users suspended or deleted recently (their status changed
+// but ending their sessions failed), and every PurgeEvery it purges the
+// users deleted more than 30 days ago. Each runs once at start. Failures
+// are logged and retried on the next tick. It returns nil when ctx ends.
+func (a *API) Run(ctx context.Context) error {
+	rec := time.NewTicker(a.cfg.ReconcileEvery)
+	defer rec.Stop()
+	purge := time.NewTicker(a.cfg.PurgeEvery)
+	defer purge.Stop()
+	var since time.Time
+	reconcile := func() {
+		start := a.now()
+		if since.IsZero() {
+			since = start.Add(-reconcileLookback)
+		}
+		if _, err := a.reconcile(ctx, since); err != nil {
+			if ctx.Err() == nil {
+				a.log.ErrorContext(ctx, "reconcile sessions", "err", err)
+			}
+			return
+		}
+		since = start.Add(-reconcileOverlap)
+	}
+	purgeOnce := func() {
+		if _, err := a.purge(ctx); err != nil && ctx.Err() == nil {
+			a.log.ErrorContext(ctx, "purge deleted users", "err", err)
+		}
+	}
+	reconcile()
+	purgeOnce()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-rec.C:
+			reconcile()
+		case <-purge.C:
+			purgeOnce()
+		}
+	}
+}
+
+// reconcile ends the live sessions of users suspended or deleted whose
+// record changed at or after since, and returns how many it ended.
+func (a *API) reconcile(ctx context.Context, since time.Time) (int, error) {
+	ended := 0
+	var errs []error
+	for _, st := range []struct {
+		status devices.UserStatus
+		reason sessions.Reason
+	}{{devices.UserSuspended, sessions.ReasonUserSuspended}, {devices.UserDeleted, sessions.ReasonUserDeleted}} {
+		f := devices.UserFilter{Status: st.status, UpdatedSince: &since, Page: devices.Page{Limit: maxPageSize}}
+		for page := 0; page < maxReconcilePages; page++ {
+			users, err := a.reg.Users(ctx, f)
+			if err != nil {
+				return ended, fmt.Errorf("reconcile: list %s users: %w", st.status, err)
+			}
+			for _, u := range users {
+				live, err := a.sess.ByUser(ctx, u.ID)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("reconcile: sessions of %s: %w", u.ID, err))
+					continue
+				}
+				if len(live) == 0 {
+					continue
+				}
+				cmds, err := a.sess.EndUser(ctx, u.ID, st.reason)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("reconcile: end sessions of %s: %w", u.ID, err))
+					continue
+				}
+				ended += len(cmds)
+				a.metrics.reconciled.Add(float64(len(cmds)))
+				a.log.InfoContext(ctx, "reconciler ended sessions", "user_id", u.ID, "reason", string(st.reason), "count", len(cmds))
+				a.recordEnd(ctx, devices.ActorSystem, devices.UserActor(u.ID), u.WarehouseID, st.reason, commandIDs(cmds))
+			}
+			if len(users) < f.Limit {
+				break
+			}
+			f.After = users[len(users)-1].ID
+		}
+	}
+	return ended, errors.Join(errs...)
+}
+
+func (a *API) purge(ctx context.Context) (int, error) {
+	n, err := a.reg.PurgeDeleted(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("purge deleted users: %w", err)
+	}
+	a.metrics.purged.Add(float64(n))
+	if n > 0 {
+		a.log.InfoContext(ctx, "purged deleted users", "count", n)
+	}
+	return n, nil
+}

@@ -1,0 +1,160 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// SessionView is a live session as the admin API shows it.
+type SessionView struct {
+	sessions.Session
+	IdleExpiresAt time.Time `json:"idle_expires_at"`
+}
+
+func sessionView(s sessions.Session) SessionView {
+	return SessionView{Session: s, IdleExpiresAt: s.IdleExpiresAt()}
+}
+
+// CommandIDsResponse answers a forced logout with the commands it made.
+type CommandIDsResponse struct {
+	CommandIDs []string `json:"command_ids"`
+}
+
+// CommandView is a logout command and where its delivery stands.
+type CommandView struct {
+	CommandID   string          `json:"command_id"`
+	SessionID   string          `json:"session_id"`
+	UserID      string          `json:"user_id"`
+	DeviceID    string          `json:"device_id"`
+	WarehouseID string          `json:"warehouse_id"`
+	Reason      sessions.Reason `json:"reason"`
+	By          *sessions.By    `json:"by,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	DeliveredAt *time.Time      `json:"delivered_at"`
+	AckedAt     *time.Time      `json:"acked_at"`
+	Status      string          `json:"status"` // pending, delivered, acked, expired
+}
+
+// listSessions lists the live sessions of one user, one device or one
+// warehouse (exactly one filter). A caller sees the sessions in the
+// warehouses their roles cover.
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	userID, deviceID, whID := q.Get("user_id"), q.Get("device_id"), q.Get("warehouse_id")
+	n := 0
+	for _, s := range []string{userID, deviceID, whID} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return invalid("user_id", "one_of", "give exactly one of user_id, device_id or warehouse_id")
+	}
+	var (
+		list []sessions.Session
+		next string
+		err  error
+	)
+	switch {
+	case userID != "":
+		u, uerr := a.reg.User(ctx, userID)
+		if uerr != nil {
+			return fmt.Errorf("sessions of user %s: %w", userID, uerr)
+		}
+		if err := a.authorize(r, capSessions, u.WarehouseID, devices.UserActor(u.ID)); err != nil {
+			return err
+		}
+		list, err = a.sess.ByUser(ctx, userID)
+	case deviceID != "":
+		d, derr := a.reg.Device(ctx, deviceID)
+		if derr != nil {
+			return fmt.Errorf("sessions of device %s: %w", deviceID, derr)
+		}
+		if err := a.authorize(r, capSessions, d.WarehouseID, devices.DeviceActor(d.ID)); err != nil {
+			return err
+		}
+		list, err = a.sess.ByDevice(ctx, deviceID)
+	default:
+		if err := a.authorize(r, capSessions, whID, devices.WarehouseSubject(whID)); err != nil {
+			return err
+		}
+		after, size, perr := pageQuery(r)
+		if perr != nil {
+			return perr
+		}
+		list, next, err = a.sess.ByWarehouse(ctx, whID, sessions.PageRequest{After: after, Limit: size})
+		next = pageToken(next)
+	}
+	if err != nil {
+		return fmt.Errorf("list sessions: %w", errorsJoinUnavailable(err))
+	}
+	items := make([]SessionView, 0, len(list))
+	for _, s := range list {
+		if p.visible(s.WarehouseID) {
+			items = append(items, sessionView(s))
+		}
+	}
+	return writeJSON(w, http.StatusOK, Page[SessionView]{Items: items, NextPageToken: next})
+}
+
+func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := chi.URLParam(r, "id")
+	s, err := a.sess.Session(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read session %s: %w", id, errorsJoinUnavailable(err))
+	}
+	if err := a.authorize(r, capSessions, s.WarehouseID, "session:"+s.ID); err != nil {
+		return err
+	}
+	c, err := a.sess.End(ctx, id, sessions.ReasonAdmin)
+	if err != nil {
+		return fmt.Errorf("end session %s: %w", id, errorsJoinUnavailable(err))
+	}
+	a.recordEnd(ctx, principalFrom(ctx).actor, "session:"+s.ID, s.WarehouseID, sessions.ReasonAdmin, []string{c.ID})
+	return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: []string{c.ID}})
+}
+
+func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := chi.URLParam(r, "id")
+	wh, err := a.reg.Warehouse(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read warehouse %s: %w", id, err)
+	}
+	if err := a.authorize(r, capSessions, wh.ID, devices.WarehouseSubject(wh.ID)); err != nil {
+		return err
+	}
+	cmds, err := a.sess.EndWarehouse(ctx, wh.ID, sessions.ReasonAdmin)
+	if err != nil {
+		return fmt.Errorf("log out warehouse %s: %w", wh.ID, errorsJoinUnavailable(err))
+	}
+	ids := commandIDs(cmds)
+	a.recordEnd(ctx, principalFrom(ctx).actor, devices.WarehouseSubject(wh.ID), wh.ID, sessions.ReasonAdmin, ids)
+	return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: ids})
+}
+
+func (a *API) getCommand(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := chi.URLParam(r, "id")
+	c, err := a.sess.Command(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read command %s: %w", id, errorsJoinUnavailable(err))
+	}
+	if err := a.authorize(r, capSessions, c.WarehouseID, "command:"+c.ID); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, CommandView{
+		CommandID: c.ID, SessionID: c.SessionID, UserID: c.UserID, DeviceID: c.DeviceID, WarehouseID: c.WarehouseID,
+		Reason: c.Reason, By: c.By, CreatedAt: c.CreatedAt, DeliveredAt: c.DeliveredAt, AckedAt: c.AckedAt,
+		Status: c.Status(a.now()),
+	})
+}

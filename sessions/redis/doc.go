@@ -1,0 +1,153 @@
+// Package redis is the production sessions backend: a sessions.Store
+// (New) and a sessions.Throttle (NewThrottle) over a go-redis v9
+// UniversalClient, so standalone Redis, Sentinel and Redis Cluster work
+// unchanged. It passes sessions/sessionstest against standalone Redis and
+// a 3-primary Cluster.
+//
+// It imports the standard library, go-redis and sessions; never devices,
+// gateway or admin. It starts no goroutines of its own: Watch runs on
+// the caller's goroutine (a context.AfterFunc closes its subscription
+// when the context ends), and the caller runs Sweep on a ticker on every
+// instance.
+//
+// # Keys
+//
+// Every key starts with Options.Prefix (P below), which must not contain
+// '{' or '}'. A user's keys live under the hash tag of the user's bucket
+// b: three base64url characters of SHA-256(user id). Session ids, command
+// ids and tokens end with their bucket, so an id or a token alone names
+// its keys, and one Lua script reaches every key of a user in one slot.
+// (Users that share a bucket share a slot; that is harmless.)
+//
+//	key                    type    holds                                          GC
+//	P{b}u:<user>           zset    the user's session ids, score = created        longest session + 1h
+//	P{b}s:<session id>     hash    u n d w c(reated) a(ctive) x(pires) i(dle)     absolute + 1h
+//	                               p(in change) th (token hash) wn (warned)
+//	P{b}t:<token hash>     string  session id                                     absolute + 1h
+//	P{b}c:<command id>     hash    id s u d w r(eason) bd bw ba (by) c(reated)    24h + 1h
+//	                               dv (delivered) ak (acked)
+//	P{b}ob                 zset    outbox: commands not yet in their device       removed on drain
+//	                               queue, score = created
+//	P{d:<device>}s         set     session ids on the device                      absolute + 1h
+//	P{d:<device>}q         zset    the device's command queue, score = created    24h + 1h
+//	P{d:<device>}on        string  "<until>:<origin>" presence                     ttl + 1h
+//	P{w:<warehouse>}s      zset    session ids, all scores 0 (pages by lex)       entries removed on end
+//	P{g}abs, P{g}idle      zset    session id by absolute / idle deadline         entries removed on end
+//	P{g}warn               zset    session id by warning time                     entries removed when sent
+//	P{g}journal            zset    "<op>:<bucket>" of operations in flight        removed on finish
+//	P+"events"             channel the fan-out (pub/sub)
+//
+// Times are Unix microseconds, stored as strings and scores (exact in a
+// double). Expiry is decided from them against Options.Now; key TTLs
+// only collect garbage, and they are relative, so a test clock far from
+// the wall clock is fine. The throttle's keys are listed on Throttle.
+//
+// The command id is "cmd_" + the session id without "ses_": a session
+// ends once, so it has one command, and ids can be made inside Lua.
+//
+// # Cluster
+//
+// Lua scripts touch one bucket's slot only: the keys they declare plus
+// keys of the same bucket whose names they build from ids they read
+// (the sessions Create evicts, the token index of an ended session). The
+// indexes that are not per user (device, warehouse, deadline sets,
+// journal, queues, presence) are written by plain commands or pipelines,
+// which go-redis splits per node; nothing uses MGET or another
+// multi-key command across slots. The three deadline sets and the
+// journal share the one slot {g}: each is a single key either way.
+//
+// Validate is one EVALSHA on the token's own key (its bucket comes from
+// the token), which reads the session hash in the same slot, decides
+// idle and absolute expiry, and writes last_active only when TouchEvery
+// (default 5 s) has passed since the stored value. The reply is one
+// string, to keep parsing off the hot path.
+//
+// # Create, and why each failure in between is safe
+//
+//  1. One pipeline: write the session id into the device set, the
+//     warehouse set and the three deadline sets, add a journal entry for
+//     the user's bucket, and read the device set. An index entry whose
+//     session does not exist is skipped by every reader and dropped
+//     later (ByWarehouse drops such entries once older than a minute;
+//     Sweep drops deadline entries it finds without a session), so if
+//     anything below fails these entries only cost memory. The reverse
+//     order would be unsafe: a session that exists but is missing from
+//     the device or warehouse index would survive EndDevice or
+//     EndWarehouse.
+//  2. End what the device set held in other buckets (ReasonReplaced,
+//     "by" = this login) through the end script of each session's own
+//     bucket, as below: those sessions belong to other users, whose keys
+//     are in other slots. This runs before the user's step, so a crash
+//     after it leaves the device signed out (the same as a logout, never
+//     a session valid that should not be). Under deny_new it runs after
+//     step 3 instead, because a refusal must change nothing; a crash in
+//     between then leaves the previous user signed in on the device
+//     until the next login there, which is the one window where two
+//     users can hold one device.
+//  3. The create script over the user's bucket, atomically: end the
+//     bucket's sessions still open on this device (ReasonReplaced; they
+//     do not count toward the cap, so a user signing in again on the
+//     same device evicts no one), drop ids of vanished sessions from the
+//     user set, count the live ones (idle or expired ones do not count;
+//     Sweep ends them), evict the oldest by created time (then id) until
+//     there is room, or return the deny marker having changed nothing,
+//     then write the session hash, the token index and the set member.
+//     Ending writes each command hash and adds it to the bucket's outbox
+//     in the same script: a command exists from the moment its session
+//     has ended.
+//  4. Finish the evictions (below), then one pipeline that re-reads the
+//     device set and removes the unused journal entry. Of the sessions on
+//     a device the newest id stays: a login that ran at the same time on
+//     the same device and missed this one in step 2 is ended here
+//     (ReasonReplaced), so concurrent logins on one device converge on
+//     one session.
+//
+// # Ending, and why no command is lost
+//
+// Every end (End, EndUser, EndDevice, EndWarehouse, evictions, Sweep)
+// first writes a journal entry "<op>:<bucket>" with the time, then runs
+// the end script of the bucket: it deletes the session hash, the token
+// index and the user set member, writes the command hash and adds it to
+// the outbox, in one step, so a token stops validating exactly when its
+// command comes to exist. Then finish: (a) one pipeline queues each
+// command in its device's queue and removes the session from the device,
+// warehouse and deadline indexes; (b) one pipeline publishes a KindEnded
+// event per command, takes the commands out of the outbox and removes
+// the journal entry. If the process dies or Redis fails anywhere after
+// the script, the journal entry stays; Sweep, on any instance, takes
+// over entries older than 30 s: it drains the bucket's outbox into the
+// device queues and publishes again. A duplicate event is harmless (same
+// command id); a lost one cannot happen while the journal holds it.
+//
+// Ack sets acked_at on the command first and removes it from the queue
+// second; Pending skips acknowledged and expired commands anyway.
+//
+// # Fan-out
+//
+// Publish sends JSON events on P+"events". Watch subscribes, calls fn
+// for each event, and when the subscription fails subscribes again after
+// a jittered backoff from 50 ms to 5 s; a quiet channel is pinged every
+// 30 s to detect a dead connection. Pub/sub is at most once: the device
+// queue is the truth, read when a device (re)connects.
+//
+// # Sweep
+//
+// Sweep reads the due part of P{g}abs and P{g}idle (ZRANGEBYSCORE up to
+// now, 500 at a time) and runs the sweep script over each session's
+// bucket: it ends the session (ReasonIdle if its idle end came first,
+// else ReasonExpired) if its stored times say so, or reports its real
+// deadlines. Validate does not touch the idle set: a session touched
+// since its entry was written is found live when the old deadline comes
+// due and its entry is moved to the real idle end (at most one extra
+// check per idle period, instead of a write per touch). Warnings come
+// from P{g}warn: the warn script sets the session's "wn" field once and
+// only then is the warning published.
+//
+// Every instance may sweep at once. The claim is the bucket script
+// itself, not a ZREM: the script ends a session (or marks it warned)
+// only if that has not happened, so exactly one instance makes each
+// command or warning, and an entry leaves its deadline set only after
+// that decision. A ZREM-first claim would lose the end of a session if
+// the claiming instance died between the ZREM and the script; here a
+// dying sweeper leaves the entry for the next one.
+package redis

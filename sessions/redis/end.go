@@ -1,0 +1,289 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// End ends one session; ErrNotFound if it is not live.
+func (s *Store) End(ctx context.Context, sessionID string, r sessions.Reason) (sessions.Command, error) {
+	if _, ok := bucketFromID(sessionID); !ok {
+		return sessions.Command{}, fmt.Errorf("end session: %w", sessions.ErrNotFound)
+	}
+	cmds, err := s.endIDs(ctx, []string{sessionID}, r, nil)
+	if err != nil {
+		return sessions.Command{}, fmt.Errorf("end session: %w", err)
+	}
+	if len(cmds) == 0 {
+		return sessions.Command{}, fmt.Errorf("end session: %w", sessions.ErrNotFound)
+	}
+	return cmds[0], nil
+}
+
+// EndUser ends every session of a user.
+func (s *Store) EndUser(ctx context.Context, userID string, r sessions.Reason) ([]sessions.Command, error) {
+	b := bucketOf(userID)
+	members, err := s.journal(ctx, []string{b})
+	if err != nil {
+		return nil, fmt.Errorf("end user sessions: %w", err)
+	}
+	res, err := endScript.Run(ctx, s.c, []string{s.outboxKey(b), s.userKey(b, userID)},
+		s.bp(b), us(s.now()), string(r), "", "", "", ttlMS(sessions.CommandTTL), "user").Slice()
+	if err != nil {
+		return nil, wrapErr("end user sessions", err)
+	}
+	cmds, err := parseCommands(res)
+	if err != nil {
+		return nil, fmt.Errorf("end user sessions: %w", err)
+	}
+	s.finish(ctx, cmds, members)
+	return cmds, nil
+}
+
+// EndDevice ends every session on a device.
+func (s *Store) EndDevice(ctx context.Context, deviceID string, r sessions.Reason) ([]sessions.Command, error) {
+	ids, err := s.c.SMembers(ctx, s.deviceSessionsKey(deviceID)).Result()
+	if err != nil {
+		return nil, wrapErr("end device sessions", err)
+	}
+	cmds, err := s.endIDs(ctx, ids, r, nil)
+	if err != nil {
+		return nil, fmt.Errorf("end device sessions: %w", err)
+	}
+	return cmds, nil
+}
+
+// EndWarehouse ends every session of a warehouse, one page of the
+// warehouse index at a time.
+func (s *Store) EndWarehouse(ctx context.Context, warehouseID string, r sessions.Reason) ([]sessions.Command, error) {
+	var all []sessions.Command
+	after := ""
+	// Bounded: each round moves the cursor forward by up to 500 ids.
+	for range 100000 {
+		ids, err := s.warehousePage(ctx, warehouseID, after, 500)
+		if err != nil {
+			return all, fmt.Errorf("end warehouse sessions: %w", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		cmds, err := s.endIDs(ctx, ids, r, nil)
+		all = append(all, cmds...)
+		if err != nil {
+			return all, fmt.Errorf("end warehouse sessions: %w", err)
+		}
+		after = ids[len(ids)-1]
+		if len(ids) < 500 {
+			break
+		}
+	}
+	return all, nil
+}
+
+// endIDs ends the live sessions among ids, in any buckets: it journals
+// the buckets, runs one end script per bucket and finishes. Ids that are
+// not live are skipped.
+func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by *sessions.By) ([]sessions.Command, error) {
+	groups := map[string][]string{}
+	for _, id := range ids {
+		if b, ok := bucketFromID(id); ok {
+			groups[b] = append(groups[b], id)
+		}
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	buckets := make([]string, 0, len(groups))
+	for b := range groups {
+		buckets = append(buckets, b)
+	}
+	sort.Strings(buckets)
+	members, err := s.journal(ctx, buckets)
+	if err != nil {
+		return nil, err
+	}
+	bd, bw, ba := "", "", ""
+	if by != nil {
+		bd, bw, ba = by.DeviceID, by.WarehouseID, strconv.FormatInt(us(by.At), 10)
+	}
+	var cmds []sessions.Command
+	var firstErr error
+	done := make([]string, 0, len(members))
+	for i, b := range buckets {
+		args := []any{s.bp(b), us(s.now()), string(r), bd, bw, ba, ttlMS(sessions.CommandTTL), "ids"}
+		for _, id := range groups[b] {
+			args = append(args, id)
+		}
+		res, err := endScript.Run(ctx, s.c, []string{s.outboxKey(b)}, args...).Slice()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = wrapErr("end sessions", err)
+			}
+			continue
+		}
+		c, err := parseCommands(res)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		cmds = append(cmds, c...)
+		done = append(done, members[i])
+	}
+	// The journal members of buckets whose script failed stay: if such
+	// a script did run after all, Sweep finishes what it ended.
+	s.finish(ctx, cmds, done)
+	return cmds, firstErr
+}
+
+// journal records, before a script that may end sessions runs, that the
+// buckets may hold commands not yet queued for their devices. Each
+// operation writes its own members, so one operation's finish never
+// hides another's.
+func (s *Store) journal(ctx context.Context, buckets []string) ([]string, error) {
+	op := randomHex()
+	now := float64(us(s.now()))
+	members := make([]string, len(buckets))
+	zs := make([]goredis.Z, len(buckets))
+	for i, b := range buckets {
+		members[i] = op + ":" + b
+		zs[i] = goredis.Z{Score: now, Member: members[i]}
+	}
+	if err := s.c.ZAdd(ctx, s.journalKey(), zs...).Err(); err != nil {
+		return nil, wrapErr("journal", err)
+	}
+	return members, nil
+}
+
+// finish does what follows the scripts for ended sessions: queue each
+// command for its device and drop the session from the indexes outside
+// its bucket (step 1), then publish the events, take the commands out of
+// the outbox and remove the journal members (step 2). If step 1 fails
+// the journal stays and Sweep redoes it; nothing is lost. Errors are
+// logged, not returned: the sessions have ended either way.
+func (s *Store) finish(ctx context.Context, cmds []sessions.Command, journal []string) {
+	if len(cmds) > 0 {
+		_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, c := range cmds {
+				q := s.deviceQueueKey(c.DeviceID)
+				p.ZAdd(ctx, q, goredis.Z{Score: float64(us(c.CreatedAt)), Member: c.ID})
+				p.PExpire(ctx, q, sessions.CommandTTL+keyMargin)
+				s.unindex(ctx, p, c.SessionID, c.DeviceID, c.WarehouseID)
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.WarnContext(ctx, "sessions/redis: queueing logout commands failed; sweep will retry",
+				"err", err, "commands", len(cmds))
+			return
+		}
+	}
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		outbox := map[string][]any{}
+		for i := range cmds {
+			c := cmds[i]
+			if b, ok := bucketFromID(c.ID); ok {
+				outbox[b] = append(outbox[b], c.ID)
+			}
+			ev, _ := json.Marshal(sessions.Event{Kind: sessions.KindEnded, Command: &c})
+			p.Publish(ctx, s.channel, ev)
+		}
+		for b, ids := range outbox {
+			p.ZRem(ctx, s.outboxKey(b), ids...)
+		}
+		if len(journal) > 0 {
+			m := make([]any, len(journal))
+			for i, j := range journal {
+				m[i] = j
+			}
+			p.ZRem(ctx, s.journalKey(), m...)
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "sessions/redis: publishing ends failed; sweep will retry", "err", err)
+	}
+}
+
+// unindex removes a session from the indexes outside its bucket.
+func (s *Store) unindex(ctx context.Context, p goredis.Pipeliner, sid, dev, wh string) {
+	p.SRem(ctx, s.deviceSessionsKey(dev), sid)
+	p.ZRem(ctx, s.warehouseKey(wh), sid)
+	p.ZRem(ctx, s.absKey(), sid)
+	p.ZRem(ctx, s.idleKey(), sid)
+	p.ZRem(ctx, s.warnKey(), sid)
+}
+
+// parseCommands reads the flattened commands a script returns.
+func parseCommands(vals []any) ([]sessions.Command, error) {
+	const width = 10
+	if len(vals)%width != 0 {
+		return nil, fmt.Errorf("redis: %w: malformed script reply", sessions.ErrUnavailable)
+	}
+	out := make([]sessions.Command, 0, len(vals)/width)
+	for i := 0; i < len(vals); i += width {
+		f := make([]string, width)
+		for k := range width {
+			f[k] = str(vals[i+k])
+		}
+		c := sessions.Command{
+			ID:          f[0],
+			SessionID:   f[1],
+			UserID:      f[2],
+			DeviceID:    f[3],
+			WarehouseID: f[4],
+			Reason:      sessions.Reason(f[5]),
+			CreatedAt:   fromUS(atoi(f[9])),
+		}
+		if f[6] != "" {
+			c.By = &sessions.By{DeviceID: f[6], WarehouseID: f[7], At: fromUS(atoi(f[8]))}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func str(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+func atoi(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+func toInt(v any) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case string:
+		return atoi(v)
+	}
+	return 0
+}
+
+// timePtr returns a stored time, or nil when the field is empty.
+func timePtr(s string) *time.Time {
+	if s == "" {
+		return nil
+	}
+	t := fromUS(atoi(s))
+	return &t
+}

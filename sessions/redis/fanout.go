@@ -1,0 +1,165 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// Publish sends an event to every watcher on every instance, on the one
+// channel Prefix+"events". Pub/sub is at most once: whatever must not be
+// lost (logout commands) is also queued per device.
+func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("publish event: %w", err)
+	}
+	if err := s.c.Publish(ctx, s.channel, b).Err(); err != nil {
+		return wrapErr("publish event", err)
+	}
+	return nil
+}
+
+const (
+	watchMinBackoff = 50 * time.Millisecond
+	watchMaxBackoff = 5 * time.Second
+	// watchIdle is how long Watch waits for a message before it pings
+	// the server to find out whether the subscription is still there.
+	watchIdle = 30 * time.Second
+)
+
+// Watch calls fn for every event published by any instance until ctx
+// ends, on the caller's goroutine. When the subscription fails it
+// subscribes again after a jittered backoff (50 ms doubling to 5 s); it
+// returns only ctx's error.
+func (s *Store) Watch(ctx context.Context, fn func(sessions.Event)) error {
+	backoff := watchMinBackoff
+	for {
+		subscribed, err := s.watchOnce(ctx, fn)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if subscribed {
+			backoff = watchMinBackoff
+		}
+		s.log.WarnContext(ctx, "sessions/redis: event subscription lost; resubscribing",
+			"err", err, "backoff", backoff)
+		wait := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, watchMaxBackoff)
+	}
+}
+
+// watchOnce subscribes and delivers until the subscription fails or ctx
+// ends. subscribed tells whether the subscription was confirmed.
+func (s *Store) watchOnce(ctx context.Context, fn func(sessions.Event)) (subscribed bool, err error) {
+	ps := s.c.Subscribe(ctx, s.channel)
+	// go-redis does not watch ctx while it blocks on a read: close the
+	// subscription when ctx ends so that Watch returns at once.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer func() {
+		stop()
+		_ = ps.Close()
+	}()
+	if _, err := ps.Receive(ctx); err != nil {
+		return false, err
+	}
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, watchIdle)
+		if err != nil {
+			if ctx.Err() != nil {
+				return true, ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Quiet channel: make sure the connection still lives.
+				if err := ps.Ping(ctx); err != nil {
+					return true, err
+				}
+				continue
+			}
+			return true, err
+		}
+		m, ok := msg.(*goredis.Message)
+		if !ok {
+			continue // subscription confirmations and pongs
+		}
+		var e sessions.Event
+		if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
+			s.log.WarnContext(ctx, "sessions/redis: dropping a malformed event", "err", err)
+			continue
+		}
+		fn(e)
+	}
+}
+
+// MarkOnline records that origin holds the devices' sockets until
+// ttl from the clock's now: one pipeline of SET PX whose value is
+// "<until µs>:<origin>". Online decides by that time against the clock;
+// the key's own TTL (ttl plus a margin) only collects garbage.
+func (s *Store) MarkOnline(ctx context.Context, origin string, deviceIDs []string, ttl time.Duration) error {
+	if len(deviceIDs) == 0 {
+		return nil
+	}
+	v := strconv.FormatInt(us(s.now().Add(ttl)), 10) + ":" + origin
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, d := range deviceIDs {
+			p.Set(ctx, s.onlineKey(d), v, ttl+keyMargin)
+		}
+		return nil
+	})
+	if err != nil {
+		return wrapErr("mark online", err)
+	}
+	return nil
+}
+
+// MarkOffline removes the device's mark if origin still holds it (a
+// small script compares and deletes).
+func (s *Store) MarkOffline(ctx context.Context, origin, deviceID string) error {
+	if err := offlineScript.Run(ctx, s.c, []string{s.onlineKey(deviceID)}, origin).Err(); err != nil {
+		return wrapErr("mark offline", err)
+	}
+	return nil
+}
+
+// Online answers for many devices at once: a pipeline of GETs, since
+// MGET across slots is refused on Cluster.
+func (s *Store) Online(ctx context.Context, deviceIDs []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(deviceIDs))
+	if len(deviceIDs) == 0 {
+		return out, nil
+	}
+	cmds := make([]*goredis.StringCmd, len(deviceIDs))
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, d := range deviceIDs {
+			cmds[i] = p.Get(ctx, s.onlineKey(d))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, wrapErr("read presence", err)
+	}
+	now := us(s.now())
+	for i, d := range deviceIDs {
+		until, _, _ := strings.Cut(cmds[i].Val(), ":")
+		out[d] = atoi(until) > now
+	}
+	return out, nil
+}

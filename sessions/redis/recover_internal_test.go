@@ -1,0 +1,199 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// These tests reach inside the Store to stop an operation where a crash
+// would: between its Lua script and the writes that follow.
+
+func internalClient(t *testing.T, name string) *goredis.Client {
+	t.Helper()
+	addr := os.Getenv("FLOORGATE_TEST_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: addr, ClientName: name})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Redis does not answer (FLOORGATE_TEST_REDIS_ADDR): %v", err)
+		}
+		t.Skipf("Redis does not answer (set FLOORGATE_TEST_REDIS_ADDR to its address): %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func internalPrefix(t *testing.T, c *goredis.Client) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "fgtest:" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		it := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for it.Next(ctx) {
+			c.Del(ctx, it.Val())
+		}
+	})
+	return prefix
+}
+
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestSweepFinishesDeadOperation: an End that died after its script (the
+// session ended, its command written to the bucket's outbox) but before
+// the command reached the device's queue is finished by Sweep once its
+// journal entry is older than journalGrace; no command is lost.
+func TestSweepFinishesDeadOperation(t *testing.T) {
+	ctx := context.Background()
+	c := internalClient(t, "")
+	clock := &testClock{now: time.Date(2030, 1, 2, 8, 0, 0, 0, time.UTC)}
+	st := New(c, Options{Prefix: internalPrefix(t, c), Now: clock.Now})
+	p := sessions.Policy{Cap: 3, Idle: time.Hour, Absolute: 12 * time.Hour}
+	cr, err := st.Create(ctx, sessions.NewSession{UserID: "u1", DeviceID: "d1", WarehouseID: "w1"}, p)
+	if err != nil {
+		t.Fatalf("Create() = %v", err)
+	}
+
+	// End, stopped after its script.
+	b, _ := bucketFromID(cr.Session.ID)
+	if _, err := st.journal(ctx, []string{b}); err != nil {
+		t.Fatalf("journal() = %v", err)
+	}
+	res, err := endScript.Run(ctx, st.c, []string{st.outboxKey(b)}, st.bp(b), us(clock.Now()),
+		string(sessions.ReasonAdmin), "", "", "", ttlMS(sessions.CommandTTL), "ids", cr.Session.ID).Slice()
+	if err != nil || len(res) != 10 {
+		t.Fatalf("end script = %v, %v; want one command", res, err)
+	}
+	cmdID := str(res[0])
+
+	if _, err := st.Validate(ctx, cr.Token); !errors.Is(err, sessions.ErrNotFound) {
+		t.Errorf("Validate() after the script = %v; want ErrNotFound", err)
+	}
+	if got, err := st.Pending(ctx, "d1"); err != nil || len(got) != 0 {
+		t.Fatalf("Pending(d1) before recovery = %v, %v; want none yet", got, err)
+	}
+	// Within the grace the operation may still be running: left alone.
+	if _, err := st.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep() = %v", err)
+	}
+	if got, _ := st.Pending(ctx, "d1"); len(got) != 0 {
+		t.Fatalf("Pending(d1) after a Sweep within the grace = %d commands; want 0", len(got))
+	}
+
+	clock.Advance(journalGrace + time.Second)
+	if _, err := st.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep() = %v", err)
+	}
+	got, err := st.Pending(ctx, "d1")
+	if err != nil || len(got) != 1 || got[0].ID != cmdID || got[0].Reason != sessions.ReasonAdmin {
+		t.Fatalf("Pending(d1) after recovery = %+v, %v; want command %s", got, err, cmdID)
+	}
+	for _, k := range []string{st.journalKey(), st.outboxKey(b), st.deviceSessionsKey("d1"), st.warehouseKey("w1"), st.absKey()} {
+		if n := c.Exists(ctx, k).Val(); n != 0 {
+			t.Errorf("key %s still exists after recovery", strings.TrimPrefix(k, st.prefix))
+		}
+	}
+}
+
+// TestWatchResubscribes: when Redis drops the subscriber's connection,
+// Watch subscribes again by itself and events flow on.
+func TestWatchResubscribes(t *testing.T) {
+	name := "fgtest-watch-" + randomHex()
+	c := internalClient(t, name)
+	// The lost subscription is logged; keep it out of the test output.
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := New(c, Options{Prefix: internalPrefix(t, c), Logger: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan sessions.Event, 100)
+	done := make(chan error, 1)
+	go func() { done <- st.Watch(ctx, func(e sessions.Event) { got <- e }) }()
+
+	// publishUntil publishes every 20 ms until an event for dev arrives
+	// (bounded by 5 s): subscribing takes a moment.
+	publishUntil := func(dev string) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if err := st.Publish(ctx, sessions.Event{Kind: sessions.KindDeviceRevoked, DeviceID: dev}); err != nil {
+				t.Fatalf("Publish() = %v", err)
+			}
+			select {
+			case e := <-got:
+				if e.DeviceID == dev {
+					return
+				}
+			case <-tick.C:
+			case <-deadline:
+				t.Fatalf("no event for %s within 5s", dev)
+			}
+		}
+	}
+	publishUntil("before")
+
+	// Kill only this test's subscriber connection.
+	list, err := c.ClientList(ctx).Result()
+	if err != nil {
+		t.Fatalf("CLIENT LIST = %v", err)
+	}
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, " name="+name+" ") && strings.Contains(line, " sub=1 ") {
+			id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+			if err := c.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+				t.Fatalf("CLIENT KILL ID %s = %v", id, err)
+			}
+			killed++
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("found %d subscriber connections named %s; want 1", killed, name)
+	}
+	publishUntil("after")
+
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Watch() = %v; want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not return within 5s of its context ending")
+	}
+}

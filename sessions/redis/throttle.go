@@ -1,0 +1,318 @@
+package redis
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// Throttle is the Redis sessions.Throttle. Keys:
+//
+//	Prefix{t:<subject>}st   hash: c (consecutive failures), h (hard lock),
+//	                        lu (timed lock until), seq, p:<source> ("fails:last")
+//	Prefix{t:<subject>}w    zset: the subject's failures in its window
+//	Prefix{s:<source>}st    hash: q (quarantined), e (last unlock)
+//	Prefix{s:<source>}w     zset: the source's failures in its window
+//	Prefix{sp:<warehouse>}z zset: subject -> its latest failure (spray)
+//	Prefix{sp:<warehouse>}a string: when the spray alarm was last raised
+//
+// A subject's counters (its window, lock, consecutive count and its
+// per-source pair delays) change in one script over its own slot, so
+// failures are counted one at a time per subject. The source's counters
+// and quarantine change in another script over the source's slot. A pair
+// record older than the source's last unlock counts as cleared, which is
+// how UnlockSource clears the delays of every subject on that source
+// without touching (or scanning for) their keys.
+type Throttle struct {
+	c      goredis.UniversalClient
+	prefix string
+	now    func() time.Time
+}
+
+var _ sessions.Throttle = (*Throttle)(nil)
+
+// throttleForget is how long counters outlive their last failure when
+// nothing locks them. Hard locks and quarantines are never forgotten.
+const throttleForget = 7 * 24 * time.Hour
+
+// NewThrottle returns a Throttle over client. Only Prefix and Now of
+// opts are used.
+func NewThrottle(client goredis.UniversalClient, opts Options) *Throttle {
+	t := &Throttle{c: client, prefix: opts.Prefix, now: opts.Now}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	return t
+}
+
+func (t *Throttle) subjectState(s string) string  { return t.prefix + "{t:" + s + "}st" }
+func (t *Throttle) subjectWindow(s string) string { return t.prefix + "{t:" + s + "}w" }
+func (t *Throttle) sourceState(s string) string   { return t.prefix + "{s:" + s + "}st" }
+func (t *Throttle) sourceWindow(s string) string  { return t.prefix + "{s:" + s + "}w" }
+func (t *Throttle) sprayKeys(w string) []string {
+	return []string{t.prefix + "{sp:" + w + "}z", t.prefix + "{sp:" + w + "}a"}
+}
+
+// subjectFailScript counts a failure for a subject and one of its pairs.
+// KEYS: state, window. ARGV: now, source, user failures, user window,
+// user lock, hard failures, source's last unlock, ttl ms.
+// Returns {hard, locked until, pair fails, pair last}.
+var subjectFailScript = goredis.NewScript(`
+local now = tonumber(ARGV[1])
+local uf, win, lock, hard = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local c = redis.call('HINCRBY', KEYS[1], 'c', 1)
+if hard > 0 and c >= hard then redis.call('HSET', KEYS[1], 'h', '1') end
+if uf > 0 then
+  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1] .. ':' .. seq)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - win))
+  if redis.call('ZCARD', KEYS[2]) >= uf then
+    redis.call('HSET', KEYS[1], 'lu', string.format('%d', now + lock))
+    redis.call('DEL', KEYS[2])
+  else
+    redis.call('PEXPIRE', KEYS[2], ARGV[8])
+  end
+end
+local pf = 'p:' .. ARGV[2]
+local fails = 0
+local pv = redis.call('HGET', KEYS[1], pf)
+if pv then
+  local sep = string.find(pv, ':', 1, true)
+  local last = tonumber(string.sub(pv, sep + 1))
+  if last > tonumber(ARGV[7]) then fails = tonumber(string.sub(pv, 1, sep - 1)) end
+end
+fails = fails + 1
+redis.call('HSET', KEYS[1], pf, fails .. ':' .. ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'h', 'lu')
+if f[1] then
+  redis.call('PERSIST', KEYS[1])
+else
+  local ttl = tonumber(ARGV[8])
+  if f[2] then ttl = math.max(ttl, math.floor((tonumber(f[2]) - now) / 1000) + 1) end
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return {f[1] or '', f[2] or '', fails, ARGV[1]}
+`)
+
+// sourceFailScript counts a failure for a source.
+// KEYS: state, window. ARGV: now, device failures, device window, ttl ms.
+// Returns {quarantined, last unlock}.
+var sourceFailScript = goredis.NewScript(`
+local now = tonumber(ARGV[1])
+local df, win = tonumber(ARGV[2]), tonumber(ARGV[3])
+local q = redis.call('HGET', KEYS[1], 'q')
+if df > 0 and not q then
+  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1] .. ':' .. seq)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - win))
+  if redis.call('ZCARD', KEYS[2]) >= df then
+    redis.call('HSET', KEYS[1], 'q', '1')
+    redis.call('DEL', KEYS[2])
+    q = '1'
+  else
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  end
+end
+if q then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return {q or '', redis.call('HGET', KEYS[1], 'e') or ''}
+`)
+
+// sprayScript records a subject failing in a warehouse.
+// KEYS: subjects, alarm. ARGV: now, subject, spray users, spray window, ttl ms.
+// Returns 1 when this failure raised the alarm.
+var sprayScript = goredis.NewScript(`
+local now, win = tonumber(ARGV[1]), tonumber(ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - win))
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then return 0 end
+local a = redis.call('GET', KEYS[2])
+if a and now - tonumber(a) < win then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[5])
+return 1
+`)
+
+// unlockSourceScript lifts a quarantine, clears the source's window and
+// records the unlock time (pair records up to it count as cleared).
+// KEYS: state, window. ARGV: now, ttl ms.
+var unlockSourceScript = goredis.NewScript(`
+redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[1], 'q', 'seq')
+redis.call('HSET', KEYS[1], 'e', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+// Check decides whether an attempt may proceed to hashing. One pipelined
+// round trip of reads; it counts nothing.
+func (t *Throttle) Check(ctx context.Context, a sessions.Attempt, l sessions.Limits) (sessions.Decision, error) {
+	now := t.now()
+	var sub, src *goredis.SliceCmd
+	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		sub = p.HMGet(ctx, t.subjectState(a.Subject), "h", "lu", "p:"+a.Source)
+		src = p.HMGet(ctx, t.sourceState(a.Source), "q", "e")
+		return nil
+	})
+	if err != nil {
+		return sessions.Decision{}, wrapErr("throttle check", err)
+	}
+	sv, qv := sub.Val(), src.Val()
+	st := throttleState{
+		quarantined: str(qv[0]) == "1",
+		hard:        str(sv[0]) == "1",
+		lockedUntil: atoi(str(sv[1])),
+	}
+	if pv := str(sv[2]); pv != "" {
+		fails, last, _ := strings.Cut(pv, ":")
+		if l := atoi(last); l > atoi(str(qv[1])) {
+			st.pairFails, st.pairLast = atoi(fails), l
+		}
+	}
+	return st.decide(l, now), nil
+}
+
+// Fail counts a failure against the source, the subject (window,
+// consecutive count, pair) and the warehouse, and returns the decision
+// for the next attempt.
+func (t *Throttle) Fail(ctx context.Context, a sessions.Attempt, l sessions.Limits) (sessions.Decision, error) {
+	now := t.now()
+	nowUS := us(now)
+	ttl := ttlMS(throttleForget)
+	var srcCmd, sprayCmd *goredis.Cmd
+	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		srcCmd = sourceFailScript.Eval(ctx, p, []string{t.sourceState(a.Source), t.sourceWindow(a.Source)},
+			nowUS, l.DeviceFailures, durUS(l.DeviceWindow), ttl)
+		if a.WarehouseID != "" && l.SprayUsers > 0 {
+			sprayCmd = sprayScript.Eval(ctx, p, t.sprayKeys(a.WarehouseID),
+				nowUS, a.Subject, l.SprayUsers, durUS(l.SprayWindow), ttlMS(l.SprayWindow))
+		}
+		return nil
+	})
+	if err != nil {
+		return sessions.Decision{}, wrapErr("throttle fail", err)
+	}
+	sv, err := srcCmd.Slice()
+	if err != nil {
+		return sessions.Decision{}, wrapErr("throttle fail", err)
+	}
+	res, err := subjectFailScript.Run(ctx, t.c, []string{t.subjectState(a.Subject), t.subjectWindow(a.Subject)},
+		nowUS, a.Source, l.UserFailures, durUS(l.UserWindow), durUS(l.UserLock), l.UserHardFailures,
+		atoi(str(sv[1])), ttl).Slice()
+	if err != nil {
+		return sessions.Decision{}, wrapErr("throttle fail", err)
+	}
+	st := throttleState{
+		quarantined: str(sv[0]) == "1",
+		hard:        str(res[0]) == "1",
+		lockedUntil: atoi(str(res[1])),
+		pairFails:   toInt(res[2]),
+		pairLast:    atoi(str(res[3])),
+	}
+	d := st.decide(l, now)
+	if sprayCmd != nil {
+		n, err := sprayCmd.Int64()
+		if err != nil {
+			return sessions.Decision{}, wrapErr("throttle fail", err)
+		}
+		d.Spray = n == 1
+	}
+	return d, nil
+}
+
+// The pipelined scripts above go out as EVAL (a pipeline cannot retry
+// on NOSCRIPT); they are short, so the extra bytes do not matter.
+
+// Succeed clears the (subject, source) delay and the consecutive count.
+func (t *Throttle) Succeed(ctx context.Context, a sessions.Attempt) error {
+	k := t.subjectState(a.Subject)
+	_, err := t.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HDel(ctx, k, "p:"+a.Source)
+		p.HDel(ctx, k, "c")
+		return nil
+	})
+	if err != nil {
+		return wrapErr("throttle succeed", err)
+	}
+	return nil
+}
+
+// UnlockSubject clears every counter and lock of a subject.
+func (t *Throttle) UnlockSubject(ctx context.Context, subject string) error {
+	if err := t.c.Del(ctx, t.subjectState(subject), t.subjectWindow(subject)).Err(); err != nil {
+		return wrapErr("unlock subject", err)
+	}
+	return nil
+}
+
+// UnlockSource lifts a quarantine and clears the source's counters and
+// the delays of every subject on that source.
+func (t *Throttle) UnlockSource(ctx context.Context, source string) error {
+	err := unlockSourceScript.Run(ctx, t.c, []string{t.sourceState(source), t.sourceWindow(source)},
+		us(t.now()), ttlMS(throttleForget)).Err()
+	if err != nil {
+		return wrapErr("unlock source", err)
+	}
+	return nil
+}
+
+// Quarantined reports whether a source is quarantined.
+func (t *Throttle) Quarantined(ctx context.Context, source string) (bool, error) {
+	q, err := t.c.HGet(ctx, t.sourceState(source), "q").Result()
+	if err == goredis.Nil {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrapErr("read quarantine", err)
+	}
+	return q == "1", nil
+}
+
+// throttleState is what the decision needs, read from both slots.
+type throttleState struct {
+	quarantined bool
+	hard        bool
+	lockedUntil int64 // µs
+	pairFails   int64
+	pairLast    int64 // µs
+}
+
+// decide: a quarantined source, then a locked subject, then the pair's
+// delay.
+func (st throttleState) decide(l sessions.Limits, now time.Time) sessions.Decision {
+	switch {
+	case st.quarantined:
+		return sessions.Decision{Verdict: sessions.Quarantined}
+	case st.hard:
+		return sessions.Decision{Verdict: sessions.UserLocked}
+	}
+	if until := fromUS(st.lockedUntil); st.lockedUntil != 0 && now.Before(until) {
+		return sessions.Decision{Verdict: sessions.UserLocked, RetryAfter: until.Sub(now)}
+	}
+	if st.pairFails > int64(l.PairFreeFailures) {
+		until := fromUS(st.pairLast).Add(pairDelay(st.pairFails-int64(l.PairFreeFailures), l.PairMaxDelay))
+		if now.Before(until) {
+			return sessions.Decision{Verdict: sessions.Delay, RetryAfter: until.Sub(now)}
+		}
+	}
+	return sessions.Decision{Verdict: sessions.Allow}
+}
+
+// pairDelay is the wait after the n-th failure beyond the free ones: 1s,
+// 2s, 4s... up to max when max is positive (and never beyond 2^30 s).
+func pairDelay(n int64, max time.Duration) time.Duration {
+	d := time.Second
+	for i := int64(1); i < n; i++ {
+		if (max > 0 && d >= max) || d >= 1<<30*time.Second {
+			break
+		}
+		d *= 2
+	}
+	if max > 0 && d > max {
+		d = max
+	}
+	return d
+}

@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// bearer returns the credential of an "Authorization: Bearer" header.
+func bearer(r *http.Request) string {
+	scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(cred)
+}
+
+// deviceByToken authenticates a raw device token. Malformed, unknown and
+// revoked tokens are errInvalidToken (revoked ones also return the
+// device, so that a socket can close with 4403); a store failure is 503.
+func (s *Server) deviceByToken(ctx context.Context, raw string) (devices.Device, error) {
+	tok, ok := devices.ParseToken(devices.DeviceTokenPrefix, raw)
+	if !ok {
+		return devices.Device{}, errInvalidToken
+	}
+	d, err := s.reg.AuthenticateDevice(ctx, tok)
+	switch {
+	case errors.Is(err, devices.ErrInvalidCredentials), errors.Is(err, devices.ErrNotFound):
+		return devices.Device{}, errInvalidToken
+	case err != nil:
+		return devices.Device{}, unavailable(err)
+	case d.Status != devices.DeviceActive:
+		return d, errInvalidToken
+	}
+	return d, nil
+}
+
+// authDevice authenticates the device token of a request.
+func (s *Server) authDevice(r *http.Request) (devices.Device, error) {
+	return s.deviceByToken(r.Context(), bearer(r))
+}
+
+// authSession validates the session token of a request; this counts as
+// activity. allowPINChange lets a session confined by pin_change_required
+// through (POST /v1/pin and /v1/logout only).
+func (s *Server) authSession(r *http.Request, allowPINChange bool) (sessions.Session, error) {
+	tok, ok := sessions.ParseToken(bearer(r))
+	if !ok {
+		return sessions.Session{}, errInvalidToken
+	}
+	sess, err := s.store.Validate(r.Context(), tok)
+	switch {
+	case errors.Is(err, sessions.ErrNotFound):
+		return sessions.Session{}, errInvalidToken
+	case err != nil:
+		return sessions.Session{}, unavailable(err)
+	}
+	if sess.PINChangeRequired && !allowPINChange {
+		return sess, errPINChange
+	}
+	return sess, nil
+}
+
+// acquireHash takes a hashing slot, waiting at most HashWait; a request
+// that finds none is answered 429 at once rather than queued. The
+// returned func gives the slot back.
+func (s *Server) acquireHash(ctx context.Context) (func(), error) {
+	release := func() { <-s.hashSem }
+	select {
+	case s.hashSem <- struct{}{}:
+		return release, nil
+	default:
+	}
+	t := time.NewTimer(s.cfg.HashWait)
+	defer t.Stop()
+	select {
+	case s.hashSem <- struct{}{}:
+		return release, nil
+	case <-t.C:
+		s.metrics.hashBusy.Inc()
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, errBusy
+	}
+}

@@ -1,0 +1,82 @@
+// Package gateway serves the device protocol of API.md: POST /v1/enroll,
+// /v1/login, /v1/pin, /v1/logout, /v1/introspect, GET /v1/session and the
+// websocket GET /v1/ws; it holds this instance's table of device sockets
+// and pushes logouts, warnings and revocations to them. /healthz, /readyz
+// and /metrics belong to cmd/floorgate.
+//
+// # What it owns
+//
+//   - The HTTP contract: every status, code and field of API.md. Errors
+//     become RFC 9457 problems in one function, ProblemOf; a 5xx body
+//     never carries an error's text; an error it does not know is 503
+//     unavailable (fail closed).
+//   - Request bodies: at most 16 KiB, one JSON object, required fields
+//     checked, each problem named in errors[]. Unknown fields are ignored,
+//     so that a newer app can talk to an older server (fields may be
+//     added, API.md). Login also accepts an optional app_version, the
+//     app's version now; without it the version recorded at enrollment
+//     is compared with the warehouse's minimum, and an empty or
+//     unreadable version counts as below any minimum.
+//   - Sign-in order: device token, body, app version, throttle check,
+//     then the hash in a pool of HashWorkers slots (a request that finds
+//     none within HashWait is answered 429 at once), then the refusals
+//     that need the right secret (account_disabled, wrong_warehouse).
+//     Unknown user, wrong PIN and a suspended user with a wrong PIN get the
+//     same body after the same work (the registry hashes a dummy). A
+//     failure that cannot be counted by the throttle is 503, not 401.
+//     Manager sign-in for enrollment is throttled the same way, with the
+//     client address as the source (Config.ClientIP behind a proxy).
+//   - Introspection: answered from the session store and the registry's
+//     service-key cache, no database read per call. A session confined to
+//     a PIN change introspects as {"active":false}: it may be used for
+//     nothing but /v1/pin and /v1/logout.
+//
+// # Sockets
+//
+// Refused before the upgrade, as problems: a token in the query string
+// (400), an Origin not on the allow-list (403), a registry that cannot
+// answer (503). After it, close codes: 4401 bad token, 4403 revoked, 4408
+// no auth message within AuthTimeout, 4409 replaced by a newer socket of
+// the device (on this instance or another: KindSocketOpened carries a
+// time-ordered socket id, and the older socket closes), 1008 more than
+// MessageRate messages per second beyond a burst of MessageBurst, 1009 a
+// message over 4 KiB, 1001 on Shutdown, or when the session store cannot
+// answer at connect (reconnect later). A message the gateway cannot parse
+// or does not know (anything but ack after authentication) is answered
+// with nothing; it only counts toward the rate limit.
+//
+// welcome is always the first frame; logouts pushed between registration
+// and welcome are held and sent after it, with the queued ones
+// (Sessions.Pending), each once. Every logout frame written is marked
+// delivered. Push latency is measured for live pushes only (from the
+// command's creation to the frame written); queued ones are counted
+// apart.
+//
+// # Goroutines
+//
+// Run owns the instance's loops until its context ends: the fan-out watch
+// (Sessions.Watch, delivering events to local sockets without blocking),
+// the expiry sweep (every SweepEvery), pings (PingEvery, spread over 25
+// ticks, which also drop peers silent for PongWait), presence refreshes
+// (MarkOnline in batches every PresenceEvery) and the registry's
+// last-seen flusher. Each socket has one reader goroutine for its life
+// (started when the HTTP handler returns, so net/http's buffers go) and
+// a writer goroutine only while frames are queued: writes carry a
+// WriteWait deadline, and a socket with more than 64 frames waiting is cut,
+// so a device that stops reading never holds up another. Each message a
+// device sends is handled in a short-lived goroutine. Shutdown closes
+// every socket with 1001 and waits for their readers.
+//
+// # Memory
+//
+// An idle socket holds its reader's stack (4 KiB: gorilla's blocking read
+// is deeper than the 2 KiB minimum), the websocket connection with a
+// 1 KiB read buffer, no write buffer (a shared sync.Pool lends one per
+// write) and a small socket record. BenchmarkIdleSocketMemory measures
+// it.
+//
+// # Imports
+//
+// The standard library, chi, gorilla/websocket, the Prometheus client,
+// devices and sessions; never admin, cmd or a database or Redis driver.
+package gateway

@@ -1,0 +1,393 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/devices/sqlite"
+	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/sessions/memory"
+)
+
+// testHash keeps argon2id cheap in tests.
+var testHash = devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}
+
+// Secrets of the fixture.
+const (
+	managerEmail    = "mia@example.com"
+	managerPassword = "Correct-Horse-9-battery"
+	goodPIN         = "4821"
+)
+
+// frameWait bounds every wait for a frame, so that a broken test fails
+// instead of hanging. It is a safety net, not a timing assertion.
+const frameWait = 10 * time.Second
+
+// clock is a settable clock shared by the registry, the session store,
+// the throttle and the gateway.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// backend is what a harness runs on.
+type backend struct {
+	reg      *devices.Registry
+	store    sessions.Store
+	throttle sessions.Throttle
+}
+
+// embedded is the SQLite registry in t.TempDir() with in-process
+// sessions: the default of every test.
+func embedded(t testing.TB, clk *clock) backend {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "registry.db"))
+	if err != nil {
+		t.Fatalf("sqlite.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, err := devices.NewRegistry(st, devices.Options{
+		Pepper: []byte("a test pepper of enough bytes"),
+		Now:    clk.Now,
+		Hash:   testHash,
+		Logger: discard(),
+	})
+	if err != nil {
+		t.Fatalf("NewRegistry: %v", err)
+	}
+	return backend{
+		reg:      reg,
+		store:    memory.New(memory.Options{Now: clk.Now}),
+		throttle: memory.NewThrottle(memory.ThrottleOptions{Now: clk.Now}),
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// harness is one gateway over a backend, served on 127.0.0.1, with a
+// warehouse, a mobile manager and a service key.
+type harness struct {
+	t      testing.TB
+	clk    *clock
+	be     backend
+	srv    *Server
+	ts     *httptest.Server
+	wh     devices.Warehouse
+	other  devices.Warehouse
+	svcKey string
+	stop   func()
+}
+
+type option func(*Config)
+
+func newHarness(t testing.TB, opts ...option) *harness {
+	t.Helper()
+	clk := newClock()
+	return newHarnessOn(t, clk, embedded(t, clk), opts...)
+}
+
+func newHarnessOn(t testing.TB, clk *clock, be backend, opts ...option) *harness {
+	t.Helper()
+	ctx := context.Background()
+	h := &harness{t: t, clk: clk, be: be}
+	var err error
+	h.wh, err = be.reg.CreateWarehouse(ctx, devices.ActorSystem, devices.WarehouseInput{Name: "Dock North", Code: "NORTH"})
+	if err != nil {
+		t.Fatalf("CreateWarehouse: %v", err)
+	}
+	h.other, err = be.reg.CreateWarehouse(ctx, devices.ActorSystem, devices.WarehouseInput{Name: "Dock South", Code: "SOUTH"})
+	if err != nil {
+		t.Fatalf("CreateWarehouse: %v", err)
+	}
+	if _, err := be.reg.CreateManager(ctx, devices.ActorSystem, devices.ManagerInput{
+		Email: managerEmail, FirstName: "Mia", LastName: "Stone", Password: managerPassword,
+		Roles: []devices.Role{{Role: devices.RoleMobileManager, WarehouseID: h.wh.ID}},
+	}); err != nil {
+		t.Fatalf("CreateManager: %v", err)
+	}
+	_, key, err := be.reg.CreateServiceKey(ctx, devices.ActorSystem, "wms", devices.ScopeIntrospect)
+	if err != nil {
+		t.Fatalf("CreateServiceKey: %v", err)
+	}
+	h.svcKey = key.Reveal()
+	h.srv, _ = h.startServer(opts...)
+	return h
+}
+
+// startServer starts one more gateway instance over the harness backend
+// and returns it with its base URL.
+func (h *harness) startServer(opts ...option) (*Server, string) {
+	h.t.Helper()
+	cfg := Config{
+		Registry:       h.be.reg,
+		Sessions:       h.be.store,
+		Throttle:       h.be.throttle,
+		Logger:         discard(),
+		Now:            h.clk.Now,
+		SweepEvery:     10 * time.Millisecond,
+		CloseGrace:     time.Second,
+		HashWait:       5 * time.Second,
+		AllowedOrigins: []string{"https://console.example.com"},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		h.t.Fatalf("New: %v", err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Run(ctx)
+	}()
+	stop := func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		srv.Shutdown(sctx)
+		cancel()
+		<-done
+		ts.Close()
+	}
+	h.t.Cleanup(stop)
+	if h.ts == nil {
+		h.ts = ts
+	}
+	return srv, ts.URL
+}
+
+// response is one HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response body %q is not a JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+// code is the problem code of an error response.
+func (r response) code() string {
+	var p Problem
+	_ = json.Unmarshal(r.body, &p)
+	return p.Code
+}
+
+// do sends a request to the harness's first server.
+func (h *harness) do(method, path, token string, body any) response {
+	h.t.Helper()
+	return h.doAt(h.ts.URL, method, path, token, body)
+}
+
+func (h *harness) doAt(base, method, path, token string, body any) response {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatalf("marshal: %v", err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		h.t.Fatalf("NewRequest: %v", err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// enrollBody is a valid enrollment of serial into the harness warehouse.
+func (h *harness) enrollBody(serial string) map[string]any {
+	return map[string]any{
+		"email": managerEmail, "password": managerPassword, "warehouse_id": h.wh.ID,
+		"device": map[string]any{"serial": serial, "model": "TC52", "os_version": "13", "app_version": "4.2.0", "label": "Dock 3 scanner"},
+	}
+}
+
+// device is an enrolled handheld.
+type device struct {
+	id, token string
+}
+
+func (h *harness) enroll(serial string) device {
+	h.t.Helper()
+	r := h.do("POST", "/v1/enroll", "", h.enrollBody(serial))
+	if r.status != http.StatusCreated {
+		h.t.Fatalf("POST /v1/enroll = %d %s; want 201", r.status, r.body)
+	}
+	m := r.json(h.t)
+	return device{id: m["device_id"].(string), token: m["device_token"].(string)}
+}
+
+// user creates an active user of warehouse wh with goodPIN.
+func (h *harness) user(username, warehouseID string) devices.User {
+	h.t.Helper()
+	u, err := h.be.reg.CreateUser(context.Background(), devices.ActorSystem, devices.UserInput{
+		Username: username, FirstName: "Jo", LastName: "Smith", WarehouseID: warehouseID, PIN: goodPIN,
+	})
+	if err != nil {
+		h.t.Fatalf("CreateUser(%q): %v", username, err)
+	}
+	return u
+}
+
+// login signs username in on d and returns the response.
+func (h *harness) login(d device, username, pin string) response {
+	h.t.Helper()
+	return h.do("POST", "/v1/login", d.token, map[string]string{"username": username, "pin": pin})
+}
+
+// mustLogin signs in and returns the session token and the body.
+func (h *harness) mustLogin(d device, username string) (string, map[string]any) {
+	h.t.Helper()
+	r := h.login(d, username, goodPIN)
+	if r.status != http.StatusOK {
+		h.t.Fatalf("login(%q) = %d %s; want 200", username, r.status, r.body)
+	}
+	m := r.json(h.t)
+	return m["session_token"].(string), m
+}
+
+// setWarehouse applies settings overrides to the harness warehouse.
+func (h *harness) setWarehouse(o devices.SettingsOverride) {
+	h.t.Helper()
+	if _, err := h.be.reg.UpdateWarehouse(context.Background(), devices.ActorSystem, h.wh.ID, devices.WarehousePatch{Settings: &o}); err != nil {
+		h.t.Fatalf("UpdateWarehouse: %v", err)
+	}
+}
+
+// --- websockets -----------------------------------------------------------
+
+func wsURL(base string) string { return "ws" + strings.TrimPrefix(base, "http") + "/v1/ws" }
+
+// dial opens a socket to base with the device token in the header ("" for
+// none) and extra headers.
+func dial(t testing.TB, base, token string, hdr http.Header) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	if hdr == nil {
+		hdr = http.Header{}
+	}
+	if token != "" {
+		hdr.Set("Authorization", "Bearer "+token)
+	}
+	d := websocket.Dialer{HandshakeTimeout: frameWait}
+	return d.Dial(wsURL(base), hdr)
+}
+
+// connect opens an authenticated socket and returns it with its welcome.
+func (h *harness) connect(base string, d device) (*websocket.Conn, map[string]any) {
+	h.t.Helper()
+	c, resp, err := dial(h.t, base, d.token, nil)
+	if err != nil {
+		h.t.Fatalf("dial: %v (%v)", err, resp)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	w := readFrame(h.t, c)
+	if w["type"] != "welcome" {
+		h.t.Fatalf("first frame = %v; want welcome", w)
+	}
+	return c, w
+}
+
+// readFrame reads the next JSON frame.
+func readFrame(t testing.TB, c *websocket.Conn) map[string]any {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(frameWait))
+	_, data, err := c.ReadMessage()
+	if err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("frame %q: %v", data, err)
+	}
+	return m
+}
+
+// closeCode reads until the server closes the socket and returns its code.
+func closeCode(t testing.TB, c *websocket.Conn) int {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(frameWait))
+	for {
+		_, _, err := c.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code
+		}
+		t.Fatalf("read until close: %v; want a close frame", err)
+		return 0
+	}
+}
+
+// waitFor polls cond, a bounded number of times, for asynchronous effects
+// (an ack reaching the store).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s: still not true after 500 polls", what)
+}

@@ -1,0 +1,246 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"sync"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// hub is the table of this instance's sockets: every upgraded connection
+// (for Shutdown) and the authenticated one of each device (for pushes).
+type hub struct {
+	srv *Server
+
+	mu       sync.Mutex
+	all      map[*socket]struct{}
+	byDevice map[string]*socket
+	nextSlot uint32
+	closing  bool
+	idle     chan struct{} // closed when closing and all is empty
+	idleDone bool
+}
+
+// pingSlots spreads pings over PingEvery: each tick pings one slot.
+const pingSlots = 25
+
+func newHub(srv *Server) *hub {
+	return &hub{
+		srv:      srv,
+		all:      make(map[*socket]struct{}),
+		byDevice: make(map[string]*socket),
+		idle:     make(chan struct{}),
+	}
+}
+
+// attach adds a freshly upgraded socket; false once Shutdown has begun.
+func (h *hub) attach(s *socket) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.all[s] = struct{}{}
+	s.slot = h.nextSlot % pingSlots
+	h.nextSlot++
+	return true
+}
+
+// register makes s the socket of its device and returns the one it
+// replaces, if any; false once Shutdown has begun.
+func (h *hub) register(s *socket) (old *socket, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return nil, false
+	}
+	old = h.byDevice[s.deviceID]
+	h.byDevice[s.deviceID] = s
+	return old, true
+}
+
+// detach removes a socket whose reader has ended and reports whether it
+// was its device's socket.
+func (h *hub) detach(s *socket) (wasCurrent bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.all, s)
+	if s.deviceID != "" && h.byDevice[s.deviceID] == s {
+		delete(h.byDevice, s.deviceID)
+		wasCurrent = true
+	}
+	if h.closing && len(h.all) == 0 && !h.idleDone {
+		h.idleDone = true
+		close(h.idle)
+	}
+	return wasCurrent
+}
+
+func (h *hub) get(deviceID string) *socket {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.byDevice[deviceID]
+}
+
+func (h *hub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.byDevice)
+}
+
+// event handles one fan-out event from any instance. It never blocks:
+// every push only queues a frame.
+func (h *hub) event(e sessions.Event) {
+	switch e.Kind {
+	case sessions.KindEnded:
+		if e.Command == nil {
+			return
+		}
+		if s := h.get(e.Command.DeviceID); s != nil {
+			s.pushLogout(*e.Command)
+		}
+	case sessions.KindWarning:
+		if e.Warning == nil {
+			return
+		}
+		if s := h.get(e.Warning.DeviceID); s != nil {
+			s.pushWarning(*e.Warning)
+		}
+	case sessions.KindDeviceRevoked:
+		h.revoked(e.DeviceID)
+	case sessions.KindSocketOpened:
+		// Our own sockets replace each other in register. Another
+		// instance's newer socket replaces ours; of two sockets the one
+		// with the larger (time-ordered) id wins on every instance.
+		if e.Origin == h.srv.cfg.InstanceID {
+			return
+		}
+		if s := h.get(e.DeviceID); s != nil && s.id < e.SocketID {
+			s.close(closeReplaced, "replaced by a newer socket")
+		}
+	}
+}
+
+// revoked closes the device's socket with 4403, if this instance holds it.
+func (h *hub) revoked(deviceID string) {
+	if s := h.get(deviceID); s != nil {
+		s.close(closeRevoked, "device revoked")
+	}
+}
+
+// shutdown closes every socket with 1001 and waits for their readers.
+func (h *hub) shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	socks := make([]*socket, 0, len(h.all))
+	for s := range h.all {
+		socks = append(socks, s)
+	}
+	if len(h.all) == 0 && !h.idleDone {
+		h.idleDone = true
+		close(h.idle)
+	}
+	h.mu.Unlock()
+	for _, s := range socks {
+		s.close(closeGoingAway, "server going away")
+	}
+	select {
+	case <-h.idle:
+		return nil
+	case <-ctx.Done():
+		for _, s := range socks {
+			s.mu.Lock()
+			s.dropLocked()
+			s.mu.Unlock()
+		}
+		return ctx.Err()
+	}
+}
+
+// pingLoop pings every socket once per PingEvery, a slot at a time.
+func (h *hub) pingLoop(ctx context.Context) {
+	t := time.NewTicker(max(h.srv.cfg.PingEvery/pingSlots, time.Millisecond))
+	defer t.Stop()
+	var tick uint32
+	var batch []*socket
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		slot := tick % pingSlots
+		tick++
+		batch = batch[:0]
+		h.mu.Lock()
+		for _, s := range h.byDevice {
+			if s.slot == slot {
+				batch = append(batch, s)
+			}
+		}
+		h.mu.Unlock()
+		now := time.Now()
+		for _, s := range batch {
+			s.ping(now)
+		}
+		clear(batch)
+	}
+}
+
+// presenceBatch is how many devices one MarkOnline call carries.
+const presenceBatch = 500
+
+// presenceLoop refreshes, every PresenceEvery, the presence of every
+// device whose socket this instance holds.
+func (h *hub) presenceLoop(ctx context.Context) {
+	t := time.NewTicker(h.srv.cfg.PresenceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		ids := make([]string, 0, len(h.byDevice))
+		for id := range h.byDevice {
+			ids = append(ids, id)
+		}
+		h.mu.Unlock()
+		for len(ids) > 0 {
+			n := min(len(ids), presenceBatch)
+			err := h.srv.store.MarkOnline(ctx, h.srv.cfg.InstanceID, ids[:n], h.srv.cfg.PresenceTTL)
+			if err != nil {
+				if ctx.Err() == nil {
+					h.srv.log.Warn("presence refresh failed", slog.Any("err", err))
+				}
+				break
+			}
+			ids = ids[n:]
+		}
+	}
+}
+
+// written records a pushed frame: metrics, and a logout marked delivered.
+func (s *Server) written(f outFrame) {
+	path := "queued"
+	if f.live {
+		path = "live"
+	}
+	s.metrics.pushes.WithLabelValues(f.what, path).Inc()
+	if f.cmd == nil {
+		return
+	}
+	if f.live {
+		s.metrics.pushLatency.Observe(s.now().Sub(f.cmd.CreatedAt).Seconds())
+	}
+	ctx, cancel := s.opContext()
+	defer cancel()
+	if err := s.store.Delivered(ctx, f.cmd.ID); err != nil && !errors.Is(err, sessions.ErrNotFound) {
+		s.log.Warn("mark logout delivered", slog.String("device_id", f.cmd.DeviceID), slog.String("command_id", f.cmd.ID), slog.Any("err", err))
+	}
+}

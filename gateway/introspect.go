@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+type introspectResponse struct {
+	Active      bool       `json:"active"`
+	SessionID   string     `json:"session_id,omitempty"`
+	UserID      string     `json:"user_id,omitempty"`
+	Username    string     `json:"username,omitempty"`
+	WarehouseID string     `json:"warehouse_id,omitempty"`
+	DeviceID    string     `json:"device_id,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+var inactive = introspectResponse{Active: false}
+
+// introspect is POST /v1/introspect, the hot path of backends. The
+// service key is authenticated through the registry's cache (no database
+// read per call); the session token through the session store, which
+// counts it as activity. A well-formed request is always answered 200:
+// with the session, or {"active":false} for a token that is malformed,
+// unknown, ended, or confined to a PIN change (it may not be used for
+// anything else). A store that cannot answer is 503, never a guess.
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	tok, ok := devices.ParseToken(devices.ServiceKeyPrefix, bearer(r))
+	if !ok {
+		return errInvalidToken
+	}
+	key, err := s.reg.AuthenticateServiceKey(ctx, tok)
+	switch {
+	case errors.Is(err, devices.ErrInvalidCredentials), errors.Is(err, devices.ErrNotFound):
+		return errInvalidToken
+	case err != nil:
+		return unavailable(fmt.Errorf("authenticate service key: %w", err))
+	case key.Scope != devices.ScopeIntrospect && key.Scope != devices.ScopeAdmin:
+		return errForbidden
+	}
+	var req introspectRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	st, ok := sessions.ParseToken(req.Token)
+	if !ok {
+		writeJSON(w, http.StatusOK, inactive)
+		return nil
+	}
+	sess, err := s.store.Validate(ctx, st)
+	switch {
+	case errors.Is(err, sessions.ErrNotFound):
+		writeJSON(w, http.StatusOK, inactive)
+		return nil
+	case err != nil:
+		return unavailable(fmt.Errorf("validate session: %w", err))
+	case sess.PINChangeRequired:
+		writeJSON(w, http.StatusOK, inactive)
+		return nil
+	}
+	exp := sess.ExpiresAt.UTC()
+	writeJSON(w, http.StatusOK, introspectResponse{
+		Active:      true,
+		SessionID:   sess.ID,
+		UserID:      sess.UserID,
+		Username:    sess.Username,
+		WarehouseID: sess.WarehouseID,
+		DeviceID:    sess.DeviceID,
+		ExpiresAt:   &exp,
+	})
+	return nil
+}

@@ -1,0 +1,302 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// Config configures a Server. Registry, Sessions and Throttle are
+// required; zero fields take the defaults written beside them.
+type Config struct {
+	Registry *devices.Registry
+	Sessions sessions.Store
+	Throttle sessions.Throttle
+	// Logger receives one line per error that stops a request or a socket.
+	// slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock for the rules (message rate, push latency); time.Now
+	// when nil. Network deadlines always use the real clock.
+	Now func() time.Time
+	// AllowedOrigins lists the browser origins (scheme://host[:port])
+	// allowed to open a websocket. A request without an Origin header is
+	// always allowed; "*" allows every origin.
+	AllowedOrigins []string
+	// InstanceID names this instance in the fan-out and presence; random
+	// when empty.
+	InstanceID string
+	// Metrics is where the gateway's collectors are registered; a private
+	// registry when nil.
+	Metrics prometheus.Registerer
+	// HashWorkers bounds how many PIN and password hashes run at once
+	// (GOMAXPROCS by default). HashWait is how long a request waits for a
+	// free worker before it is answered 429 (100ms by default).
+	HashWorkers int
+	HashWait    time.Duration
+	// AuthTimeout is how long a socket has to authenticate (10s).
+	AuthTimeout time.Duration
+	// PingEvery is the ping interval (25s); PongWait how long a silent
+	// peer is kept (60s); WriteWait the deadline of one write (10s);
+	// CloseGrace how long a closing socket waits for the peer's close
+	// frame (2s).
+	PingEvery  time.Duration
+	PongWait   time.Duration
+	WriteWait  time.Duration
+	CloseGrace time.Duration
+	// MessageRate and MessageBurst bound the messages a device may send
+	// (a token bucket: 10 per second, burst 20); beyond them the socket
+	// closes with 1008.
+	MessageRate  float64
+	MessageBurst int
+	// SweepEvery is how often Run sweeps expired sessions (1s).
+	SweepEvery time.Duration
+	// PresenceEvery is how often Run refreshes the presence of the sockets
+	// it holds (20s); PresenceTTL how long a refresh lasts (60s).
+	PresenceEvery time.Duration
+	PresenceTTL   time.Duration
+	// SeenFlushEvery is how often device last-seen notes are written (30s).
+	SeenFlushEvery time.Duration
+	// DefaultLanguage is the organisation's language, returned at login for
+	// users without one ("en").
+	DefaultLanguage string
+	// ClientIP returns the address a request came from, the throttle source
+	// of enrollments. The connection's remote address by default; set it
+	// when a trusted proxy forwards the client's address.
+	ClientIP func(r *http.Request) string
+}
+
+// Server is the device-facing API of API.md and the websocket hub of this
+// instance.
+type Server struct {
+	cfg      Config
+	reg      *devices.Registry
+	store    sessions.Store
+	throttle sessions.Throttle
+	log      *slog.Logger
+	now      func() time.Time
+	origins  map[string]bool
+	anyOrig  bool
+	hashSem  chan struct{}
+	upgrader websocket.Upgrader
+	metrics  *metrics
+	hub      *hub
+	router   chi.Router
+
+	// baseCtx is the context of work that outlives a request (socket
+	// reads, deliveries); it ends at Shutdown.
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+}
+
+// New checks cfg and returns a Server. Nothing starts until Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Registry == nil || cfg.Sessions == nil || cfg.Throttle == nil {
+		return nil, errors.New("gateway: Registry, Sessions and Throttle are required")
+	}
+	setDefault(&cfg.HashWorkers, runtime.GOMAXPROCS(0))
+	setDefault(&cfg.HashWait, 100*time.Millisecond)
+	setDefault(&cfg.AuthTimeout, 10*time.Second)
+	setDefault(&cfg.PingEvery, 25*time.Second)
+	setDefault(&cfg.PongWait, 60*time.Second)
+	setDefault(&cfg.WriteWait, 10*time.Second)
+	setDefault(&cfg.CloseGrace, 2*time.Second)
+	setDefault(&cfg.MessageRate, 10)
+	setDefault(&cfg.MessageBurst, 20)
+	setDefault(&cfg.SweepEvery, time.Second)
+	setDefault(&cfg.PresenceEvery, 20*time.Second)
+	setDefault(&cfg.PresenceTTL, 60*time.Second)
+	setDefault(&cfg.SeenFlushEvery, 30*time.Second)
+	setDefault(&cfg.DefaultLanguage, "en")
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = devices.NewID("gw_", time.Now())
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteIP
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg:      cfg,
+		reg:      cfg.Registry,
+		store:    cfg.Sessions,
+		throttle: cfg.Throttle,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		origins:  make(map[string]bool),
+		hashSem:  make(chan struct{}, cfg.HashWorkers),
+	}
+	for _, o := range cfg.AllowedOrigins {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "*" {
+			s.anyOrig = true
+		} else if o != "" {
+			s.origins[strings.ToLower(o)] = true
+		}
+	}
+	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
+	s.hub = newHub(s)
+	m, err := newMetrics(cfg.Metrics, s.Sockets)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
+		WriteBufferPool:  &sync.Pool{},
+		// Origin is checked before Upgrade, so that a refusal is a problem
+		// document; here everything that reaches Upgrade has passed.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			WriteProblem(w, &Error{Status: status, Code: CodeInvalidRequest, Detail: "not a websocket handshake"})
+		},
+	}
+	s.router = s.routes()
+	return s, nil
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Detail: "no such endpoint"})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Detail: "method not allowed here"})
+	})
+	r.Post("/v1/enroll", s.handle(s.enroll))
+	r.Post("/v1/login", s.handle(s.login))
+	r.Post("/v1/pin", s.handle(s.changePIN))
+	r.Post("/v1/logout", s.handle(s.logout))
+	r.Get("/v1/session", s.handle(s.session))
+	r.Post("/v1/introspect", s.handle(s.introspect))
+	r.Get("/v1/ws", s.serveWS)
+	return r
+}
+
+// Handler returns the device endpoints of API.md. /healthz, /readyz and
+// /metrics belong to the caller.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// handle adapts a handler that returns an error: the error is written as
+// a problem, and logged when it is the server's fault.
+func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := WriteProblem(w, err)
+	if p.Status >= 500 {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("remote_addr", r.RemoteAddr), slog.Any("err", err))
+	}
+}
+
+// Run runs the instance's background work until ctx ends: the fan-out
+// watch that pushes to local sockets, the expiry sweep, pings, presence
+// refreshes and the device last-seen flusher. It returns nil once every
+// loop has stopped.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	loops := []func(context.Context){
+		func(ctx context.Context) { _ = s.store.Watch(ctx, s.hub.event) },
+		s.sweepLoop,
+		s.hub.pingLoop,
+		s.hub.presenceLoop,
+		func(ctx context.Context) {
+			if err := s.reg.RunSeenFlusher(ctx, s.cfg.SeenFlushEvery); err != nil && ctx.Err() == nil {
+				s.log.Error("device last-seen flusher stopped", slog.Any("err", err))
+			}
+		},
+	}
+	for _, loop := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *Server) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SweepEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, err := s.store.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			failing = true
+			s.log.Error("session sweep failing", slog.Any("err", err))
+		case err == nil && failing:
+			failing = false
+			s.log.Info("session sweep recovered")
+		}
+	}
+}
+
+// Shutdown closes every socket with 1001 (going away) and waits until
+// their goroutines have stopped, or ctx ends: then the remaining
+// connections are cut and ctx's error is returned. New sockets are
+// refused from the first call.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.hub.shutdown(ctx)
+	s.cancelBase()
+	return err
+}
+
+// Sockets is the number of authenticated sockets this instance holds.
+func (s *Server) Sockets() int { return s.hub.count() }
+
+// remoteIP is the host part of the connection's remote address.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// opContext bounds one store call made outside a request.
+func (s *Server) opContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.baseCtx, 5*time.Second)
+}

@@ -1,0 +1,145 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// sessionView is the session object of GET /v1/session and of the
+// websocket's welcome. pin_change_required is an addition to API.md.
+type sessionView struct {
+	SessionID         string    `json:"session_id"`
+	User              userView  `json:"user"`
+	DeviceID          string    `json:"device_id"`
+	CreatedAt         time.Time `json:"created_at"`
+	ExpiresAt         time.Time `json:"expires_at"`
+	IdleExpiresAt     time.Time `json:"idle_expires_at"`
+	PINChangeRequired bool      `json:"pin_change_required"`
+}
+
+// viewSession builds the session object. The user's names and language
+// come from the registry; when it cannot answer, the object carries what
+// the session itself knows (id, username, warehouse), because the
+// session's validity was decided by the session store already.
+func (s *Server) viewSession(ctx context.Context, sess sessions.Session) sessionView {
+	v := sessionView{
+		SessionID:         sess.ID,
+		DeviceID:          sess.DeviceID,
+		CreatedAt:         sess.CreatedAt.UTC(),
+		ExpiresAt:         sess.ExpiresAt.UTC(),
+		IdleExpiresAt:     sess.IdleExpiresAt().UTC(),
+		PINChangeRequired: sess.PINChangeRequired,
+	}
+	u, err := s.reg.User(ctx, sess.UserID)
+	if err != nil {
+		if !errors.Is(err, devices.ErrNotFound) {
+			s.log.Warn("read user for a session view", slog.String("user_id", sess.UserID), slog.Any("err", err))
+		}
+		u = devices.User{ID: sess.UserID, Username: sess.Username, WarehouseID: sess.WarehouseID}
+	}
+	v.User = s.viewUser(u)
+	return v
+}
+
+// session is GET /v1/session. Validation counts as activity.
+func (s *Server) session(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.authSession(r, false)
+	if err != nil {
+		return err
+	}
+	s.reg.Seen(sess.DeviceID, "")
+	writeJSON(w, http.StatusOK, s.viewSession(r.Context(), sess))
+	return nil
+}
+
+// logout is POST /v1/logout: the session ends with reason logout, and
+// its command is queued and pushed like any other end.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	sess, err := s.authSession(r, true)
+	if err != nil {
+		return err
+	}
+	s.reg.Seen(sess.DeviceID, "")
+	_, err = s.store.End(ctx, sess.ID, sessions.ReasonLogout)
+	switch {
+	case errors.Is(err, sessions.ErrNotFound):
+		// Ended meanwhile by something else: the token is dead either way.
+	case err != nil:
+		return unavailable(fmt.Errorf("end session: %w", err))
+	}
+	s.audit(ctx, devices.Event{Actor: devices.UserActor(sess.UserID), Action: "logout", Subject: devices.UserActor(sess.UserID),
+		WarehouseID: sess.WarehouseID, DeviceID: sess.DeviceID,
+		Details: map[string]string{"session_id": sess.ID, "reason": string(sessions.ReasonLogout)}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// changePIN is POST /v1/pin: the user's own change, throttled like a
+// login (a wrong current PIN counts as a failure).
+func (s *Server) changePIN(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	sess, err := s.authSession(r, true)
+	if err != nil {
+		return err
+	}
+	s.reg.Seen(sess.DeviceID, "")
+	var req pinRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	set, err := s.reg.EffectiveSettings(ctx, sess.WarehouseID)
+	if err != nil {
+		return unavailable(fmt.Errorf("settings of %s: %w", sess.WarehouseID, err))
+	}
+	limits := limitsOf(set.Throttle)
+	attempt := sessions.Attempt{Subject: usernameSubject(sess.Username), Source: sess.DeviceID, WarehouseID: sess.WarehouseID}
+	if err := s.checkThrottle(ctx, attempt, limits); err != nil {
+		return err
+	}
+	release, err := s.acquireHash(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.reg.ChangePIN(ctx, sess.UserID, req.CurrentPIN, req.NewPIN)
+	release()
+	var pe *devices.PolicyError
+	var ve *devices.ValidationError
+	switch {
+	case errors.Is(err, devices.ErrInvalidCredentials):
+		if ferr := s.countFailure(ctx, attempt, limits, devices.DeviceActor(sess.DeviceID)); ferr != nil {
+			return ferr
+		}
+		s.audit(ctx, devices.Event{Actor: devices.UserActor(sess.UserID), Action: "pin.change_failure", Subject: devices.UserActor(sess.UserID),
+			WarehouseID: sess.WarehouseID, DeviceID: sess.DeviceID, Details: map[string]string{"reason": CodeInvalidCredentials}})
+		return devices.ErrInvalidCredentials
+	case errors.As(err, &pe):
+		return err // 422 weak_pin, detail says which rule
+	case errors.As(err, &ve):
+		for i := range ve.Fields {
+			if ve.Fields[i].Field == "pin" {
+				ve.Fields[i].Field = "new_pin"
+			}
+		}
+		return err
+	case errors.Is(err, devices.ErrDisabled):
+		return devices.ErrDisabled
+	case errors.Is(err, devices.ErrNotFound):
+		return errInvalidToken // the user is gone (purged)
+	case err != nil:
+		return unavailable(fmt.Errorf("change pin: %w", err))
+	}
+	s.succeed(ctx, attempt)
+	if err := s.store.ClearPINChange(ctx, sess.ID); err != nil && !errors.Is(err, sessions.ErrNotFound) {
+		return unavailable(fmt.Errorf("clear pin change: %w", err))
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,350 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+const (
+	// readLimit is the largest message a device may send (API.md: 1009
+	// beyond it).
+	readLimit = 4096
+	// maxQueue is how many frames may wait for a socket that does not
+	// read; one more and the socket is dropped, so that a stuck device
+	// never holds memory or anyone else up.
+	maxQueue = 64
+	// maxEarly bounds the logouts held for a socket between its
+	// registration and its welcome.
+	maxEarly = 256
+)
+
+type frameKind uint8
+
+const (
+	frameText frameKind = iota
+	framePing
+	frameClose
+)
+
+// outFrame is one frame waiting for the socket's writer.
+type outFrame struct {
+	kind frameKind
+	data []byte
+	code int               // frameClose
+	cmd  *sessions.Command // a logout: marked delivered once written
+	live bool              // pushed from the fan-out (not from the queue at welcome)
+	what string            // metric label: logout, warning
+}
+
+// socket is one device connection. Its reader runs in one goroutine for
+// the socket's whole life; its writer is started when a frame is queued
+// and ends when the queue is empty, so that an idle socket costs one
+// goroutine and no write buffer.
+type socket struct {
+	srv  *Server
+	conn *websocket.Conn
+	id   string // time-ordered: the newer of two sockets has the larger id
+	slot uint32 // which ping tick pings it
+
+	// Set by the reader before registration; read-only afterwards.
+	deviceID string
+
+	// Reader goroutine only: the message-rate token bucket.
+	tokens float64
+	refill time.Time
+
+	lastHeard atomic.Int64 // unix nanoseconds of the last message or pong
+
+	mu       sync.Mutex
+	queue    []outFrame
+	writing  bool
+	ready    bool               // welcome is queued
+	early    []sessions.Command // logouts pushed before welcome
+	closing  bool               // a close frame is queued: nothing more goes out
+	dead     bool               // the connection is closed
+	closedBy int                // the close code we sent, 0 if none
+}
+
+func newSocket(srv *Server, conn *websocket.Conn) *socket {
+	return &socket{
+		srv:    srv,
+		conn:   conn,
+		id:     devices.NewID("ws_", time.Now()),
+		tokens: float64(srv.cfg.MessageBurst),
+		refill: srv.now(),
+	}
+}
+
+// enqueueLocked queues f and starts the writer if it is not running.
+// bounded applies the queue limit (pushes); the welcome batch is not
+// bounded. s.mu must be held.
+func (s *socket) enqueueLocked(f outFrame, bounded bool) {
+	if s.closing || s.dead {
+		return
+	}
+	if bounded && len(s.queue) >= maxQueue {
+		s.dropLocked()
+		return
+	}
+	if f.kind == frameClose {
+		s.closing = true
+		s.closedBy = f.code
+	}
+	s.queue = append(s.queue, f)
+	if !s.writing {
+		s.writing = true
+		go s.writeLoop()
+	}
+}
+
+// dropLocked cuts the connection without a close handshake: the device
+// stopped reading. The reader then fails and cleans up. s.mu must be held.
+func (s *socket) dropLocked() {
+	if s.dead {
+		return
+	}
+	s.dead = true
+	s.queue = nil
+	s.srv.metrics.socketsClosed.WithLabelValues("dropped").Inc()
+	_ = s.conn.Close()
+}
+
+// close queues a close frame with code; the reader ends when the peer
+// answers it or CloseGrace has passed.
+func (s *socket) close(code int, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.dead {
+		return
+	}
+	if len(s.queue) >= maxQueue {
+		s.dropLocked()
+		return
+	}
+	s.enqueueLocked(outFrame{kind: frameClose, code: code, data: websocket.FormatCloseMessage(code, text)}, false)
+}
+
+// pushLogout sends a logout command pushed by the fan-out.
+func (s *socket) pushLogout(c sessions.Command) {
+	data := logoutJSON(c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ready {
+		if len(s.early) < maxEarly {
+			s.early = append(s.early, c)
+		}
+		return
+	}
+	s.enqueueLocked(outFrame{kind: frameText, data: data, cmd: &c, live: true, what: msgLogout}, true)
+}
+
+// pushWarning sends a warning frame; it is dropped before welcome, whose
+// session object says when the session ends anyway.
+func (s *socket) pushWarning(w sessions.Warning) {
+	data := warningJSON(w)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		s.enqueueLocked(outFrame{kind: frameText, data: data, live: true, what: msgWarning}, true)
+	}
+}
+
+// ping queues a ping, or drops a socket whose peer has been silent too
+// long (a dead peer) or whose queue is full (a peer that stopped reading).
+// A socket is checked once per PingEvery, so it is dropped when silent
+// for more than PongWait-PingEvery: a dead peer goes within PongWait,
+// while a live one answers every ping well inside the limit.
+func (s *socket) ping(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ready {
+		return
+	}
+	limit := max(s.srv.cfg.PongWait-s.srv.cfg.PingEvery, s.srv.cfg.PingEvery)
+	if s.silentFor(now) > limit {
+		s.dropLocked()
+		return
+	}
+	s.enqueueLocked(outFrame{kind: framePing}, true)
+}
+
+// welcome queues the welcome frame, then a logout for every queued
+// command and every command pushed since registration, each once, oldest
+// first.
+func (s *socket) welcome(v *sessionView, pending []sessions.Command) {
+	hello := welcomeJSON(s.deviceID, v)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.enqueueLocked(outFrame{kind: frameText, data: hello}, false)
+	seen := make(map[string]bool, len(pending)+len(s.early))
+	for _, list := range [][]sessions.Command{pending, s.early} {
+		for i := range list {
+			c := list[i]
+			if seen[c.ID] {
+				continue
+			}
+			seen[c.ID] = true
+			s.enqueueLocked(outFrame{kind: frameText, data: logoutJSON(c), cmd: &c, what: msgLogout}, false)
+		}
+	}
+	s.early = nil
+	s.ready = true
+}
+
+// writeLoop writes queued frames, each under a write deadline, until the
+// queue is empty. A write that fails or times out drops the connection.
+func (s *socket) writeLoop() {
+	for {
+		s.mu.Lock()
+		if s.dead || len(s.queue) == 0 {
+			s.writing = false
+			s.queue = nil
+			s.mu.Unlock()
+			return
+		}
+		f := s.queue[0]
+		s.queue[0] = outFrame{}
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+
+		deadline := time.Now().Add(s.srv.cfg.WriteWait)
+		var err error
+		switch f.kind {
+		case frameText:
+			if err = s.conn.SetWriteDeadline(deadline); err == nil {
+				err = s.conn.WriteMessage(websocket.TextMessage, f.data)
+			}
+		case framePing:
+			err = s.conn.WriteControl(websocket.PingMessage, nil, deadline)
+		case frameClose:
+			err = s.conn.WriteControl(websocket.CloseMessage, f.data, deadline)
+			s.srv.metrics.socketsClosed.WithLabelValues(strconv.Itoa(f.code)).Inc()
+			// Wait for the peer's answer no longer than CloseGrace.
+			_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.CloseGrace))
+		}
+		if err != nil {
+			s.mu.Lock()
+			s.dropLocked()
+			s.writing = false
+			s.mu.Unlock()
+			return
+		}
+		if f.what != "" {
+			s.srv.written(f)
+		}
+	}
+}
+
+// allowMessage takes a token from the message-rate bucket.
+func (s *socket) allowMessage() bool {
+	now := s.srv.now()
+	if d := now.Sub(s.refill); d > 0 {
+		s.tokens += d.Seconds() * s.srv.cfg.MessageRate
+		if max := float64(s.srv.cfg.MessageBurst); s.tokens > max {
+			s.tokens = max
+		}
+		s.refill = now
+	}
+	if s.tokens < 1 {
+		return false
+	}
+	s.tokens--
+	return true
+}
+
+// heard notes that the peer sent something (a message or a pong). The
+// ping loop drops a socket not heard from for PongWait; keeping this a
+// single store, rather than a read deadline set from the reader, keeps
+// the idle reader's stack small.
+func (s *socket) heard() { s.lastHeard.Store(time.Now().UnixNano()) }
+
+// silentFor is how long the peer has said nothing.
+func (s *socket) silentFor(now time.Time) time.Duration {
+	return now.Sub(time.Unix(0, s.lastHeard.Load()))
+}
+
+// closeAndLinger queues a close frame, then reads and discards what the
+// peer still sends until it closes or CloseGrace has passed, so that the
+// close frame is not lost to a reset.
+func (s *socket) closeAndLinger(code int, text string) {
+	s.close(code, text)
+	s.linger()
+}
+
+func (s *socket) linger() {
+	nc := s.conn.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(s.srv.cfg.CloseGrace))
+	_, _ = io.CopyN(io.Discard, nc, 1<<20)
+}
+
+// readLoop reads the device's messages until the connection ends, then
+// cleans up. It stays shallow: each message is handled in a short-lived
+// goroutine, so that the stack of an idle socket's reader never grows.
+func (s *socket) readLoop() {
+	defer s.finish()
+	s.conn.SetPongHandler(func(string) error {
+		s.heard()
+		return nil
+	})
+	s.heard()
+	_ = s.conn.SetReadDeadline(time.Time{}) // liveness is the ping loop's
+	for {
+		_, data, err := s.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// gorilla has sent 1009 already.
+				s.srv.metrics.socketsClosed.WithLabelValues(strconv.Itoa(closeTooBig)).Inc()
+				s.mu.Lock()
+				s.closing = true
+				s.mu.Unlock()
+				s.linger()
+			}
+			return
+		}
+		s.heard()
+		if !s.allowMessage() {
+			s.closeAndLinger(closePolicy, "too many messages")
+			return
+		}
+		go s.handle(data)
+	}
+}
+
+// handle acts on one message from the device. Only ack means anything
+// after authentication; a message it cannot parse or does not know is
+// answered with nothing (it has counted toward the rate limit).
+func (s *socket) handle(data []byte) {
+	msg, err := parseClientMessage(data)
+	if err != nil {
+		return
+	}
+	if msg.Type == msgAck && msg.CommandID != "" {
+		s.ack(msg.CommandID)
+	}
+}
+
+func (s *socket) ack(commandID string) {
+	ctx, cancel := s.srv.opContext()
+	defer cancel()
+	err := s.srv.store.Ack(ctx, s.deviceID, commandID)
+	if err != nil && !errors.Is(err, sessions.ErrNotFound) {
+		s.srv.log.Warn("ack logout command", slog.String("device_id", s.deviceID), slog.String("command_id", commandID), slog.Any("err", err))
+	}
+}
+
+// isTimeout reports whether err is a read deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// limitsOf turns the registry's throttle settings into the sessions
+// throttle's limits; zero fields take devices.DefaultThrottle.
+func limitsOf(t devices.Throttle) sessions.Limits {
+	d := devices.DefaultThrottle()
+	pick := func(v, def int) int {
+		if v <= 0 {
+			return def
+		}
+		return v
+	}
+	sec := func(v, def int) time.Duration { return time.Duration(pick(v, def)) * time.Second }
+	return sessions.Limits{
+		PairFreeFailures: pick(t.PairFreeFailures, d.PairFreeFailures),
+		PairMaxDelay:     sec(t.PairMaxDelayS, d.PairMaxDelayS),
+		UserFailures:     pick(t.UserFailures, d.UserFailures),
+		UserWindow:       sec(t.UserWindowS, d.UserWindowS),
+		UserLock:         sec(t.UserLockS, d.UserLockS),
+		UserHardFailures: pick(t.UserHardFailures, d.UserHardFailures),
+		DeviceFailures:   pick(t.DeviceFailures, d.DeviceFailures),
+		DeviceWindow:     sec(t.DeviceWindowS, d.DeviceWindowS),
+		SprayUsers:       pick(t.SprayUsers, d.SprayUsers),
+		SprayWindow:      sec(t.SprayWindowS, d.SprayWindowS),
+	}
+}
+
+// lockedRetry is the retry_after given for a lock that lasts until
+// someone lifts it (the throttle says 0).
+const lockedRetry = time.Hour
+
+// checkThrottle asks the throttle whether an attempt may go on to the
+// hash. A refusal is device_quarantined (403) or too_many_attempts (429
+// with retry_after); a throttle that cannot answer is 503.
+func (s *Server) checkThrottle(ctx context.Context, a sessions.Attempt, l sessions.Limits) error {
+	d, err := s.throttle.Check(ctx, a, l)
+	if err != nil {
+		return unavailable(fmt.Errorf("throttle check: %w", err))
+	}
+	s.metrics.throttleDecisions.WithLabelValues("check", string(d.Verdict)).Inc()
+	switch d.Verdict {
+	case sessions.Allow:
+		return nil
+	case sessions.Quarantined:
+		return &Error{Status: http.StatusForbidden, Code: CodeDeviceQuarantined, Detail: "too many failed attempts on this device: a manager must unlock it"}
+	case sessions.Delay, sessions.UserLocked:
+		retry := d.RetryAfter
+		if retry <= 0 {
+			retry = lockedRetry
+		}
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyAttempts, Detail: "try again later", RetryAfter: retry}
+	}
+	return unavailable(fmt.Errorf("throttle check: unknown verdict %q", d.Verdict))
+}
+
+// countFailure counts a failed secret and audits what the throttle
+// decided. A failure that cannot be counted fails the request (503):
+// otherwise a store outage would lift the limits.
+func (s *Server) countFailure(ctx context.Context, a sessions.Attempt, l sessions.Limits, actor string) error {
+	d, err := s.throttle.Fail(ctx, a, l)
+	if err != nil {
+		return unavailable(fmt.Errorf("throttle fail: %w", err))
+	}
+	s.metrics.throttleDecisions.WithLabelValues("fail", string(d.Verdict)).Inc()
+	var evs []devices.Event
+	switch d.Verdict {
+	case sessions.Quarantined:
+		evs = append(evs, devices.Event{Actor: devices.ActorSystem, Action: "throttle.quarantine",
+			Subject: actor, WarehouseID: a.WarehouseID, Details: map[string]string{"source": a.Source}})
+	case sessions.UserLocked:
+		evs = append(evs, devices.Event{Actor: devices.ActorSystem, Action: "throttle.lock",
+			Subject: "username:" + a.Subject, WarehouseID: a.WarehouseID,
+			Details: map[string]string{"retry_after_s": fmt.Sprint(int(d.RetryAfter / time.Second))}})
+	}
+	if d.Spray {
+		s.metrics.sprayAlarms.Inc()
+		evs = append(evs, devices.Event{Actor: devices.ActorSystem, Action: "throttle.spray_alarm",
+			Subject: devices.WarehouseSubject(a.WarehouseID), WarehouseID: a.WarehouseID,
+			Details: map[string]string{"source": a.Source}})
+		s.log.Warn("password spray alarm", slog.String("warehouse_id", a.WarehouseID))
+	}
+	s.audit(ctx, evs...)
+	return nil
+}
+
+// succeed clears the attempt's delays after a right secret. It is best
+// effort: the secret was right, so a failure here only leaves a delay.
+func (s *Server) succeed(ctx context.Context, a sessions.Attempt) {
+	if err := s.throttle.Succeed(ctx, a); err != nil {
+		s.log.Warn("throttle succeed failed", slog.Any("err", err))
+	}
+}
+
+// audit records events; an audit write that fails is logged, not
+// answered, because the decision it records has already been taken.
+func (s *Server) audit(ctx context.Context, evs ...devices.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	if err := s.reg.Record(ctx, evs...); err != nil {
+		s.log.Error("audit record failed", slog.String("type", evs[0].Action), slog.Any("err", err))
+	}
+}

@@ -1,0 +1,234 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// queryTokenParams are refused on GET /v1/ws: a token never travels in a
+// URL, where proxies and logs would keep it.
+var queryTokenParams = []string{"token", "device_token", "access_token"}
+
+// originAllowed reports whether a browser origin is on the allow-list.
+func (s *Server) originAllowed(origin string) bool {
+	return s.anyOrig || s.origins[strings.ToLower(strings.TrimRight(origin, "/"))]
+}
+
+// serveWS is GET /v1/ws. Refusals that can be decided before the upgrade
+// (a token in the query, a foreign Origin, a store that cannot answer)
+// are problem responses; after it, close codes. The handler returns as
+// soon as the connection is upgraded: the socket's own goroutine reads it,
+// so that net/http's per-request buffers and goroutine are released.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for _, k := range queryTokenParams {
+		if q.Has(k) {
+			WriteProblem(w, invalidFields(devices.FieldError{Field: k, Code: "not_allowed",
+				Message: "tokens are refused in the query string: send Authorization: Bearer or an auth message"}))
+			return
+		}
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) {
+		WriteProblem(w, &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: "origin not allowed"})
+		return
+	}
+	var (
+		dev  *devices.Device
+		code int
+	)
+	if r.Header.Get("Authorization") != "" {
+		d, err := s.deviceByToken(r.Context(), bearer(r))
+		switch {
+		case err == nil:
+			dev = &d
+		case errors.Is(err, errInvalidToken) && d.ID != "":
+			code = closeRevoked
+		case errors.Is(err, errInvalidToken):
+			code = closeInvalidToken
+		default:
+			s.fail(w, r, err)
+			return
+		}
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	sock := newSocket(s, conn)
+	go sock.run(dev, code)
+}
+
+// run authenticates the socket (unless the header did), registers it,
+// queues welcome, then hands the connection to readLoop in a goroutine of
+// its own. Whichever of the two ends last cleans up.
+func (sock *socket) run(dev *devices.Device, code int) {
+	s := sock.srv
+	if !s.hub.attach(sock) {
+		sock.closeAndLinger(closeGoingAway, "server going away")
+		_ = sock.conn.Close()
+		return
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			sock.finish()
+		}
+	}()
+	sock.conn.SetReadLimit(readLimit)
+	if code != 0 {
+		sock.closeAndLinger(code, closeText(code))
+		return
+	}
+	if dev == nil {
+		dev, code = sock.authenticate()
+		if dev == nil {
+			if code != 0 {
+				sock.closeAndLinger(code, closeText(code))
+			}
+			return
+		}
+	}
+	sock.deviceID = dev.ID
+	s.reg.Seen(dev.ID, "")
+	old, ok := s.hub.register(sock)
+	if !ok {
+		sock.closeAndLinger(closeGoingAway, "server going away")
+		return
+	}
+	if old != nil {
+		old.close(closeReplaced, "replaced by a newer socket")
+	}
+	if err := sock.greet(); err != nil {
+		s.log.Warn("socket welcome failed", slog.String("device_id", dev.ID), slog.Any("err", err))
+		sock.closeAndLinger(closeGoingAway, "unavailable")
+		return
+	}
+	// The read loop runs in a fresh goroutine: this one's stack has grown
+	// with authentication and store calls, while a fresh one idles in the
+	// smallest stack (see doc.go, Memory).
+	handedOff = true
+	go sock.readLoop()
+}
+
+// authenticate waits AuthTimeout for the first message, which must be
+// {"type":"auth","device_token":"fgd_…"}. It returns the device, or the
+// close code to send (0: the connection is gone already).
+func (sock *socket) authenticate() (*devices.Device, int) {
+	s := sock.srv
+	_ = sock.conn.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	_, data, err := sock.conn.ReadMessage()
+	switch {
+	case isTimeout(err):
+		return nil, closeAuthTimeout
+	case errors.Is(err, websocket.ErrReadLimit):
+		sock.linger() // gorilla has sent 1009
+		return nil, 0
+	case err != nil:
+		return nil, 0
+	}
+	msg, err := parseClientMessage(data)
+	if err != nil || msg.Type != msgAuth {
+		return nil, closeInvalidToken
+	}
+	ctx, cancel := s.opContext()
+	defer cancel()
+	d, err := s.deviceByToken(ctx, msg.DeviceToken)
+	switch {
+	case err == nil:
+		return &d, 0
+	case errors.Is(err, errInvalidToken) && d.ID != "":
+		return nil, closeRevoked
+	case errors.Is(err, errInvalidToken):
+		return nil, closeInvalidToken
+	}
+	s.log.Warn("socket authentication failed", slog.Any("err", err))
+	return nil, closeGoingAway
+}
+
+// greet announces the socket to the other instances and the presence
+// table, then queues welcome with the device's session and its pending
+// logouts.
+func (sock *socket) greet() error {
+	s := sock.srv
+	ctx, cancel := s.opContext()
+	defer cancel()
+	if err := s.store.Publish(ctx, sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: sock.deviceID, Origin: s.cfg.InstanceID, SocketID: sock.id}); err != nil {
+		return fmt.Errorf("publish socket opened: %w", err)
+	}
+	if err := s.store.MarkOnline(ctx, s.cfg.InstanceID, []string{sock.deviceID}, s.cfg.PresenceTTL); err != nil {
+		return fmt.Errorf("mark online: %w", err)
+	}
+	list, err := s.store.ByDevice(ctx, sock.deviceID)
+	if err != nil {
+		return fmt.Errorf("sessions of device: %w", err)
+	}
+	var view *sessionView
+	if cur := latest(list); cur != nil {
+		v := s.viewSession(ctx, *cur)
+		view = &v
+	}
+	pending, err := s.store.Pending(ctx, sock.deviceID)
+	if err != nil {
+		return fmt.Errorf("pending commands: %w", err)
+	}
+	sock.welcome(view, pending)
+	return nil
+}
+
+// latest is the most recently created session of a list.
+func latest(list []sessions.Session) *sessions.Session {
+	var cur *sessions.Session
+	for i := range list {
+		if cur == nil || list[i].CreatedAt.After(cur.CreatedAt) {
+			cur = &list[i]
+		}
+	}
+	return cur
+}
+
+// finish cleans up after the reader: the connection is closed, the socket
+// leaves the table, and the device goes offline unless a newer socket of
+// it is held here.
+func (sock *socket) finish() {
+	s := sock.srv
+	sock.mu.Lock()
+	if !sock.dead {
+		sock.dead = true
+		sock.queue = nil
+		_ = sock.conn.Close()
+	}
+	sock.mu.Unlock()
+	if s.hub.detach(sock) {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteWait)
+		defer cancel()
+		if err := s.store.MarkOffline(ctx, s.cfg.InstanceID, sock.deviceID); err != nil {
+			s.log.Warn("mark offline", slog.String("device_id", sock.deviceID), slog.Any("err", err))
+		}
+	}
+}
+
+func closeText(code int) string {
+	switch code {
+	case closeInvalidToken:
+		return "invalid device token"
+	case closeRevoked:
+		return "device revoked"
+	case closeAuthTimeout:
+		return "authentication timeout"
+	case closeReplaced:
+		return "replaced by a newer socket"
+	case closePolicy:
+		return "policy violation"
+	}
+	return "server going away"
+}

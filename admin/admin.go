@@ -59,9 +59,14 @@ type API struct {
 	metrics  *metrics
 	routes   []route
 	cfg      Config
+	// hashPIN completes a validated import row (Registry.HashUserPIN;
+	// tests count and block it).
+	hashPIN func(ctx context.Context, u *devices.User, pin string) error
 
 	docOnce  sync.Once
 	docBytes []byte
+
+	signingIn inflight // manager sign-ins under way, by throttle subject
 }
 
 // New checks cfg and returns an API.
@@ -100,6 +105,7 @@ func New(cfg Config) (*API, error) {
 		clientIP: cfg.ClientIP,
 		metrics:  m,
 		cfg:      cfg,
+		hashPIN:  cfg.Registry.HashUserPIN,
 	}
 	a.routes = a.routeTable()
 	return a, nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -238,6 +239,60 @@ func limits(t devices.Throttle) sessions.Limits {
 	}
 }
 
+// addressLimits are the limits of a sign-in whose throttle source is a
+// client address, not a device. Many people share an address (a NAT, a
+// proxy), and a source quarantine lasts until someone unlocks it, which
+// no one can do for an address: one colleague typing wrong passwords for
+// made-up emails would lock everybody behind the address out, for good.
+// So the per-source quarantine is off (DeviceFailures 0 turns it off in
+// every sessions.Throttle) and so is the spray alarm (it needs a
+// warehouse). What stays: the growing delays per (email, address), the
+// timed lock per email across addresses, and the consecutive-failure lock
+// of an email that an admin lifts with POST /managers/{id}/unlock.
+func addressLimits(l sessions.Limits) sessions.Limits {
+	l.DeviceFailures, l.DeviceWindow = 0, 0
+	l.SprayUsers, l.SprayWindow = 0, 0
+	return l
+}
+
+// addressSource is the throttle source of a client address. The "ip:"
+// prefix keeps address counters apart from device ids and from the bare
+// addresses that older versions quarantined (those quarantines never
+// expire, and they no longer apply).
+func addressSource(addr string) string { return "ip:" + addr }
+
+// maxEmailInput bounds the email a sign-in reads (RFC 5321 allows 254
+// characters): a longer one is no account, and must not become a
+// throttle key.
+const maxEmailInput = 320
+
+// inflight holds the throttle subjects whose sign-in is between its
+// throttle check and its failure count on this instance.
+type inflight struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
+}
+
+// take claims key; false when it is held already.
+func (f *inflight) take(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, held := f.keys[key]; held {
+		return false
+	}
+	if f.keys == nil {
+		f.keys = map[string]struct{}{}
+	}
+	f.keys[key] = struct{}{}
+	return true
+}
+
+func (f *inflight) release(key string) {
+	f.mu.Lock()
+	delete(f.keys, key)
+	f.mu.Unlock()
+}
+
 // managerSubject is the throttle subject of a manager's email.
 func managerSubject(email string) string { return "mgr:" + emailKey(email) }
 
@@ -262,6 +317,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if in.Password == "" {
 		fields = append(fields, FieldError{Field: "password", Code: "missing", Message: "password is required"})
 	}
+	if len(in.Email) > maxEmailInput {
+		fields = append(fields, FieldError{Field: "email", Code: "too_long", Message: fmt.Sprintf("email has at most %d characters", maxEmailInput)})
+	}
 	if len(fields) > 0 {
 		return &httpError{status: http.StatusBadRequest, code: codeInvalidRequest, detail: "email and password are required", fields: fields}
 	}
@@ -270,51 +328,62 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("login: settings: %w", err)
 	}
-	lim := limits(settings.Throttle)
-	att := sessions.Attempt{Subject: managerSubject(in.Email), Source: a.clientIP(r)}
+	lim := addressLimits(limits(settings.Throttle))
+	addr := a.clientIP(r)
+	att := sessions.Attempt{Subject: managerSubject(in.Email), Source: addressSource(addr)}
+	// One attempt per email at a time on this instance: the throttle
+	// counts a failure only after the hash, so parallel guesses would all
+	// pass the check before the first one is counted.
+	if !a.signingIn.take(att.Subject) {
+		return &httpError{status: http.StatusTooManyRequests, code: codeTooManyAttempts, detail: "another sign-in of this account is under way; try again", retryAfter: time.Second}
+	}
+	defer a.signingIn.release(att.Subject)
 	d, err := a.throttle.Check(ctx, att, lim)
 	if err != nil {
 		return fmt.Errorf("login: throttle check: %w", errors.Join(sessions.ErrUnavailable, err))
 	}
 	if d.Verdict != sessions.Allow {
 		a.record(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.throttled", Subject: "email:" + emailKey(in.Email),
-			Details: map[string]string{"verdict": string(d.Verdict), "remote_addr": att.Source}})
+			Details: map[string]string{"verdict": string(d.Verdict), "remote_addr": addr}})
 		return tooMany(d, lim)
 	}
 	m, err := a.reg.AuthenticateManager(ctx, in.Email, in.Password)
 	switch {
 	case errors.Is(err, devices.ErrInvalidCredentials):
 		if _, ferr := a.throttle.Fail(ctx, att, lim); ferr != nil {
-			a.log.ErrorContext(ctx, "throttle fail count", "remote_addr", att.Source, "err", ferr)
+			a.log.ErrorContext(ctx, "throttle fail count", "remote_addr", addr, "err", ferr)
 		}
 		a.record(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.failure", Subject: "email:" + emailKey(in.Email),
-			Details: map[string]string{"remote_addr": att.Source}})
+			Details: map[string]string{"remote_addr": addr}})
 		return errBadCreds
 	case errors.Is(err, devices.ErrDisabled):
+		a.record(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.disabled", Subject: "email:" + emailKey(in.Email),
+			Details: map[string]string{"remote_addr": addr}})
 		return err
 	case err != nil:
 		return fmt.Errorf("login: %w", err)
 	}
 	if err := a.throttle.Succeed(ctx, att); err != nil {
-		a.log.ErrorContext(ctx, "throttle succeed", "remote_addr", att.Source, "err", err)
+		a.log.ErrorContext(ctx, "throttle succeed", "remote_addr", addr, "err", err)
 	}
 	tok, mt, err := a.reg.IssueManagerToken(ctx, m.ID)
 	if err != nil {
 		return fmt.Errorf("login: issue token: %w", err)
 	}
 	a.record(ctx, devices.Event{Actor: devices.ManagerActor(m.ID), Action: "manager.login", Subject: devices.ManagerActor(m.ID),
-		Details: map[string]string{"remote_addr": att.Source}})
+		Details: map[string]string{"remote_addr": addr}})
 	return writeJSON(w, http.StatusOK, LoginResponse{Token: tok.Reveal(), ExpiresAt: mt.ExpiresAt, Manager: m})
 }
 
-// tooMany answers a throttle verdict: 429 with the wait.
+// tooMany answers a throttle verdict: 429 with the wait. A lock until
+// unlocked (RetryAfter 0) suggests the timed lock's length.
 func tooMany(d sessions.Decision, lim sessions.Limits) error {
 	wait := d.RetryAfter
 	if wait <= 0 {
 		wait = lim.UserLock
-		if d.Verdict == sessions.Quarantined {
-			wait = lim.DeviceWindow
-		}
+	}
+	if wait <= 0 {
+		wait = time.Hour
 	}
 	return &httpError{status: http.StatusTooManyRequests, code: codeTooManyAttempts, detail: "try again later", retryAfter: wait}
 }

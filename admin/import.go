@@ -95,8 +95,9 @@ type importRecord struct {
 	line          int
 	in            devices.UserInput
 	warehouseCode string
+	wh            *devices.Warehouse // resolved, when the caller may use it
 	problems      []ImportProblem
-	user          devices.User // prepared, when valid
+	user          devices.User // validated (hashed before it is written)
 }
 
 func (rec *importRecord) add(code, field, msg string) {
@@ -310,31 +311,42 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	rep := ImportReport{DryRun: dry != nil && *dry, Mode: mode, Rows: len(recs), Report: make([]ImportRow, 0, len(recs))}
 	ctx := r.Context()
+	// The settings and the warehouses are read once for the whole file.
+	org, err := a.reg.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("import: settings: %w", err)
+	}
 	if err := a.resolveWarehouses(r, recs); err != nil {
 		return err
 	}
-	if err := a.prepareRows(ctx, recs); err != nil {
+	if err := a.validateRows(ctx, recs, org); err != nil {
 		return err
 	}
 	markDuplicates(recs)
-	var valid []devices.User
+	var valid []*importRecord
 	for _, rec := range recs {
 		if len(rec.problems) == 0 {
-			valid = append(valid, rec.user)
+			valid = append(valid, rec)
 			rep.Valid++
 		} else {
 			rep.Errors++
 		}
 	}
+	// PINs are hashed only when the rows are written: a dry run, or an
+	// all_or_nothing import with an error, costs no hash at all.
 	write := !rep.DryRun && len(valid) > 0 && (mode == ModeValidOnly || rep.Errors == 0)
 	if write {
-		if err := a.reg.CreateUsers(ctx, p.actor, valid); err != nil {
+		users, err := a.hashRows(ctx, valid)
+		if err != nil {
+			return err
+		}
+		if err := a.reg.CreateUsers(ctx, p.actor, users); err != nil {
 			if errors.Is(err, devices.ErrExists) {
 				return conflict("a username or employee id was taken while the import ran; nothing was written: run it again")
 			}
 			return fmt.Errorf("import users: %w", err)
 		}
-		rep.Created = len(valid)
+		rep.Created = len(users)
 	}
 	for _, rec := range recs {
 		row := ImportRow{Line: rec.line, Username: rec.in.Username, Problems: rec.problems}
@@ -366,44 +378,40 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 func (a *API) resolveWarehouses(r *http.Request, recs []*importRecord) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	type found struct {
-		id string
-		ok bool
-	}
-	byID, byCode := map[string]found{}, map[string]found{}
+	byID, byCode := map[string]*devices.Warehouse{}, map[string]*devices.Warehouse{}
 	forbidden := 0
 	for _, rec := range recs {
 		if len(rec.problems) > 0 && rec.in.WarehouseID == "" && rec.warehouseCode == "" {
 			continue
 		}
-		var f found
+		var wh *devices.Warehouse
 		var key string
 		switch {
 		case rec.in.WarehouseID != "":
 			key = rec.in.WarehouseID
 			var seen bool
-			if f, seen = byID[key]; !seen {
+			if wh, seen = byID[key]; !seen {
 				w, err := a.reg.Warehouse(ctx, key)
 				switch {
 				case err == nil:
-					f = found{id: w.ID, ok: true}
+					wh = &w
 				case !errors.Is(err, devices.ErrNotFound):
 					return fmt.Errorf("import: warehouse %s: %w", key, err)
 				}
-				byID[key] = f
+				byID[key] = wh
 			}
 		case rec.warehouseCode != "":
 			key = strings.ToUpper(rec.warehouseCode)
 			var seen bool
-			if f, seen = byCode[key]; !seen {
+			if wh, seen = byCode[key]; !seen {
 				w, err := a.reg.WarehouseByCode(ctx, key)
 				switch {
 				case err == nil:
-					f = found{id: w.ID, ok: true}
+					wh = &w
 				case !errors.Is(err, devices.ErrNotFound):
 					return fmt.Errorf("import: warehouse code %s: %w", key, err)
 				}
-				byCode[key] = f
+				byCode[key] = wh
 			}
 		default:
 			continue
@@ -413,13 +421,14 @@ func (a *API) resolveWarehouses(r *http.Request, recs []*importRecord) error {
 			field = "warehouse_code"
 		}
 		switch {
-		case !f.ok || !p.visible(f.id):
+		case wh == nil || !p.visible(wh.ID):
 			rec.add(ProblemUnknownWarehouse, field, fmt.Sprintf("no warehouse %q", key))
-		case !p.can(capUsers, f.id):
+		case !p.can(capUsers, wh.ID):
 			rec.add(ProblemForbiddenWarehouse, field, "you do not manage the users of this warehouse")
 			forbidden++
 		default:
-			rec.in.WarehouseID = f.id
+			rec.in.WarehouseID = wh.ID
+			rec.wh = wh
 		}
 	}
 	if forbidden > 0 {
@@ -428,21 +437,73 @@ func (a *API) resolveWarehouses(r *http.Request, recs []*importRecord) error {
 	return nil
 }
 
-// prepareRows validates and hashes the rows that have no problem yet, on
-// ImportWorkers goroutines, and checks them against the registry. A store
-// failure stops the import.
-func (a *API) prepareRows(ctx context.Context, recs []*importRecord) error {
+// validateRows checks the rows that have no problem yet against the
+// settings and warehouses read once for the import (no store read, no
+// hash per row), then against the usernames and employee ids in use. A
+// store failure stops the import.
+func (a *API) validateRows(ctx context.Context, recs []*importRecord, org devices.Settings) error {
+	n := 0
+	for _, rec := range recs {
+		if len(rec.problems) > 0 {
+			continue
+		}
+		u, err := a.reg.ValidateUser(rec.in, org, rec.wh)
+		if err != nil {
+			if err := rowProblems(rec, err); err != nil {
+				return err
+			}
+			continue
+		}
+		rec.user = u
+		n++
+	}
 	var taken *takenSet
-	if len(recs) > preloadAbove {
+	if n > preloadAbove {
 		var err error
 		if taken, err = a.loadTaken(ctx); err != nil {
 			return err
 		}
 	}
+	for _, rec := range recs {
+		if len(rec.problems) > 0 {
+			continue
+		}
+		if err := a.checkTaken(ctx, rec, taken); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rowProblems turns ValidateUser's refusal into the row's problems; any
+// other error is returned.
+func rowProblems(rec *importRecord, err error) error {
+	var ve *devices.ValidationError
+	var pe *devices.PolicyError
+	switch {
+	case errors.As(err, &pe):
+		rec.add(ProblemWeakPIN, "pin", pe.Reason)
+	case errors.As(err, &ve):
+		for _, f := range ve.Fields {
+			rec.add(problemCode(f), f.Field, f.Message)
+		}
+	case errors.Is(err, devices.ErrInvalid):
+		rec.add(ProblemInvalidValue, "", "invalid row")
+	default:
+		return fmt.Errorf("import line %d: %w", rec.line, err)
+	}
+	return nil
+}
+
+// hashRows hashes the PINs of the rows to write on ImportWorkers
+// goroutines (GOMAXPROCS by default; the registry's hashing pool bounds
+// them too) and returns the users in file order.
+func (a *API) hashRows(ctx context.Context, recs []*importRecord) ([]devices.User, error) {
 	workers := a.cfg.ImportWorkers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	workers = min(workers, len(recs))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan *importRecord)
@@ -452,17 +513,17 @@ func (a *API) prepareRows(ctx context.Context, recs []*importRecord) error {
 		go func() {
 			defer wg.Done()
 			for rec := range jobs {
-				if err := a.prepareRow(ctx, rec, taken); err != nil {
-					cancel(err)
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := a.hashPIN(ctx, &rec.user, rec.in.PIN); err != nil {
+					cancel(fmt.Errorf("import line %d: %w", rec.line, err))
 				}
 			}
 		}()
 	}
 feed:
 	for _, rec := range recs {
-		if len(rec.problems) > 0 {
-			continue
-		}
 		select {
 		case jobs <- rec:
 		case <-ctx.Done():
@@ -472,9 +533,13 @@ feed:
 	close(jobs)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	return nil
+	users := make([]devices.User, len(recs))
+	for i, rec := range recs {
+		users[i] = rec.user
+	}
+	return users, nil
 }
 
 // preloadAbove is the import size above which the usernames and employee
@@ -512,29 +577,10 @@ func (a *API) loadTaken(ctx context.Context) (*takenSet, error) {
 	return ts, nil
 }
 
-func (a *API) prepareRow(ctx context.Context, rec *importRecord, taken *takenSet) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	u, err := a.reg.PrepareUser(ctx, rec.in)
-	var ve *devices.ValidationError
-	var pe *devices.PolicyError
-	switch {
-	case errors.As(err, &pe):
-		rec.add(ProblemWeakPIN, "pin", pe.Reason)
-		return nil
-	case errors.As(err, &ve):
-		for _, f := range ve.Fields {
-			rec.add(problemCode(f), f.Field, f.Message)
-		}
-		return nil
-	case errors.Is(err, devices.ErrInvalid):
-		rec.add(ProblemInvalidValue, "", "invalid row")
-		return nil
-	case err != nil:
-		return fmt.Errorf("import line %d: %w", rec.line, err)
-	}
-	rec.user = u
+// checkTaken flags a validated row whose username or employee id is in
+// use: from the preloaded set, or by a lookup each.
+func (a *API) checkTaken(ctx context.Context, rec *importRecord, taken *takenSet) error {
+	u := rec.user
 	if taken != nil {
 		if taken.usernames[u.UsernameKey] {
 			rec.add(ProblemUsernameTaken, "username", "an existing user has this username (a deleted user keeps it for 30 days)")

@@ -3,9 +3,13 @@ package admin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/floorgate/floorgate/devices"
 )
@@ -213,11 +217,44 @@ func FuzzParseImport(f *testing.F) {
 	f.Add([]byte(importHeader + "xx,X\"Y,Z,5829,w,\n\"unterminated"))
 	f.Add([]byte("username,username\n"))
 	f.Add([]byte(""))
+	f.Add([]byte("username,first_name,last_name,pin,warehouse_id,language,employee_id,pin_change_required\n" +
+		"Zoë,\"a,b\",c,48213,wh,pt-br,E 1,yes\n\"x\ny\",\u2028,c,１２３４,wh,zz-!!,,no\n"))
+	// ValidateUser reads no store: a registry over none checks every
+	// row the parser lets through.
+	reg, err := devices.NewRegistry(noStore{}, devices.Options{Pepper: []byte("a test pepper of enough bits"), Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		f.Fatalf("NewRegistry: %v", err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		recs, err := parseImport(bytes.NewReader(data), 100)
 		if err != nil {
+			var he *httpError
+			if !errors.As(err, &he) || he.status >= 500 {
+				t.Fatalf("parseImport refused the file with %v; want a 4xx", err)
+			}
 			return
 		}
+		for _, rec := range recs {
+			if len(rec.problems) > 0 {
+				continue
+			}
+			var wh *devices.Warehouse
+			if id := strings.TrimSpace(rec.in.WarehouseID); id != "" {
+				wh = &devices.Warehouse{ID: id}
+			}
+			u, err := reg.ValidateUser(rec.in, devices.DefaultSettings(), wh)
+			if err != nil {
+				if perr := rowProblems(rec, err); perr != nil {
+					t.Fatalf("line %d: ValidateUser = %v; want a row problem", rec.line, err)
+				}
+				if len(rec.problems) == 0 {
+					t.Fatalf("line %d: ValidateUser = %v with no row problem", rec.line, err)
+				}
+				continue
+			}
+			rec.user = u
+		}
+		markDuplicates(recs)
 		last := 1
 		for _, rec := range recs {
 			if rec.line <= last-0 && rec.line < 2 {
@@ -232,4 +269,162 @@ func FuzzParseImport(f *testing.F) {
 			t.Fatalf("%d rows; want at most 100", len(recs))
 		}
 	})
+}
+
+// noStore is a devices.Store that no call may reach.
+type noStore struct{ devices.Store }
+
+// countingStore counts the reads an import should make once.
+type countingStore struct {
+	devices.Store
+	settings, warehouses atomic.Int64
+}
+
+func (s *countingStore) Settings(ctx context.Context) (devices.Settings, error) {
+	s.settings.Add(1)
+	return s.Store.Settings(ctx)
+}
+
+func (s *countingStore) Warehouse(ctx context.Context, id string) (devices.Warehouse, error) {
+	s.warehouses.Add(1)
+	return s.Store.Warehouse(ctx, id)
+}
+
+func (s *countingStore) WarehouseByCode(ctx context.Context, code string) (devices.Warehouse, error) {
+	s.warehouses.Add(1)
+	return s.Store.WarehouseByCode(ctx, code)
+}
+
+// TestImportReadsOncePerImport: the settings are read once and each
+// warehouse once, whatever the number of rows, on both the small-file
+// path (lookups per row) and the large one (names in use preloaded).
+func TestImportReadsOncePerImport(t *testing.T) {
+	e := newEnv(t, embedded())
+	cs := &countingStore{Store: e.reg.Store()}
+	reg, err := devices.NewRegistry(cs, devices.Options{Pepper: []byte("a test pepper of enough bits"), Now: e.clock.Now,
+		Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatalf("NewRegistry: %v", err)
+	}
+	api, err := New(Config{Registry: reg, Sessions: e.sess, Throttle: e.throttle, Now: e.clock.Now, Logger: e.api.log})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	e.srv.Config.Handler = api.Handler()
+	for _, n := range []int{50, preloadAbove + 100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			e.t = t
+			var b strings.Builder
+			b.WriteString("username,first_name,last_name,pin,warehouse_id,warehouse_code\n")
+			for i := range n {
+				switch i % 3 {
+				case 0:
+					fmt.Fprintf(&b, "r%d_%d,F,L,5829,%s,\n", n, i, e.whA.ID)
+				case 1:
+					fmt.Fprintf(&b, "r%d_%d,F,L,5829,,brv\n", n, i)
+				default:
+					fmt.Fprintf(&b, "r%d_%d,F,L,5829,%s,\n", n, i, e.whB.ID)
+				}
+			}
+			cs.settings.Store(0)
+			cs.warehouses.Store(0)
+			_, rep := e.importCSV("admin", "?mode=valid_only", b.String())
+			if rep.Created != n {
+				t.Fatalf("import of %d rows created %d: %+v", n, rep.Created, rep.Report[:min(3, len(rep.Report))])
+			}
+			if got := cs.settings.Load(); got != 1 {
+				t.Errorf("import of %d rows read the settings %d times; want 1", n, got)
+			}
+			// A by id, B by code, B by id: three lookups at most.
+			if got := cs.warehouses.Load(); got > 3 {
+				t.Errorf("import of %d rows read warehouses %d times; want at most 3", n, got)
+			}
+		})
+	}
+}
+
+// TestImportHashesOnlyWhatItWrites: a dry run and an all_or_nothing
+// import with an error hash no PIN; a write hashes each written row once,
+// and the hashes verify.
+func TestImportHashesOnlyWhatItWrites(t *testing.T) {
+	e := newEnv(t, embedded())
+	var hashes atomic.Int64
+	real := e.api.hashPIN
+	e.api.hashPIN = func(ctx context.Context, u *devices.User, pin string) error {
+		hashes.Add(1)
+		return real(ctx, u, pin)
+	}
+	good := importHeader + "h1,F,L,5829," + e.whA.ID + ",\nh2,F,L,5830," + e.whA.ID + ",\nh3,F,L,5831," + e.whA.ID + ",\n"
+	bad := good + "h4,F,L,12," + e.whA.ID + ",\n"
+	tests := []struct {
+		name, query, body string
+		hashes, created   int
+		outcome           string // of the first row
+	}{
+		{"dry run", "?dry_run=true", good, 0, 0, OutcomeWouldCreate},
+		{"dry run valid_only with an error", "?dry_run=true&mode=valid_only", bad, 0, 0, OutcomeWouldCreate},
+		{"all_or_nothing with an error", "?mode=all_or_nothing", bad, 0, 0, OutcomeSkipped},
+		{"valid_only with an error", "?mode=valid_only", bad, 3, 3, OutcomeCreated},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			hashes.Store(0)
+			r, rep := e.importCSV("admin", tc.query, tc.body)
+			if r.status != 200 || rep.Created != tc.created || rep.Report[0].Outcome != tc.outcome {
+				t.Fatalf("import%s = %d, created %d, first row %+v; want 200, %d, %s", tc.query, r.status, rep.Created, rep.Report[0], tc.created, tc.outcome)
+			}
+			if got := hashes.Load(); got != int64(tc.hashes) {
+				t.Errorf("import%s hashed %d PINs; want %d", tc.query, got, tc.hashes)
+			}
+		})
+	}
+	for user, pin := range map[string]string{"h1": "5829", "h3": "5831"} {
+		if _, err := e.reg.AuthenticateUser(context.Background(), user, pin); err != nil {
+			t.Errorf("AuthenticateUser(%q) after import = %v; want nil", user, err)
+		}
+	}
+}
+
+// TestImportHashesInParallel: the PINs of one import are hashed on
+// several goroutines at once (ImportWorkers, GOMAXPROCS by default).
+func TestImportHashesInParallel(t *testing.T) {
+	e := newEnv(t, embedded())
+	e.api.cfg.ImportWorkers = 4
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	together := make(chan struct{})
+	var once sync.Once
+	real := e.api.hashPIN
+	e.api.hashPIN = func(ctx context.Context, u *devices.User, pin string) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight == 4 {
+			once.Do(func() { close(together) })
+		}
+		mu.Unlock()
+		// Wait for the others (bounded: a serial pool would end here).
+		select {
+		case <-together:
+		case <-time.After(5 * time.Second):
+		}
+		err := real(ctx, u, pin)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return err
+	}
+	var b strings.Builder
+	b.WriteString(importHeader)
+	for i := range 40 {
+		fmt.Fprintf(&b, "par%d,F,L,5829,%s,\n", i, e.whA.ID)
+	}
+	_, rep := e.importCSV("admin", "", b.String())
+	if rep.Created != 40 {
+		t.Fatalf("import created %d; want 40", rep.Created)
+	}
+	if most != 4 {
+		t.Errorf("at most %d PINs hashed at once; want 4 (ImportWorkers)", most)
+	}
 }

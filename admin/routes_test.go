@@ -74,6 +74,38 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 }
 
+// apiTable is API.md's admin table: fixed paths that scripts rely on.
+var apiTable = []string{
+	"POST /login",
+	"GET /warehouses", "POST /warehouses", "GET /warehouses/{id}", "PATCH /warehouses/{id}",
+	"GET /managers", "POST /managers", "GET /managers/{id}", "PATCH /managers/{id}", "DELETE /managers/{id}",
+	"GET /users", "POST /users", "GET /users/{id}", "PATCH /users/{id}", "DELETE /users/{id}",
+	"POST /users/{id}/suspend", "POST /users/{id}/activate", "POST /users/{id}/restore", "POST /users/{id}/unlock", "POST /users/{id}/logout",
+	"POST /users/{id}/reset-pin", "POST /users/import", "GET /users/export",
+	"GET /devices", "GET /devices/{id}", "PATCH /devices/{id}",
+	"POST /devices/{id}/revoke", "POST /devices/{id}/logout", "POST /devices/{id}/unlock",
+	"GET /sessions", "DELETE /sessions/{id}", "POST /warehouses/{id}/logout",
+	"GET /commands/{id}", "GET /audit", "GET /audit/export",
+	"GET /settings", "PATCH /settings",
+	"GET /service-keys", "POST /service-keys", "DELETE /service-keys/{id}",
+	"GET /openapi.json",
+}
+
+// TestAPITableServed: every method and path of API.md's admin table is
+// in the route table (which the router serves and the document names).
+func TestAPITableServed(t *testing.T) {
+	e := newEnv(t, embedded())
+	served := map[string]bool{}
+	for _, rt := range e.api.routes {
+		served[rt.Method+" "+rt.Path] = true
+	}
+	for _, want := range apiTable {
+		if !served[want] {
+			t.Errorf("API.md's %s is not served", want)
+		}
+	}
+}
+
 // coverage records which route patterns a test reached.
 type coverage struct {
 	mu   sync.Mutex
@@ -336,6 +368,17 @@ func TestErrors(t *testing.T) {
 		{"sessions no filter", "GET", "/sessions", nil, "", 400, "invalid_request"},
 		{"bad time", "GET", "/audit?from=yesterday", nil, "", 400, "invalid_request"},
 		{"restore active", "POST", "/users/" + e.userA.ID + "/restore", nil, "", 409, "conflict"},
+		{"patch status", "PATCH", "/users/" + e.userA.ID, `{"status":"suspended"}`, "application/json", 400, "invalid_request"},
+		{"bad settings", "PATCH", "/settings", `{"session_cap":101,"pin_min_length":3,"cap_policy":"random","throttle":{"user_lock_s":-1}}`, "application/json", 400, "invalid_request"},
+		{"huge throttle", "PATCH", "/settings", `{"throttle":{"pair_max_delay_s":9223372036854775807}}`, "application/json", 400, "invalid_request"},
+		{"page size 0", "GET", "/devices?page_size=0", nil, "", 400, "invalid_request"},
+		{"bad online", "GET", "/devices?online=maybe", nil, "", 400, "invalid_request"},
+		{"bad scope", "POST", "/service-keys", `{"name":"k","scope":"root"}`, "application/json", 400, "invalid_request"},
+		{"unknown command", "GET", "/commands/cmd_nope", nil, "", 404, "not_found"},
+		{"unknown session", "DELETE", "/sessions/ses_nope", nil, "", 404, "not_found"},
+		{"wrong method", "PUT", "/users", nil, "", 405, "method_not_allowed"},
+		{"import bad mode", "POST", "/users/import?mode=some", "username\n", "text/csv", 400, "invalid_request"},
+		{"import json", "POST", "/users/import", `{}`, "application/json", 400, "invalid_request"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

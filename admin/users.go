@@ -166,11 +166,22 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, u)
 }
 
+// userPatchRequest is the body of PATCH /users/{id}: devices.UserPatch,
+// and status only to say where status changes.
+type userPatchRequest struct {
+	devices.UserPatch
+	Status *string `json:"status"`
+}
+
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
-	var in devices.UserPatch
-	if err := decode(w, r, &in, false); err != nil {
+	var req userPatchRequest
+	if err := decode(w, r, &req, false); err != nil {
 		return err
 	}
+	if req.Status != nil {
+		return invalid("status", "read_only", "status changes with POST /users/{id}/suspend, /activate or /restore and DELETE /users/{id}, which also end the user's sessions")
+	}
+	in := req.UserPatch
 	u, err := a.loadUser(r, capUsers)
 	if err != nil {
 		return err
@@ -278,7 +289,7 @@ func (a *API) logoutUser(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	cmds, err := a.sess.EndUser(r.Context(), u.ID, sessions.ReasonAdmin)
 	if err != nil {
-		return fmt.Errorf("log out user %s: %w", u.ID, err)
+		return fmt.Errorf("log out user %s: %w", u.ID, errorsJoinUnavailable(err))
 	}
 	ids := commandIDs(cmds)
 	a.recordEnd(r.Context(), p.actor, devices.UserActor(u.ID), u.WarehouseID, sessions.ReasonAdmin, ids)

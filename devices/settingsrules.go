@@ -13,6 +13,11 @@ const (
 	MaxSessionCap       = 100
 	MinIdleTimeoutS     = 60
 	MaxAbsoluteTimeoutS = 7 * 24 * 3600
+	// MaxThrottleCount bounds the throttle's failure counts and
+	// MaxThrottleS its windows, locks and delays (30 days), so that no
+	// setting overflows a time.Duration.
+	MaxThrottleCount = 1_000_000
+	MaxThrottleS     = 30 * 24 * 3600
 )
 
 // Validate checks a full set of settings and returns a *ValidationError
@@ -20,7 +25,8 @@ const (
 // deny_new, idle_timeout_s at least 60, absolute_timeout_s at least
 // idle_timeout_s and at most 7 days, pin_min_length 4..12, min_app_version
 // empty or dotted numbers, throttle fields not negative (0 takes the
-// default).
+// default), counts at most MaxThrottleCount and seconds at most
+// MaxThrottleS.
 func (s Settings) Validate() error {
 	v := &ValidationError{}
 	validateSettings(v, "", s)
@@ -53,20 +59,24 @@ func validateSettings(v *ValidationError, prefix string, s Settings) {
 	for _, f := range []struct {
 		name string
 		val  int
+		max  int
 	}{
-		{"pair_free_failures", t.PairFreeFailures},
-		{"pair_max_delay_s", t.PairMaxDelayS},
-		{"user_failures", t.UserFailures},
-		{"user_window_s", t.UserWindowS},
-		{"user_lock_s", t.UserLockS},
-		{"user_hard_failures", t.UserHardFailures},
-		{"device_failures", t.DeviceFailures},
-		{"device_window_s", t.DeviceWindowS},
-		{"spray_users", t.SprayUsers},
-		{"spray_window_s", t.SprayWindowS},
+		{"pair_free_failures", t.PairFreeFailures, MaxThrottleCount},
+		{"pair_max_delay_s", t.PairMaxDelayS, MaxThrottleS},
+		{"user_failures", t.UserFailures, MaxThrottleCount},
+		{"user_window_s", t.UserWindowS, MaxThrottleS},
+		{"user_lock_s", t.UserLockS, MaxThrottleS},
+		{"user_hard_failures", t.UserHardFailures, MaxThrottleCount},
+		{"device_failures", t.DeviceFailures, MaxThrottleCount},
+		{"device_window_s", t.DeviceWindowS, MaxThrottleS},
+		{"spray_users", t.SprayUsers, MaxThrottleCount},
+		{"spray_window_s", t.SprayWindowS, MaxThrottleS},
 	} {
-		if f.val < 0 {
+		switch {
+		case f.val < 0:
 			v.Add(prefix+"throttle."+f.name, "out_of_range", f.name+" is positive (0 takes the default)")
+		case f.val > f.max:
+			v.Add(prefix+"throttle."+f.name, "out_of_range", f.name+" is at most "+strconv.Itoa(f.max))
 		}
 	}
 }

@@ -36,6 +36,9 @@ func TestSettingsValidate(t *testing.T) {
 		{"version v", func(s *Settings) { s.MinAppVersion = "v4.2" }, "min_app_version"},
 		{"throttle zero takes default", func(s *Settings) { s.Throttle = Throttle{} }, ""},
 		{"throttle negative", func(s *Settings) { s.Throttle.UserLockS = -1 }, "throttle.user_lock_s"},
+		{"throttle seconds too large", func(s *Settings) { s.Throttle.PairMaxDelayS = MaxThrottleS + 1 }, "throttle.pair_max_delay_s"},
+		{"throttle seconds at the limit", func(s *Settings) { s.Throttle.UserLockS = MaxThrottleS }, ""},
+		{"throttle count too large", func(s *Settings) { s.Throttle.DeviceFailures = 1 << 62 }, "throttle.device_failures"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,8 +21,43 @@ func mergeProblems(v *ValidationError, err error) {
 // *PolicyError; otherwise a *ValidationError lists every problem, the PIN
 // among them (field "pin", the policy rule as code). It does not look for
 // a taken username or employee id: CreateUser and CreateUsers return
-// ErrExists for those.
+// ErrExists for those. It reads the settings and the warehouse from the
+// store on every call: a batch reads them once and calls ValidateUser
+// and HashUserPIN instead.
 func (r *Registry) PrepareUser(ctx context.Context, in UserInput) (User, error) {
+	org, err := r.store.Settings(ctx)
+	if err != nil {
+		return User{}, fmt.Errorf("prepare user: settings: %w", err)
+	}
+	var wh *Warehouse
+	if id := strings.TrimSpace(in.WarehouseID); id != "" {
+		w, err := r.store.Warehouse(ctx, id)
+		switch {
+		case err == nil:
+			wh = &w
+		case !errors.Is(err, ErrNotFound):
+			return User{}, fmt.Errorf("prepare user: warehouse %s: %w", id, err)
+		}
+	}
+	u, err := r.ValidateUser(in, org, wh)
+	if err != nil {
+		return User{}, err
+	}
+	if err := r.HashUserPIN(ctx, &u, in.PIN); err != nil {
+		return User{}, fmt.Errorf("prepare user: %w", err)
+	}
+	return u, nil
+}
+
+// ValidateUser is PrepareUser without the store and without the hash:
+// it checks in against the organisation's settings org and the warehouse
+// wh that in.WarehouseID names (nil when there is no such warehouse),
+// both read by the caller, once for a whole batch. It returns the user
+// with every field set but PINHash, or PrepareUser's errors. It reads
+// nothing and costs no hash, so a dry run of a large import is cheap;
+// HashUserPIN completes the user for CreateUsers. A wh whose ID is not
+// in.WarehouseID is the caller's mistake: ErrInvalid.
+func (r *Registry) ValidateUser(in UserInput, org Settings, wh *Warehouse) (User, error) {
 	v := &ValidationError{}
 	username := strings.TrimSpace(in.Username)
 	key, err := NormalizeUsername(username)
@@ -32,13 +67,18 @@ func (r *Registry) PrepareUser(ctx context.Context, in UserInput) (User, error) 
 	emp := checkToken(v, "employee_id", in.EmployeeID, false, maxShortField)
 	lang := checkLanguage(v, "language", in.Language)
 	whID := strings.TrimSpace(in.WarehouseID)
-	if err := r.warehouseExists(ctx, v, "warehouse_id", whID); err != nil {
-		return User{}, fmt.Errorf("prepare user: %w", err)
+	settings := org
+	switch {
+	case whID == "":
+		v.Add("warehouse_id", "required", "warehouse_id is required")
+	case wh == nil:
+		v.Add("warehouse_id", "unknown", "there is no such warehouse")
+	case wh.ID != whID:
+		return User{}, fmt.Errorf("validate user: warehouse %s given for %s: %w", wh.ID, whID, ErrInvalid)
+	default:
+		settings = wh.Settings.Apply(org)
 	}
-	pol, err := r.pinPolicy(ctx, whID)
-	if err != nil {
-		return User{}, fmt.Errorf("prepare user: %w", err)
-	}
+	pol := PINPolicy{MinLength: settings.PINMinLength, AllowTrivial: r.opts.AllowTrivialPINs}
 	if perr := pol.Check(in.PIN); perr != nil {
 		if len(v.Fields) == 0 {
 			return User{}, perr
@@ -50,10 +90,6 @@ func (r *Registry) PrepareUser(ctx context.Context, in UserInput) (User, error) 
 	if err := v.Err(); err != nil {
 		return User{}, err
 	}
-	hash, err := r.hash.hash(ctx, in.PIN)
-	if err != nil {
-		return User{}, fmt.Errorf("prepare user: %w", err)
-	}
 	now := r.clock()
 	return User{
 		ID:                NewID("usr_", now),
@@ -64,12 +100,23 @@ func (r *Registry) PrepareUser(ctx context.Context, in UserInput) (User, error) 
 		EmployeeID:        emp,
 		WarehouseID:       whID,
 		Language:          lang,
-		PINHash:           hash,
 		PINChangeRequired: in.PINChangeRequired,
 		Status:            UserActive,
 		CreatedAt:         now,
 		UpdatedAt:         now,
 	}, nil
+}
+
+// HashUserPIN sets u.PINHash to the hash of pin (the PIN ValidateUser
+// checked), waiting for a hashing slot like every sign-in (at most
+// Options.HashConcurrency hashes run at once) or for ctx to end.
+func (r *Registry) HashUserPIN(ctx context.Context, u *User, pin string) error {
+	hash, err := r.hash.hash(ctx, pin)
+	if err != nil {
+		return fmt.Errorf("hash pin of %s: %w", u.ID, err)
+	}
+	u.PINHash = hash
+	return nil
 }
 
 // CreateUser prepares and inserts one user. A username whose normalised

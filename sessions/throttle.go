@@ -17,6 +17,11 @@ type Attempt struct {
 }
 
 // Limits are the throttle limits in force (devices.Throttle, as durations).
+// A zero count turns its rule off: UserFailures, UserHardFailures,
+// DeviceFailures and SprayUsers 0 never lock, quarantine or alarm
+// (PairFreeFailures 0 means delays from the first failure). Callers whose
+// Source is a client address rather than a device pass DeviceFailures 0:
+// a quarantine lasts until UnlockSource, and no one unlocks an address.
 type Limits struct {
 	PairFreeFailures int           // failures per (subject, source) before delays
 	PairMaxDelay     time.Duration // delays double from 1s up to this

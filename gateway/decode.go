@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -29,7 +30,26 @@ type request interface {
 // fields. Unknown fields are ignored, so that a newer app can talk to an
 // older server (API.md lets fields be added).
 func decodeRequest(w http.ResponseWriter, r *http.Request, dst request) error {
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
 	return decodeBody(http.MaxBytesReader(w, r.Body, maxBody), dst)
+}
+
+// checkContentType accepts a body declared as application/json (or any
+// +json type), with or without parameters, or not declared at all. Any
+// other declared type is 400 invalid_request naming "Content-Type": a
+// form or text/plain post, which a browser may send across sites without
+// asking, never reaches a handler.
+func checkContentType(ct string) error {
+	if strings.TrimSpace(ct) == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return invalidFields(devices.FieldError{Field: "Content-Type", Code: "unsupported", Message: "the body must be sent as application/json"})
 }
 
 // decodeBody is decodeRequest over any reader; the fuzz targets call it.

@@ -29,7 +29,7 @@ func mayEnroll(m devices.Manager, warehouseID string) bool {
 
 // enroll is POST /v1/enroll: a mobile manager's email and password,
 // throttled like PINs (subject "mgr:"+email key, source the client
-// address), then the role, then the warehouse, then the registration.
+// address), then the warehouse, then the role, then the registration.
 // A replaced registration has its sessions ended (device_revoked) and
 // its socket closed with 4403 wherever it is.
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
@@ -49,6 +49,12 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	limits := limitsOf(set.Throttle)
 	ip := s.cfg.ClientIP(r)
 	attempt := sessions.Attempt{Subject: "mgr:" + emailKey, Source: ip}
+	// Per subject only: managers behind one NAT address enroll at once.
+	done, err := s.claimAttempt(attempt, false)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if err := s.checkThrottle(ctx, attempt, limits); err != nil {
 		var ge *Error
 		if errors.As(err, &ge) && ge.Code == CodeDeviceQuarantined {
@@ -85,14 +91,19 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.succeed(ctx, attempt)
 
-	if !mayEnroll(m, req.WarehouseID) {
-		s.audit(ctx, failure(CodeForbidden, devices.ManagerActor(m.ID)))
-		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: "mobile_manager on this warehouse is required"}
-	}
+	// An unknown warehouse is 400 invalid_request (API.md) for every
+	// authenticated manager, whatever their roles: the check comes before
+	// the role check, so a mobile manager who mistypes the warehouse is
+	// told so rather than refused. Only a manager whose password is right
+	// gets this far.
 	if _, err := s.reg.Warehouse(ctx, req.WarehouseID); errors.Is(err, devices.ErrNotFound) {
 		return invalidFields(devices.FieldError{Field: "warehouse_id", Code: "unknown", Message: "no such warehouse"})
 	} else if err != nil {
 		return unavailable(fmt.Errorf("warehouse %s: %w", req.WarehouseID, err))
+	}
+	if !mayEnroll(m, req.WarehouseID) {
+		s.audit(ctx, failure(CodeForbidden, devices.ManagerActor(m.ID)))
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: "mobile_manager on this warehouse is required"}
 	}
 
 	d, tok, replaced, err := s.reg.Enroll(ctx, m.ID, devices.EnrollInput{

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"mime"
 	"strings"
 	"testing"
 )
@@ -96,6 +97,31 @@ func FuzzParseClientMessage(f *testing.F) {
 		m2, err := parseClientMessage(again)
 		if err != nil || m2 != m {
 			t.Fatalf("round trip of %q: %+v, %v; want %+v", data, m2, err, m)
+		}
+	})
+}
+
+// FuzzContentType: the Content-Type check never panics, and whatever it
+// accepts is empty or a JSON media type.
+func FuzzContentType(f *testing.F) {
+	for _, s := range []string{"", "application/json", "application/json; charset=utf-8", "Application/JSON", "application/problem+json",
+		"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ";;;", "application/json; charset", "application/+json"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ct string) {
+		if err := checkContentType(ct); err != nil {
+			var ge *Error
+			if !errors.As(err, &ge) || ge.Status != 400 || len(ge.Fields) != 1 || ge.Fields[0].Field != "Content-Type" {
+				t.Fatalf("checkContentType(%q) = %v; want 400 naming Content-Type", ct, err)
+			}
+			return
+		}
+		if strings.TrimSpace(ct) == "" {
+			return
+		}
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !strings.HasSuffix(mt, "json") {
+			t.Fatalf("checkContentType(%q) accepted %q (%v)", ct, mt, err)
 		}
 	})
 }

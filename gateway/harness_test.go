@@ -103,7 +103,9 @@ type harness struct {
 	wh     devices.Warehouse
 	other  devices.Warehouse
 	svcKey string
-	stop   func()
+	// stop shuts the first server down (Shutdown, then Run's end, then
+	// the listener); cleanup calls it too, once.
+	stop func()
 }
 
 type option func(*Config)
@@ -171,17 +173,21 @@ func (h *harness) startServer(opts ...option) (*Server, string) {
 		defer close(done)
 		srv.Run(ctx)
 	}()
+	var once sync.Once
 	stop := func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		srv.Shutdown(sctx)
-		cancel()
-		<-done
-		ts.Close()
+		once.Do(func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			srv.Shutdown(sctx)
+			cancel()
+			<-done
+			ts.Close()
+		})
 	}
 	h.t.Cleanup(stop)
 	if h.ts == nil {
 		h.ts = ts
+		h.stop = stop
 	}
 	return srv, ts.URL
 }

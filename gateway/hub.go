@@ -25,6 +25,11 @@ type hub struct {
 	idleDone bool
 }
 
+// socketRace is how long after its registration a socket is compared by
+// id with another instance's announced socket of the same device; after
+// it, any announcement replaces it.
+const socketRace = 2 * time.Second
+
 // pingSlots spreads pings over PingEvery: each tick pings one slot.
 const pingSlots = 25
 
@@ -102,6 +107,13 @@ func (h *hub) event(e sessions.Event) {
 		}
 		if s := h.get(e.Command.DeviceID); s != nil {
 			s.pushLogout(*e.Command)
+			// Only a revocation (or a re-enrollment) ends sessions with
+			// device_revoked: close with 4403 after the logout frame even
+			// if the KindDeviceRevoked event itself is lost (the fan-out
+			// is at most once).
+			if e.Command.Reason == sessions.ReasonDeviceRevoked {
+				s.close(closeRevoked, "device revoked")
+			}
 		}
 	case sessions.KindWarning:
 		if e.Warning == nil {
@@ -114,12 +126,15 @@ func (h *hub) event(e sessions.Event) {
 		h.revoked(e.DeviceID)
 	case sessions.KindSocketOpened:
 		// Our own sockets replace each other in register. Another
-		// instance's newer socket replaces ours; of two sockets the one
-		// with the larger (time-ordered) id wins on every instance.
+		// instance's socket replaces ours when ours is older than
+		// socketRace (the announcement is news: that socket is newer,
+		// whatever the two clocks say); of two sockets opened within
+		// socketRace of each other, the one with the larger time-ordered
+		// id wins on both instances, so they do not close each other.
 		if e.Origin == h.srv.cfg.InstanceID {
 			return
 		}
-		if s := h.get(e.DeviceID); s != nil && s.id < e.SocketID {
+		if s := h.get(e.DeviceID); s != nil && (s.id < e.SocketID || h.srv.now().Sub(s.registered) > socketRace) {
 			s.close(closeReplaced, "replaced by a newer socket")
 		}
 	}

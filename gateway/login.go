@@ -111,6 +111,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 
 	limits := limitsOf(set.Throttle)
 	attempt := sessions.Attempt{Subject: usernameSubject(req.Username), Source: dev.ID, WarehouseID: dev.WarehouseID}
+	done, err := s.claimAttempt(attempt, true)
+	if err != nil {
+		outcome = outcomeThrottled
+		return err
+	}
+	defer done()
 	if err := s.checkThrottle(ctx, attempt, limits); err != nil {
 		var ge *Error
 		if errors.As(err, &ge) && ge.Code == CodeDeviceQuarantined {
@@ -189,8 +195,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if n := len(resp.Evicted); n > 0 {
 		details["evicted"] = strconv.Itoa(n)
 	}
-	s.audit(ctx, devices.Event{Actor: devices.UserActor(user.ID), Action: "login.success", Subject: devices.UserActor(user.ID),
-		WarehouseID: dev.WarehouseID, DeviceID: dev.ID, Details: details})
+	evs := []devices.Event{{Actor: devices.UserActor(user.ID), Action: "login.success", Subject: devices.UserActor(user.ID),
+		WarehouseID: dev.WarehouseID, DeviceID: dev.ID, Details: details}}
+	// The sessions this login ended (replaced on this device, evicted
+	// beyond the cap) are logouts with a reason: each is audited.
+	for _, c := range created.Ended {
+		evs = append(evs, devices.Event{Actor: devices.UserActor(user.ID), Action: "sessions.end", Subject: devices.UserActor(c.UserID),
+			WarehouseID: c.WarehouseID, DeviceID: c.DeviceID,
+			Details: map[string]string{"reason": string(c.Reason), "session_id": c.SessionID, "command_id": c.ID, "count": "1"}})
+	}
+	s.audit(ctx, evs...)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,9 @@ const (
 // process's resident set (VmRSS) per socket. Run it once:
 //
 //	go test -run '^$' -bench IdleSocketMemory -benchtime 1x ./gateway
+//
+// With FLOORGATE_BENCH_HEAPPROFILE=path it also writes a heap profile
+// taken while the sockets are held (every allocation sampled).
 func BenchmarkIdleSocketMemory(b *testing.B) {
 	n := 2000
 	if v, err := strconv.Atoi(os.Getenv("FLOORGATE_BENCH_SOCKETS")); err == nil && v > 0 {
@@ -66,6 +70,11 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	profile := os.Getenv("FLOORGATE_BENCH_HEAPPROFILE")
+	if profile != "" {
+		runtime.MemProfileRate = 1
+		defer func() { runtime.MemProfileRate = 512 * 1024 }()
+	}
 	for b.Loop() {
 		heap0, rss0 := memNow(b, h.be.reg)
 		st0 := stackNow()
@@ -89,6 +98,9 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 			b.Fatalf("Sockets() = %d; want %d", got, n)
 		}
 		heap1, rss1 := memNow(b, h.be.reg)
+		if profile != "" {
+			writeHeapProfile(b, profile)
+		}
 		b.ReportMetric(float64(heap1-heap0)/float64(n), "go-bytes/socket")
 		b.ReportMetric(float64(rss1-rss0)/float64(n), "rss-bytes/socket")
 		b.ReportMetric(float64(stackNow()-st0)/float64(n), "stack-bytes/socket")
@@ -97,6 +109,20 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 		stdin.Close()
 		cmd.Wait()
 		waitFor(b, "sockets closed", func() bool { return h.srv.Sockets() == 0 })
+	}
+}
+
+// writeHeapProfile writes the live heap, while the sockets are held, to
+// path (FLOORGATE_BENCH_HEAPPROFILE; read it with go tool pprof
+// -sample_index=inuse_space).
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("heap profile: %v", err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatalf("heap profile: %v", err)
 	}
 }
 

@@ -90,6 +90,7 @@ type Server struct {
 	origins  map[string]bool
 	anyOrig  bool
 	hashSem  chan struct{}
+	attempts inflight
 	upgrader websocket.Upgrader
 	metrics  *metrics
 	hub      *hub
@@ -162,9 +163,13 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = m
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   1024,
-		WriteBufferSize:  1024,
-		WriteBufferPool:  &sync.Pool{},
+		// Devices send small messages (auth, ack: under 100 bytes), so a
+		// 256-byte read buffer (gorilla's floor is 125, a control frame)
+		// serves them in one read and saves 768 bytes per idle socket
+		// over 1 KiB; a message up to readLimit just takes more reads.
+		ReadBufferSize:  readBufferSize,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
 		// Origin is checked before Upgrade, so that a refusal is a problem
 		// document; here everything that reaches Upgrade has passed.
 		CheckOrigin: func(*http.Request) bool { return true },

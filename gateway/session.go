@@ -101,6 +101,11 @@ func (s *Server) changePIN(w http.ResponseWriter, r *http.Request) error {
 	}
 	limits := limitsOf(set.Throttle)
 	attempt := sessions.Attempt{Subject: usernameSubject(sess.Username), Source: sess.DeviceID, WarehouseID: sess.WarehouseID}
+	done, err := s.claimAttempt(attempt, true)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if err := s.checkThrottle(ctx, attempt, limits); err != nil {
 		return err
 	}

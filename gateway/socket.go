@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,7 +15,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -20,6 +22,9 @@ const (
 	// readLimit is the largest message a device may send (API.md: 1009
 	// beyond it).
 	readLimit = 4096
+	// readBufferSize is each connection's read buffer, its one buffer
+	// that lives as long as the socket (writes borrow a pooled one).
+	readBufferSize = 256
 	// maxQueue is how many frames may wait for a socket that does not
 	// read; one more and the socket is dropped, so that a stuck device
 	// never holds memory or anyone else up.
@@ -54,11 +59,17 @@ type outFrame struct {
 type socket struct {
 	srv  *Server
 	conn *websocket.Conn
-	id   string // time-ordered: the newer of two sockets has the larger id
 	slot uint32 // which ping tick pings it
 
 	// Set by the reader before registration; read-only afterwards.
 	deviceID string
+	// id is time-ordered to the nanosecond (newSocketID): of two sockets
+	// of a device, the one registered later has the larger id.
+	id string
+	// registered is when the socket was registered, by the injected
+	// clock: a socket announced by another instance replaces this one
+	// if this one is older than socketRace, whatever the ids say.
+	registered time.Time
 
 	// Reader goroutine only: the message-rate token bucket.
 	tokens float64
@@ -80,10 +91,20 @@ func newSocket(srv *Server, conn *websocket.Conn) *socket {
 	return &socket{
 		srv:    srv,
 		conn:   conn,
-		id:     devices.NewID("ws_", time.Now()),
 		tokens: float64(srv.cfg.MessageBurst),
 		refill: srv.now(),
 	}
+}
+
+// newSocketID is "ws_", the wall-clock time in nanoseconds as 16 hex
+// digits, then 32 random bits: ids sort by time across instances (to
+// their clocks' skew), and two sockets opened within a millisecond on one
+// instance still sort in order.
+func newSocketID(now time.Time) string {
+	var b [12]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
+	_, _ = rand.Read(b[8:])
+	return "ws_" + hex.EncodeToString(b[:])
 }
 
 // enqueueLocked queues f and starts the writer if it is not running.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
@@ -111,4 +112,60 @@ func (s *Server) audit(ctx context.Context, evs ...devices.Event) {
 	if err := s.reg.Record(ctx, evs...); err != nil {
 		s.log.Error("audit record failed", slog.String("type", evs[0].Action), slog.Any("err", err))
 	}
+}
+
+// inflight holds the keys (throttle subjects and sources) of the attempts
+// that are between their throttle check and their failure count on this
+// instance. The throttle counts a failure only after the hash, so without
+// it parallel guesses at one username (or from one device) would all pass
+// the check before the first failure is counted, and a burst would get
+// as many free guesses as there are hashing slots and waiting requests.
+type inflight struct {
+	mu   sync.Mutex
+	keys map[string]struct{}
+}
+
+// take claims every key, or none: false when one is held already. The
+// returned func gives them back.
+func (f *inflight) take(keys ...string) (release func(), ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range keys {
+		if _, held := f.keys[k]; held {
+			return nil, false
+		}
+	}
+	if f.keys == nil {
+		f.keys = make(map[string]struct{})
+	}
+	for _, k := range keys {
+		f.keys[k] = struct{}{}
+	}
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, k := range keys {
+			delete(f.keys, k)
+		}
+	}, true
+}
+
+// errInFlight answers an attempt made while another one for the same
+// username or device is being checked here.
+var errInFlight = &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyAttempts, Detail: "another attempt is in progress; try again", RetryAfter: time.Second}
+
+// claimAttempt serialises attempts per subject (and per source, when
+// perSource) on this instance, from the throttle check to the failure
+// count. Callers hold it until they return.
+func (s *Server) claimAttempt(a sessions.Attempt, perSource bool) (func(), error) {
+	keys := []string{"subject:" + a.Subject}
+	if perSource {
+		keys = append(keys, "source:"+a.Source)
+	}
+	release, ok := s.attempts.take(keys...)
+	if !ok {
+		s.metrics.throttleDecisions.WithLabelValues("check", "in_flight").Inc()
+		return nil, errInFlight
+	}
+	return release, nil
 }

@@ -19,6 +19,39 @@ import (
 // URL, where proxies and logs would keep it.
 var queryTokenParams = []string{"token", "device_token", "access_token"}
 
+// tokenPrefixes are the prefixes of every Floorgate credential: a query
+// string holding one, under any parameter name, is refused too.
+var tokenPrefixes = []string{devices.DeviceTokenPrefix, sessions.TokenPrefix, devices.ServiceKeyPrefix, devices.ManagerTokenPrefix}
+
+// queryToken names the query parameter that carries a token, or "query"
+// when a token prefix appears anywhere in the raw query; "" when none.
+func queryToken(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	q := r.URL.Query()
+	for _, k := range queryTokenParams {
+		if q.Has(k) {
+			return k
+		}
+	}
+	// The raw query and its decoded values both, so that neither a
+	// malformed query nor an escaped prefix ("fgd%5F") slips through.
+	texts := []string{r.URL.RawQuery}
+	for _, vs := range q {
+		texts = append(texts, vs...)
+	}
+	for _, t := range texts {
+		t = strings.ToLower(t)
+		for _, p := range tokenPrefixes {
+			if strings.Contains(t, p) {
+				return "query"
+			}
+		}
+	}
+	return ""
+}
+
 // originAllowed reports whether a browser origin is on the allow-list.
 func (s *Server) originAllowed(origin string) bool {
 	return s.anyOrig || s.origins[strings.ToLower(strings.TrimRight(origin, "/"))]
@@ -30,13 +63,10 @@ func (s *Server) originAllowed(origin string) bool {
 // soon as the connection is upgraded: the socket's own goroutine reads it,
 // so that net/http's per-request buffers and goroutine are released.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	for _, k := range queryTokenParams {
-		if q.Has(k) {
-			WriteProblem(w, invalidFields(devices.FieldError{Field: k, Code: "not_allowed",
-				Message: "tokens are refused in the query string: send Authorization: Bearer or an auth message"}))
-			return
-		}
+	if k := queryToken(r); k != "" {
+		WriteProblem(w, invalidFields(devices.FieldError{Field: k, Code: "not_allowed",
+			Message: "tokens are refused in the query string: send Authorization: Bearer or an auth message"}))
+		return
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) {
 		WriteProblem(w, &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: "origin not allowed"})
@@ -99,6 +129,8 @@ func (sock *socket) run(dev *devices.Device, code int) {
 		}
 	}
 	sock.deviceID = dev.ID
+	sock.id = newSocketID(time.Now())
+	sock.registered = s.now()
 	s.reg.Seen(dev.ID, "")
 	old, ok := s.hub.register(sock)
 	if !ok {

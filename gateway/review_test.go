@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -386,5 +387,23 @@ func TestLoginAuditsEndedSessions(t *testing.T) {
 		if got[id] != reason {
 			t.Errorf("sessions.end of %s = %q; want %q (events %v)", id, got[id], reason, got)
 		}
+	}
+}
+
+// TestEnrollAddressNeverQuarantined: enroll throttles by client address,
+// and an address is not a device: many failures from one address (a
+// warehouse behind one NAT) over many emails never lock the address, so
+// the right manager still enrolls.
+func TestEnrollAddressNeverQuarantined(t *testing.T) {
+	h := newHarness(t)
+	for i := range 25 {
+		b := h.enrollBody(fmt.Sprintf("S21-66%02d", i))
+		b["email"] = fmt.Sprintf("nobody-%d@example.com", i)
+		if r := h.do("POST", "/v1/enroll", "", b); r.status != 401 || r.code() != CodeInvalidCredentials {
+			t.Fatalf("enroll %d with an unknown email = %d %s; want 401 invalid_credentials", i, r.status, r.body)
+		}
+	}
+	if r := h.do("POST", "/v1/enroll", "", h.enrollBody("S21-6699")); r.status != 201 {
+		t.Fatalf("enroll by the right manager after 25 failures from the address = %d %s; want 201", r.status, r.body)
 	}
 }

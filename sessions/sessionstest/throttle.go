@@ -78,6 +78,7 @@ func runThrottle(t *testing.T, h Harness) {
 		{"SucceedResetsConsecutive", testSucceedResetsConsecutive},
 		{"Quarantine", testQuarantine},
 		{"DeviceWindow", testDeviceWindow},
+		{"ZeroTurnsRulesOff", testZeroTurnsRulesOff},
 		{"Spray", testSpray},
 		{"ConcurrentFails", testConcurrentFails},
 	}
@@ -281,6 +282,40 @@ func testDeviceWindow(t *testing.T, h Harness) {
 	expect(t, "Fail after the window", e.fail(t, at(100), l), sessions.Allow, 0)
 	if q, err := e.th.Quarantined(ctx, "dq"); err != nil || q {
 		t.Errorf("Quarantined(dq) = %v, %v; want false", q, err)
+	}
+}
+
+// testZeroTurnsRulesOff: a zero DeviceFailures or SprayUsers turns that
+// rule off (callers throttling by client address rely on it: an address
+// is never quarantined), while the per-subject rules still hold.
+func testZeroTurnsRulesOff(t *testing.T, h Harness) {
+	ctx := context.Background()
+	e := newThrottleEnv(t, h)
+	l := testLimits
+	l.DeviceFailures, l.DeviceWindow = 0, 0
+	l.SprayUsers, l.SprayWindow = 0, 0
+	for i := 1; i <= 3*testLimits.DeviceFailures; i++ {
+		a := sessions.Attempt{Subject: fmt.Sprintf("user%d", i), Source: "ip:10.0.0.1", WarehouseID: "wh"}
+		d := e.fail(t, a, l)
+		if d.Verdict == sessions.Quarantined || d.Spray {
+			t.Fatalf("Fail(#%d) with the source rule off = %+v; want no quarantine and no spray", i, d)
+		}
+	}
+	if q, err := e.th.Quarantined(ctx, "ip:10.0.0.1"); err != nil || q {
+		t.Errorf("Quarantined(ip:10.0.0.1) = %v, %v; want false", q, err)
+	}
+	expect(t, "Check(new subject, same address)", e.check(t, sessions.Attempt{Subject: "fresh", Source: "ip:10.0.0.1"}, l), sessions.Allow, 0)
+	// The subject's own lock is unaffected.
+	one := sessions.Attempt{Subject: "target", Source: "ip:10.0.0.1"}
+	var d sessions.Decision
+	for i := 0; i < l.UserFailures; i++ {
+		d = e.fail(t, sessions.Attempt{Subject: "target", Source: fmt.Sprintf("ip:10.0.1.%d", i)}, l)
+	}
+	if d.Verdict != sessions.UserLocked {
+		t.Errorf("Fail(#%d of one subject) = %+v; want %s", l.UserFailures, d, sessions.UserLocked)
+	}
+	if got := e.check(t, one, l); got.Verdict != sessions.UserLocked {
+		t.Errorf("Check(locked subject) = %+v; want %s", got, sessions.UserLocked)
 	}
 }
 

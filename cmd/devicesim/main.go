@@ -10,6 +10,10 @@
 //	    enrolls a fleet once (keeping device tokens in a file), signs a
 //	    user in on each, holds the sockets, acknowledges logouts and
 //	    reconnects with full-jitter backoff, printing what it saw.
+//
+// The load modes measure the figures of docs/BENCHMARKS.md (deploy/bench/run.sh
+// runs them all): setup, hold, sample, connect, introspect, logins,
+// logouts and storm.
 package main
 
 import (
@@ -44,6 +48,16 @@ const usage = `usage: devicesim <mode> [flags]
 modes:
   check   run the protocol scenario against a running Floorgate; exit 1 at the first violation
   fleet   enroll, sign in and hold a fleet of simulated handhelds
+
+load modes (docs/BENCHMARKS.md, deploy/bench/run.sh):
+  setup       create warehouses, users (CSV import) and enrolled devices; write a devices file
+  hold        hold a slice of those devices' sockets over several gateways, logging events
+  sample      print a server's memory (VmRSS, Go heap) per socket
+  connect     authenticated connects per second (or bare upgrades with -bare)
+  introspect  POST /v1/introspect per second at a concurrency
+  logins      login storm at concurrencies 2..64, then a burst of concurrent logins
+  logouts     forced logouts through the admin API, admin call to frame on the device
+  storm       kill one of several instances and measure the reconnection
 
 Run "devicesim <mode> -h" for the flags of a mode.
 `
@@ -99,6 +113,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		client := newClient(c.gateway, c.admin, f.concurrency)
 		return runFleet(ctx, client, c, f, stdout)
+	case "setup":
+		var sc setupConfig
+		sc.register(fs)
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		return runSetup(ctx, newClient(c.gateway, c.admin, sc.concurrency+4), c, sc, stdout)
+	case "hold":
+		var h holdConfig
+		h.register(fs)
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		return runHold(ctx, c, h, stdout)
+	case "sample":
+		return runSample(ctx, fs, rest, stdout)
+	case "connect":
+		return runConnect(ctx, &c, fs, rest, stdout)
+	case "introspect":
+		return runIntrospect(ctx, &c, fs, rest, stdout)
+	case "logins":
+		return runLogins(ctx, &c, fs, rest, stdout)
+	case "logouts":
+		return runLogouts(ctx, &c, fs, rest, stdout)
+	case "storm":
+		return runStorm(ctx, &c, fs, rest, stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

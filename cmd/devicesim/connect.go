@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// runConnect opens sockets as fast as -concurrency workers can, each
+// waiting for welcome and closing, and prints connects per second. With
+// -bare no token is sent (a bare websocket server's upgrade rate).
+func runConnect(ctx context.Context, cm *common, fs *flag.FlagSet, args []string, out io.Writer) error {
+	devicesFile := fs.String("devices-file", "bench-devices.json", "devices written by the setup mode")
+	from := fs.Int("from", 0, "first device used")
+	count := fs.Int("count", 0, "devices used (0: all from -from on); each worker cycles over its share")
+	conc := fs.Int("concurrency", 32, "connects in flight at once")
+	duration := fs.Duration("duration", 10*time.Second, "how long to connect (bounded)")
+	sources := fs.String("sources", "127.0.0.21,127.0.0.22,127.0.0.23,127.0.0.24", "comma-separated loopback source addresses to rotate through")
+	bare := fs.Bool("bare", false, "send no device token (a bare websocket server)")
+	label := fs.String("label", "floorgate", "name printed on the result line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var devs []loadDevice
+	if !*bare {
+		all, err := readLoadDevices(*devicesFile)
+		if err != nil {
+			return err
+		}
+		if devs, err = sliceRange(all, *from, *count); err != nil {
+			return err
+		}
+		if len(devs) < *conc {
+			return fmt.Errorf("%d devices for %d workers: each worker needs its own devices (one socket per device)", len(devs), *conc)
+		}
+	}
+	var dialers []*websocket.Dialer
+	srcs := splitList(*sources)
+	if len(srcs) == 0 {
+		srcs = []string{""}
+	}
+	for _, s := range srcs {
+		d, err := loadDialer(s)
+		if err != nil {
+			return err
+		}
+		dialers = append(dialers, d)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *duration)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		lat   []time.Duration
+		errs  int
+		last  error
+		kinds = map[string]int{}
+		wg    sync.WaitGroup
+	)
+	start := time.Now()
+	for w := 0; w < *conc; w++ {
+		wg.Go(func() {
+			var mine []time.Duration
+			bad := 0
+			var lastErr error
+			for i := 0; i < 1_000_000 && ctx.Err() == nil; i++ {
+				token := ""
+				if !*bare {
+					per := len(devs) / *conc
+					token = devs[w+(*conc)*(i%per)].DeviceToken
+				}
+				d := dialers[(w+i)%len(dialers)]
+				t0 := time.Now()
+				conn, _, err := dialWelcome(ctx, d, cm.gateway, token, 15*time.Second)
+				if err != nil {
+					// A dial cut by the end of the run is not an error.
+					if dl, _ := ctx.Deadline(); time.Until(dl) > 100*time.Millisecond {
+						bad++
+						lastErr = err
+						mu.Lock()
+						kinds[errKind(err)]++
+						mu.Unlock()
+					}
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+				conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+				conn.Close()
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			errs += bad
+			if lastErr != nil {
+				last = lastErr
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	fmt.Fprintf(out, "RESULT connect %s concurrency=%d connects=%d errors=%d rate=%.0f/s %s\n",
+		*label, *conc, len(lat), errs, rate(len(lat), elapsed), summary(lat))
+	if last != nil {
+		fmt.Fprintf(out, "connect %s errors by kind: %v; last: %v\n", *label, kinds, last)
+	}
+	return nil
+}
+
+// errKind is an error's text without addresses and ports, to count errors
+// by kind.
+func errKind(err error) string {
+	f := strings.Fields(err.Error())
+	for i, w := range f {
+		if strings.Contains(w, "127.0.0.") {
+			f[i] = "ADDR"
+		}
+	}
+	return strings.Join(f, " ")
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# deploy/bench/profile.sh takes a CPU profile of one Floorgate instance while
+# devicesim drives one of the load modes, and prints its top functions.
+#
+#   deploy/bench/profile.sh introspect   # POST /v1/introspect at concurrency 64
+#   deploy/bench/profile.sh connect      # authenticated websocket connects
+#   deploy/bench/profile.sh warehouse    # one warehouse of 5,000 signed-in sockets logged out at once
+#
+# cmd/floorgate does not serve net/http/pprof, so this script adds it at
+# build time with `go build -overlay` (a file that exists only in the
+# script's temp dir); the tree is not changed. Same PostgreSQL/Redis
+# variables and clean-up as deploy/bench/run.sh. REDIS_QUERY (e.g. ?pool_size=128)
+# is appended to Floorgate's Redis URL, to try go-redis options.
+set -euo pipefail
+
+WHAT=${1:-introspect}
+SECONDS_PROFILED=${PROFILE_SECONDS:-15}
+root=$(cd "$(dirname "$0")" && pwd)
+while [ ! -f "$root/go.mod" ] && [ "$root" != / ]; do root=$(dirname "$root"); done
+work=$(mktemp -d /tmp/floorgate-profile.XXXXXX)
+bin=$work/bin
+PG=${FLOORGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+REDIS=${FLOORGATE_TEST_REDIS_ADDR:-127.0.0.1:6379}
+tag=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+schema=bench_$tag
+prefix="fgbench$tag:"
+ADMIN_EMAIL=admin@bench.local
+ADMIN_PASSWORD=Bench-Admin-Password-1!
+case "$PG" in *\?*) PGURL="$PG&search_path=$schema" ;; *) PGURL="$PG?search_path=$schema" ;; esac
+ulimit -n "$(ulimit -Hn)"
+fg=""
+
+cleanup() {
+	set +e
+	if [ -n "$fg" ]; then
+		kill -TERM "$fg" 2>/dev/null
+		for _ in $(seq 1 100); do kill -0 "$fg" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$fg" 2>/dev/null
+		wait "$fg" 2>/dev/null
+	fi
+	"$bin/benchbare" pg-schema -url "$PG" -name "$schema" -drop >/dev/null 2>&1
+	"$bin/benchbare" redis-clean -addr "$REDIS" -prefix "$prefix" >/dev/null 2>&1
+	if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+mkdir -p "$bin"
+cat >"$work/zz_pprof.go" <<'EOF'
+package main
+
+import (
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+)
+
+func init() {
+	if addr := os.Getenv("FLOORGATE_PPROF_ADDR"); addr != "" {
+		go http.ListenAndServe(addr, nil)
+	}
+}
+EOF
+# OVERLAY_REPLACE adds entries to the overlay, to measure a proposed change
+# without editing the tree: '"/abs/path/in/tree.go":"/abs/path/of/new.go"'.
+printf '{"Replace":{"%s/cmd/floorgate/zz_pprof.go":"%s/zz_pprof.go"%s}}\n' "$root" "$work" "${OVERLAY_REPLACE:+,$OVERLAY_REPLACE}" >"$work/overlay.json"
+(cd "$root" && go build -overlay "$work/overlay.json" -o "$bin/floorgate" ./cmd/floorgate &&
+	go build -o "$bin/devicesim" ./cmd/devicesim && go build -o "$bin/benchbare" ./cmd/benchbare)
+"$bin/benchbare" pg-schema -url "$PG" -name "$schema" >/dev/null
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/pepper"
+
+FLOORGATE_ADDR=127.0.0.1:18480 FLOORGATE_ADMIN_ADDR=127.0.0.1:18481 FLOORGATE_PPROF_ADDR=127.0.0.1:18482 \
+	FLOORGATE_POSTGRES_URL="$PGURL" FLOORGATE_REDIS_URL="redis://$REDIS/0${REDIS_QUERY:-}" FLOORGATE_REDIS_PREFIX="$prefix" \
+	FLOORGATE_DATA_DIR="$work/data" FLOORGATE_PEPPER_FILE="$work/pepper" \
+	FLOORGATE_ADMIN_EMAIL="$ADMIN_EMAIL" FLOORGATE_ADMIN_PASSWORD="$ADMIN_PASSWORD" FLOORGATE_LOG_LEVEL=warn \
+	"$bin/floorgate" -hash-memory-kib 64 -hash-time 1 >"$work/fg.log" 2>&1 &
+fg=$!
+for _ in $(seq 1 300); do curl -fsS -o /dev/null http://127.0.0.1:18480/readyz 2>/dev/null && break; sleep 0.2; done
+GW=http://127.0.0.1:18480 ADM=http://127.0.0.1:18481
+ds() { "$bin/devicesim" "$1" -gateway $GW -admin $ADM -admin-email "$ADMIN_EMAIL" -admin-password "$ADMIN_PASSWORD" "${@:2}"; }
+n=512
+[ "$WHAT" = warehouse ] && n=${WAREHOUSE_SESSIONS:-5000}
+ds setup -devices-file "$work/devices.json" -devices "$n" -warehouses 1 >/dev/null
+
+run_s=$((SECONDS_PROFILED + 5))
+case "$WHAT" in
+introspect) ds introspect -devices-file "$work/devices.json" -concurrency 64 -duration "${run_s}s" & ;;
+connect) ds connect -devices-file "$work/devices.json" -concurrency 32 -duration "${run_s}s" & ;;
+warehouse)
+	mkdir -p "$work/ev"
+	"$bin/devicesim" hold -gateway $GW -admin $ADM -devices-file "$work/devices.json" -source 127.0.0.31 \
+		-events "$work/ev/hold.events" -login -duration 10m -ready-timeout 4m >"$work/hold.log" 2>&1 &
+	hold=$!
+	for _ in $(seq 1 1200); do grep -q '^READY' "$work/hold.log" && break; sleep 0.2; done
+	grep '^READY' "$work/hold.log"
+	(sleep 1 && ds logouts -devices-file "$work/devices.json" -events-dir "$work/ev" -single 0 -wait 60s; kill -TERM $hold) &
+	;;
+*) echo "usage: $0 [introspect|connect|warehouse]" >&2; exit 2 ;;
+esac
+load=$!
+[ "$WHAT" = warehouse ] || sleep 3
+curl -fsS -o "$work/cpu.pprof" "http://127.0.0.1:18482/debug/pprof/profile?seconds=$SECONDS_PROFILED"
+wait "$load"
+go tool pprof -top -nodecount 35 "$bin/floorgate" "$work/cpu.pprof" 2>/dev/null
+echo
+go tool pprof -top -cum -nodecount 35 "$bin/floorgate" "$work/cpu.pprof" 2>/dev/null
+cp "$work/cpu.pprof" "/tmp/floorgate-$WHAT.pprof"
+echo "profile kept in /tmp/floorgate-$WHAT.pprof (binary: rebuild with the overlay to read it)"

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# deploy/bench/run.sh runs the five measurements of docs/BENCHMARKS.md, each beside
+# its bare comparison, against real Floorgate processes on 127.0.0.1, and
+# prints the figures. It needs PostgreSQL and Redis on 127.0.0.1 (the
+# variables of the tests choose others) and Go; it builds everything itself.
+#
+#   deploy/bench/run.sh small   # a small version of all five, in under 5 minutes
+#   deploy/bench/run.sh full    # 5,000 / 10,000 / 19,000 sockets, 1,000 logouts, ...
+#   BENCH_DEVICES=50000 deploy/bench/run.sh full   # a larger fleet for sections 2 and 5b
+#
+# It works in a schema and a Redis key prefix of its own and removes them,
+# and every process it starts, when it ends (KEEP=1 keeps the work dir with
+# the logs). Every step is bounded in time.
+set -euo pipefail
+
+SIZE=${1:-small}
+case "$SIZE" in
+small)
+	DEVICES=1500 IDLE_STEPS="500 1000 1500" PER_PROC=1500
+	STEP_S=5 LEVELS=2,8,32,64 LEVEL_S=4 BURST=1000 BURST_PAIRS=200 SINGLE=300 STORM_LOGOUTS=100
+	;;
+full)
+	DEVICES=${BENCH_DEVICES:-19000} IDLE_STEPS="5000 10000 19000" PER_PROC=9500
+	STEP_S=10 LEVELS=2,4,8,16,32,64 LEVEL_S=10 BURST=1000 BURST_PAIRS=1000 SINGLE=1000 STORM_LOGOUTS=300
+	;;
+*)
+	echo "usage: $0 [small|full]" >&2
+	exit 2
+	;;
+esac
+
+root=$(cd "$(dirname "$0")" && pwd)
+while [ ! -f "$root/go.mod" ] && [ "$root" != / ]; do root=$(dirname "$root"); done
+work=$(mktemp -d /tmp/floorgate-bench.XXXXXX)
+bin=$work/bin
+log=$work/run.log
+PG=${FLOORGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+REDIS=${FLOORGATE_TEST_REDIS_ADDR:-127.0.0.1:6379}
+tag=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+schema=bench_$tag
+prefix="fgbench$tag:"
+ADMIN_EMAIL=admin@bench.local
+ADMIN_PASSWORD=Bench-Admin-Password-1!
+case "$PG" in *\?*) PGURL="$PG&search_path=$schema" ;; *) PGURL="$PG?search_path=$schema" ;; esac
+
+ulimit -n "$(ulimit -Hn)"
+declare -A pid_of=()
+holds=()
+
+say() { echo "== $*" | tee -a "$log"; }
+
+stop_pid() { # stop one process this script started, by its id
+	local p=$1
+	kill -TERM "$p" 2>/dev/null || return 0
+	for _ in $(seq 1 100); do
+		kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+}
+
+stop_holds() {
+	for p in "${holds[@]}"; do stop_pid "$p"; done
+	holds=()
+}
+
+cleanup() {
+	set +e
+	stop_holds
+	for n in "${!pid_of[@]}"; do stop_pid "${pid_of[$n]}"; done
+	"$bin/benchbare" pg-schema -url "$PG" -name "$schema" -drop >/dev/null 2>&1
+	"$bin/benchbare" redis-clean -addr "$REDIS" -prefix "$prefix" >/dev/null 2>&1
+	if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+say "building into $bin"
+(cd "$root" && go build -o "$bin/floorgate" ./cmd/floorgate && go build -o "$bin/devicesim" ./cmd/devicesim && go build -o "$bin/benchbare" ./cmd/benchbare)
+"$bin/benchbare" pg-schema -url "$PG" -name "$schema" >>"$log"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/pepper"
+
+say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(go version | cut -d' ' -f3), open files $(ulimit -n), $(date -u +%Y-%m-%dT%H:%MZ), size $SIZE"
+
+# start_fg NAME PORT_BASE [flags...]: gateway on PORT_BASE, admin on PORT_BASE+1.
+start_fg() {
+	local name=$1 port=$2
+	shift 2
+	FLOORGATE_ADDR=127.0.0.1:$port FLOORGATE_ADMIN_ADDR=127.0.0.1:$((port + 1)) \
+		FLOORGATE_POSTGRES_URL="$PGURL" FLOORGATE_REDIS_URL="redis://$REDIS/0" FLOORGATE_REDIS_PREFIX="$prefix" \
+		FLOORGATE_DATA_DIR="$work/data-$name" FLOORGATE_PEPPER_FILE="$work/pepper" \
+		FLOORGATE_ADMIN_EMAIL="$ADMIN_EMAIL" FLOORGATE_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+		FLOORGATE_LOG_LEVEL=warn FLOORGATE_INSTANCE_ID="bench-$name" \
+		"$bin/floorgate" "$@" >"$work/fg-$name.log" 2>&1 &
+	pid_of[$name]=$!
+	wait_ready "http://127.0.0.1:$port/readyz" "$name"
+}
+
+wait_ready() {
+	for _ in $(seq 1 300); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	echo "$2 not ready after 60 s" >&2
+	exit 1
+}
+
+# hold_range FROM COUNT SOURCE GATEWAYS EVENTS [flags...]: one hold process.
+hold_range() {
+	local from=$1 count=$2 src=$3 gws=$4 ev=$5
+	shift 5
+	local out=$work/hold-$from-$count-$RANDOM.log
+	"$bin/devicesim" hold -devices-file "$work/devices.json" -from "$from" -count "$count" -source "$src" \
+		-gateways "$gws" -events "$ev" -duration 20m -ready-timeout 4m \
+		-admin-email "$ADMIN_EMAIL" -admin-password "$ADMIN_PASSWORD" "$@" >"$out" 2>&1 &
+	holds+=($!)
+	hold_logs+=("$out")
+}
+
+# wait_holds: until every hold process printed READY (bounded by its -ready-timeout).
+wait_holds() {
+	for f in "${hold_logs[@]}"; do
+		for _ in $(seq 1 1500); do
+			grep -q '^READY' "$f" && break
+			sleep 0.2
+		done
+		grep '^READY' "$f" | tee -a "$log" || { echo "no READY in $f" >&2; cat "$f" >&2; exit 1; }
+	done
+}
+
+# hold_count N GATEWAYS EVENTS_DIR [flags...]: hold devices 0..N-1 in processes of PER_PROC.
+hold_count() {
+	local n=$1 gws=$2 evdir=$3
+	shift 3
+	hold_logs=()
+	local from=0 k=11
+	while [ "$from" -lt "$n" ]; do
+		local c=$((n - from))
+		[ "$c" -gt "$PER_PROC" ] && c=$PER_PROC
+		hold_range "$from" "$c" "127.0.0.$k" "$gws" "$evdir/hold-$k.events" "$@"
+		from=$((from + c))
+		k=$((k + 1))
+	done
+	wait_holds
+}
+
+gauge_zero() { # wait until a server holds no sockets
+	for _ in $(seq 1 150); do
+		local n
+		n=$(curl -fsS "$1" 2>/dev/null | awk '/^(floorgate_gateway_sockets|bare_sockets) / {print $2}')
+		[ "${n:-1}" = 0 ] && return 0
+		sleep 0.2
+	done
+}
+
+A=http://127.0.0.1:18080 B=http://127.0.0.1:18180 C=http://127.0.0.1:18280 D=http://127.0.0.1:18380
+AADM=http://127.0.0.1:18081 DADM=http://127.0.0.1:18381
+BARE=http://127.0.0.1:19090
+CHEAP=(-hash-memory-kib 64 -hash-time 1)
+ds() { "$bin/devicesim" "$1" -admin-email "$ADMIN_EMAIL" -admin-password "$ADMIN_PASSWORD" "${@:2}" | tee -a "$log"; }
+
+say "setup: instance A (cheap hashes, for setup speed only), $DEVICES devices in 3 warehouses"
+start_fg a 18080 "${CHEAP[@]}"
+ds setup -gateway $A -admin $AADM -devices-file "$work/devices.json" -devices "$DEVICES" -warehouses 3 -concurrency 8
+
+say "1. idle sockets on one instance (A), then on the bare gorilla server"
+mkdir -p "$work/ev-idle"
+sleep 2
+base=$("$bin/devicesim" sample -pid "${pid_of[a]}" -metrics $A/metrics -label floorgate-base)
+echo "$base" | tee -a "$log"
+brss=$(echo "$base" | sed -n 's/.* rss=\([0-9]*\).*/\1/p')
+bheap=$(echo "$base" | sed -n 's/.* heap_inuse=\([0-9]*\).*/\1/p')
+for n in $IDLE_STEPS; do
+	hold_count "$n" $A "$work/ev-idle"
+	sleep "$STEP_S"
+	"$bin/devicesim" sample -pid "${pid_of[a]}" -metrics $A/metrics -label "floorgate-$n" -sockets "$n" -base-rss "$brss" -base-heap "$bheap" | tee -a "$log"
+	stop_holds
+	gauge_zero $A/metrics
+done
+"$bin/benchbare" ws-server -addr 127.0.0.1:19090 -duration 15m >"$work/bare.log" 2>&1 &
+pid_of[bare]=$!
+wait_ready $BARE/readyz bare
+sleep 1
+base=$("$bin/devicesim" sample -pid "${pid_of[bare]}" -metrics $BARE/metrics -label bare-base)
+echo "$base" | tee -a "$log"
+brss=$(echo "$base" | sed -n 's/.* rss=\([0-9]*\).*/\1/p')
+bheap=$(echo "$base" | sed -n 's/.* heap_inuse=\([0-9]*\).*/\1/p')
+for n in $IDLE_STEPS; do
+	hold_count "$n" $BARE "$work/ev-idle" -bare
+	sleep "$STEP_S"
+	"$bin/devicesim" sample -pid "${pid_of[bare]}" -metrics $BARE/metrics -label "bare-$n" -sockets "$n" -base-rss "$brss" -base-heap "$bheap" | tee -a "$log"
+	stop_holds
+	gauge_zero $BARE/metrics
+done
+
+say "5a. connects per second: authenticated on A, then bare upgrades"
+ds connect -gateway $A -devices-file "$work/devices.json" -concurrency 32 -duration "${STEP_S}s" -label floorgate
+ds connect -gateway $BARE -bare -concurrency 32 -duration "${STEP_S}s" -label bare
+stop_pid "${pid_of[bare]}"
+unset 'pid_of[bare]'
+
+say "4. introspection at concurrency 64 on A, then a bare go-redis GET loop, then a bare HTTP server doing one GET"
+ds introspect -gateway $A -admin $AADM -devices-file "$work/devices.json" -concurrency 64 -duration "${STEP_S}s"
+"$bin/benchbare" redis-get -addr "$REDIS" -concurrency 64 -duration "${STEP_S}s" | sed 's/^/RESULT /' | tee -a "$log"
+"$bin/benchbare" http-redis -addr 127.0.0.1:19091 -redis "$REDIS" -duration 5m >"$work/bare-http.log" 2>&1 &
+pid_of[barehttp]=$!
+wait_ready http://127.0.0.1:19091/readyz bare-http
+ds introspect -bare -gateway http://127.0.0.1:19091 -concurrency 64 -duration "${STEP_S}s" -label bare-http
+stop_pid "${pid_of[barehttp]}"
+unset 'pid_of[barehttp]'
+
+say "2. forced logouts: instances A, B, C sharing PostgreSQL and Redis, $DEVICES sockets signed in"
+start_fg b 18180 "${CHEAP[@]}"
+start_fg c 18280 "${CHEAP[@]}"
+mkdir -p "$work/ev-fleet"
+hold_count "$DEVICES" "$A,$B,$C" "$work/ev-fleet" -login -login-concurrency 8
+"$bin/benchbare" redis-pubsub -addr "$REDIS" -count "$SINGLE" -burst $((DEVICES / 3)) | sed 's/^/RESULT /' | tee -a "$log"
+ds logouts -gateway $A -admin $AADM -devices-file "$work/devices.json" -events-dir "$work/ev-fleet" -single "$SINGLE"
+
+say "5b. reconnect storm: kill instance C (SIGKILL) while the fleet holds its sockets"
+disown "${pid_of[c]}" # its death by SIGKILL is the point: no job notice
+ds storm -gateway $A -admin $AADM -devices-file "$work/devices.json" -events-dir "$work/ev-fleet" \
+	-gateways "$A,$B,$C" -kill-index 2 -kill-pid "${pid_of[c]}" -logouts "$STORM_LOGOUTS" -wait 90s
+unset 'pid_of[c]'
+stop_holds
+for n in a b; do stop_pid "${pid_of[$n]}"; unset "pid_of[$n]"; done
+
+say "3. login storm on instance D with the default hash parameters, beside the bare argon2id rate"
+start_fg d 18380
+"$bin/benchbare" argon2 -concurrency 1,2 -duration "${LEVEL_S}s" | sed 's/^/RESULT /' | tee -a "$log"
+ds logins -gateway $D -admin $DADM -pairs "$BURST_PAIRS" -concurrency "$LEVELS" -duration "${LEVEL_S}s" -burst "$BURST" -pid "${pid_of[d]}"
+"$bin/benchbare" argon2 -concurrency 2 -duration "${LEVEL_S}s" | sed 's/^/RESULT /' | tee -a "$log"
+
+say "figures"
+grep -E '^(RESULT|MEM|READY)' "$log" || true

@@ -79,6 +79,7 @@ var rules = []rule{
 	{"the contracts import no driver", exactly("devices", "sessions", "devices/devicestest", "sessions/sessionstest"), anyDriver},
 	{"gateway and admin import no driver", under("gateway", "admin"), anyDriver},
 	{"devicesim speaks the protocol over the network only", under("cmd/devicesim"), under("devices", "sessions", "gateway", "admin")},
+	{"the bare comparisons contain nothing of Floorgate", under("cmd/benchbare"), under("devices", "sessions", "gateway", "admin")},
 }
 
 // TestLayout checks every package's dependencies (not its tests') against

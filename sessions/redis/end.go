@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -88,9 +89,25 @@ func (s *Store) EndWarehouse(ctx context.Context, warehouseID string, r sessions
 	return all, nil
 }
 
+// Ending many buckets at once. A warehouse of 5,000 sessions spans
+// nearly 5,000 buckets, each its own end script; one after another that
+// was one Redis round trip per session (1.4 s for 5,000 here). endIDs
+// instead cuts the buckets into chunks of endChunk, sends each chunk's
+// scripts in one pipeline and finishes the chunk (queue, publish,
+// journal) at once, with up to endParallel chunks in flight: the first
+// devices hear within a few round trips and the last after about
+// buckets / (endChunk * endParallel) rounds. 8 chunks in flight ended
+// 5,000 sessions as fast as 32 did on the 2-core test machine (Redis's
+// CPU is the limit), sent the first event sooner and hold fewer of the
+// client pool's connections.
+const (
+	endChunk    = 16
+	endParallel = 8
+)
+
 // endIDs ends the live sessions among ids, in any buckets: it journals
 // the buckets, runs one end script per bucket and finishes. Ids that are
-// not live are skipped.
+// not live are skipped. The commands come back in bucket order.
 func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by *sessions.By) ([]sessions.Command, error) {
 	groups := map[string][]string{}
 	for _, id := range ids {
@@ -106,6 +123,9 @@ func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by 
 		buckets = append(buckets, b)
 	}
 	sort.Strings(buckets)
+	// Every bucket is journaled before any of their scripts runs: on
+	// Cluster a pipeline runs per node in parallel, so the journal write
+	// cannot share the scripts' pipeline.
 	members, err := s.journal(ctx, buckets)
 	if err != nil {
 		return nil, err
@@ -114,15 +134,76 @@ func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by 
 	if by != nil {
 		bd, bw, ba = by.DeviceID, by.WarehouseID, strconv.FormatInt(us(by.At), 10)
 	}
+	now := us(s.now())
+	argsOf := func(b string) []any {
+		args := make([]any, 0, 8+len(groups[b]))
+		args = append(args, s.bp(b), now, string(r), bd, bw, ba, ttlMS(sessions.CommandTTL), "ids")
+		for _, id := range groups[b] {
+			args = append(args, id)
+		}
+		return args
+	}
+	if len(buckets) == 1 {
+		// One bucket (End, most EndDevice calls): no pipeline, no goroutine.
+		b := buckets[0]
+		res, err := endScript.Run(ctx, s.c, []string{s.outboxKey(b)}, argsOf(b)...).Slice()
+		if err != nil {
+			return nil, wrapErr("end sessions", err)
+		}
+		cmds, err := parseCommands(res)
+		if err != nil {
+			return nil, err
+		}
+		s.finish(ctx, cmds, members)
+		return cmds, nil
+	}
+
+	nChunks := (len(buckets) + endChunk - 1) / endChunk
+	chunkCmds := make([][]sessions.Command, nChunks)
+	chunkErrs := make([]error, nChunks)
+	sem := make(chan struct{}, endParallel)
+	var wg sync.WaitGroup
+	for k := range nChunks {
+		lo, hi := k*endChunk, min((k+1)*endChunk, len(buckets))
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			chunkCmds[k], chunkErrs[k] = s.endChunk(ctx, buckets[lo:hi], members[lo:hi], argsOf)
+		})
+	}
+	wg.Wait()
+	var cmds []sessions.Command
+	var firstErr error
+	for k := range nChunks {
+		cmds = append(cmds, chunkCmds[k]...)
+		if firstErr == nil {
+			firstErr = chunkErrs[k]
+		}
+	}
+	return cmds, firstErr
+}
+
+// endChunk runs the end scripts of a few buckets in one pipeline and
+// finishes what they ended. A script the server does not have cached
+// (NOSCRIPT: it did not run) is run again on its own, which loads it.
+// The journal members of buckets whose script failed stay: if such a
+// script did run after all, Sweep finishes what it ended.
+func (s *Store) endChunk(ctx context.Context, buckets, members []string, argsOf func(string) []any) ([]sessions.Command, error) {
+	results := make([]*goredis.Cmd, len(buckets))
+	_, _ = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, b := range buckets {
+			results[i] = endScript.EvalSha(ctx, p, []string{s.outboxKey(b)}, argsOf(b)...)
+		}
+		return nil
+	})
 	var cmds []sessions.Command
 	var firstErr error
 	done := make([]string, 0, len(members))
 	for i, b := range buckets {
-		args := []any{s.bp(b), us(s.now()), string(r), bd, bw, ba, ttlMS(sessions.CommandTTL), "ids"}
-		for _, id := range groups[b] {
-			args = append(args, id)
+		res, err := results[i].Slice()
+		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			res, err = endScript.Run(ctx, s.c, []string{s.outboxKey(b)}, argsOf(b)...).Slice()
 		}
-		res, err := endScript.Run(ctx, s.c, []string{s.outboxKey(b)}, args...).Slice()
 		if err != nil {
 			if firstErr == nil {
 				firstErr = wrapErr("end sessions", err)
@@ -139,8 +220,6 @@ func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by 
 		cmds = append(cmds, c...)
 		done = append(done, members[i])
 	}
-	// The journal members of buckets whose script failed stay: if such
-	// a script did run after all, Sweep finishes what it ended.
 	s.finish(ctx, cmds, done)
 	return cmds, firstErr
 }
@@ -173,12 +252,24 @@ func (s *Store) journal(ctx context.Context, buckets []string) ([]string, error)
 func (s *Store) finish(ctx context.Context, cmds []sessions.Command, journal []string) {
 	if len(cmds) > 0 {
 		_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for _, c := range cmds {
+			// The warehouse and deadline indexes are shared keys: one
+			// ZREM each for all the commands, not one per session.
+			all := make([]any, len(cmds))
+			byWarehouse := map[string][]any{}
+			for i, c := range cmds {
 				q := s.deviceQueueKey(c.DeviceID)
 				p.ZAdd(ctx, q, goredis.Z{Score: float64(us(c.CreatedAt)), Member: c.ID})
 				p.PExpire(ctx, q, sessions.CommandTTL+keyMargin)
-				s.unindex(ctx, p, c.SessionID, c.DeviceID, c.WarehouseID)
+				p.SRem(ctx, s.deviceSessionsKey(c.DeviceID), c.SessionID)
+				all[i] = c.SessionID
+				byWarehouse[c.WarehouseID] = append(byWarehouse[c.WarehouseID], c.SessionID)
 			}
+			for wh, sids := range byWarehouse {
+				p.ZRem(ctx, s.warehouseKey(wh), sids...)
+			}
+			p.ZRem(ctx, s.absKey(), all...)
+			p.ZRem(ctx, s.idleKey(), all...)
+			p.ZRem(ctx, s.warnKey(), all...)
 			return nil
 		})
 		if err != nil {

@@ -1,0 +1,161 @@
+package redis_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/floorgate/floorgate/sessions"
+	sredis "github.com/floorgate/floorgate/sessions/redis"
+)
+
+// BenchmarkEndWarehouse: EndWarehouse of one warehouse holding 5,000
+// sessions of 5,000 users (so nearly every session has its own bucket),
+// on a fresh prefix each round. ns/op is the EndWarehouse call;
+// ms-last-event is the time from the call's start until a watcher on the
+// same Redis has received the last of the 5,000 ended events,
+// ms-first-event until it received the first; ms-redis-cpu is the CPU
+// the Redis server used during the call (INFO cpu, whole server, so
+// other clients of a shared Redis count too).
+func BenchmarkEndWarehouse(b *testing.B) {
+	const n = 5000
+	c := standalone(b)
+	ctx := context.Background()
+	var endTotal, firstTotal, lastTotal, redisTotal time.Duration
+	for i := range b.N {
+		b.StopTimer()
+		st := sredis.New(c, sredis.Options{Prefix: newPrefix(b, c)})
+		wh := "w" + strconv.Itoa(i)
+		createMany(b, st, n, wh)
+
+		var got atomic.Int64
+		var first, last atomic.Int64 // Unix ns
+		all := make(chan struct{})
+		subscribed := make(chan struct{})
+		wctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_ = st.Watch(wctx, func(e sessions.Event) {
+				switch {
+				case e.Kind == sessions.KindSocketOpened && e.DeviceID == "probe":
+					select {
+					case <-subscribed:
+					default:
+						close(subscribed)
+					}
+				case e.Kind == sessions.KindEnded && e.Command != nil && e.Command.WarehouseID == wh:
+					now := time.Now().UnixNano()
+					if got.Add(1) == 1 {
+						first.Store(now)
+					}
+					if got.Load() == n {
+						last.Store(now)
+						close(all)
+					}
+				}
+			})
+		})
+		// Publish until the watcher has seen one event: then it is
+		// subscribed (bounded: 5 s).
+		waitSubscribed(b, st, subscribed)
+
+		cpu0 := redisCPU(b, c)
+		b.StartTimer()
+		start := time.Now()
+		cmds, err := st.EndWarehouse(ctx, wh, sessions.ReasonAdmin)
+		end := time.Since(start)
+		b.StopTimer()
+		redisTotal += redisCPU(b, c) - cpu0
+		if err != nil || len(cmds) != n {
+			b.Fatalf("EndWarehouse(%q) = %d commands, %v; want %d, nil", wh, len(cmds), err, n)
+		}
+		select {
+		case <-all:
+		case <-time.After(30 * time.Second):
+			b.Fatalf("watcher received %d of %d events within 30 s", got.Load(), n)
+		}
+		cancel()
+		wg.Wait()
+		endTotal += end
+		firstTotal += time.Duration(first.Load() - start.UnixNano())
+		lastTotal += time.Duration(last.Load() - start.UnixNano())
+	}
+	b.ReportMetric(float64(endTotal.Milliseconds())/float64(b.N), "ms-end-call")
+	b.ReportMetric(float64(firstTotal.Microseconds())/1000/float64(b.N), "ms-first-event")
+	b.ReportMetric(float64(lastTotal.Microseconds())/1000/float64(b.N), "ms-last-event")
+	b.ReportMetric(float64(redisTotal.Microseconds())/1000/float64(b.N), "ms-redis-cpu")
+}
+
+// createMany signs n users in on n devices of one warehouse, 32 at once.
+func createMany(b *testing.B, st *sredis.Store, n int, wh string) {
+	b.Helper()
+	ctx := context.Background()
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || failed.Load() != nil {
+					return
+				}
+				k := strconv.FormatInt(i, 10)
+				_, err := st.Create(ctx, sessions.NewSession{
+					UserID: "u" + k, Username: "x", DeviceID: "d" + k, WarehouseID: wh,
+				}, benchPolicy)
+				if err != nil {
+					failed.Store(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatalf("Create: %v", err)
+	}
+}
+
+// waitSubscribed publishes probe events until the watcher has seen one
+// (bounded: 100 tries, 5 s).
+func waitSubscribed(b *testing.B, st *sredis.Store, subscribed <-chan struct{}) {
+	b.Helper()
+	for range 100 {
+		if err := st.Publish(context.Background(), sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: "probe"}); err != nil {
+			b.Fatalf("Publish: %v", err)
+		}
+		select {
+		case <-subscribed:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	b.Fatal("the watcher did not subscribe within 5 s")
+}
+
+// redisCPU reads the server's user + system CPU time from INFO cpu.
+func redisCPU(b *testing.B, c goredis.UniversalClient) time.Duration {
+	b.Helper()
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatalf("INFO cpu: %v", err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu: %s: %v", line, err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}

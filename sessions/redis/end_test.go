@@ -1,0 +1,137 @@
+package redis_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/floorgate/floorgate/sessions"
+	sredis "github.com/floorgate/floorgate/sessions/redis"
+)
+
+// TestEndWarehouseManyBuckets ends a warehouse whose sessions span many
+// buckets (so many pipelined chunks run at once), on standalone Redis and
+// on Cluster, the Cluster with its script cache flushed first so that
+// every pipelined EVALSHA meets NOSCRIPT and falls back. Every session
+// must get exactly one command, queued for its device and published, and
+// nothing but commands and queues may stay behind.
+func TestEndWarehouseManyBuckets(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		c     func(testing.TB) goredis.UniversalClient
+		flush bool
+	}{
+		{"standalone", standalone, false},
+		{"cluster", func(tb testing.TB) goredis.UniversalClient { return cluster(tb) }, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			const n = 300
+			ctx := context.Background()
+			c := tt.c(t)
+			prefix := newPrefix(t, c)
+			st := sredis.New(c, sredis.Options{Prefix: prefix})
+			policy := sessions.Policy{Cap: 3, Idle: time.Hour, Absolute: 12 * time.Hour}
+			for i := range n {
+				k := strconv.Itoa(i)
+				if _, err := st.Create(ctx, sessions.NewSession{
+					UserID: "u" + k, Username: "x", DeviceID: "d" + k, WarehouseID: "w1",
+				}, policy); err != nil {
+					t.Fatalf("Create(u%d) = %v; want nil", i, err)
+				}
+			}
+			if _, err := st.Create(ctx, sessions.NewSession{
+				UserID: "other", Username: "x", DeviceID: "dx", WarehouseID: "w2",
+			}, policy); err != nil {
+				t.Fatalf("Create(other) = %v; want nil", err)
+			}
+			if tt.flush {
+				if err := c.(*goredis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+					return m.ScriptFlush(ctx).Err()
+				}); err != nil {
+					t.Fatalf("SCRIPT FLUSH: %v", err)
+				}
+			}
+
+			events := make(chan sessions.Event, 2*n)
+			wctx, cancel := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() { _ = st.Watch(wctx, func(e sessions.Event) { events <- e }) })
+			t.Cleanup(func() { cancel(); wg.Wait() })
+			waitWatching(t, st, events)
+
+			cmds, err := st.EndWarehouse(ctx, "w1", sessions.ReasonAdmin)
+			if err != nil || len(cmds) != n {
+				t.Fatalf("EndWarehouse(w1) = %d commands, %v; want %d, nil", len(cmds), err, n)
+			}
+			want := map[string]bool{}
+			for _, cmd := range cmds {
+				if want[cmd.ID] {
+					t.Fatalf("EndWarehouse(w1) returned command %s twice", cmd.ID)
+				}
+				want[cmd.ID] = true
+				if cmd.Reason != sessions.ReasonAdmin || cmd.WarehouseID != "w1" {
+					t.Errorf("command %s = reason %q, warehouse %q; want admin, w1", cmd.ID, cmd.Reason, cmd.WarehouseID)
+				}
+				p, err := st.Pending(ctx, cmd.DeviceID)
+				if err != nil || len(p) != 1 || p[0].ID != cmd.ID {
+					t.Errorf("Pending(%s) = %v, %v; want [%s]", cmd.DeviceID, p, err, cmd.ID)
+				}
+			}
+			// Liveness bound only: the events were published before
+			// EndWarehouse returned.
+			deadline := time.After(30 * time.Second)
+			for len(want) > 0 {
+				select {
+				case e := <-events:
+					if e.Kind == sessions.KindEnded && e.Command != nil {
+						delete(want, e.Command.ID)
+					}
+				case <-deadline:
+					t.Fatalf("%d ended events never arrived", len(want))
+				}
+			}
+			if cmds, err := st.EndWarehouse(ctx, "w1", sessions.ReasonAdmin); err != nil || len(cmds) != 0 {
+				t.Errorf("EndWarehouse(w1) again = %v, %v; want none, nil", cmds, err)
+			}
+			if s, err := st.ByDevice(ctx, "dx"); err != nil || len(s) != 1 {
+				t.Errorf("ByDevice(dx) = %v, %v; want the w2 session untouched", s, err)
+			}
+			if _, err := st.EndWarehouse(ctx, "w2", sessions.ReasonAdmin); err != nil {
+				t.Fatalf("EndWarehouse(w2) = %v; want nil", err)
+			}
+			for _, k := range keysUnder(t, c, prefix) {
+				rest := strings.TrimPrefix(k, prefix)
+				isCommand := strings.HasPrefix(rest, "{") && strings.Contains(rest, "}c:cmd_")
+				isQueue := strings.HasPrefix(rest, "{d:") && strings.HasSuffix(rest, "}q")
+				if !isCommand && !isQueue {
+					t.Errorf("key %q left behind after EndWarehouse", k)
+				}
+			}
+		})
+	}
+}
+
+// waitWatching publishes probes until the watcher has delivered one
+// (bounded: 100 tries, 5 s), and drops them.
+func waitWatching(t *testing.T, st *sredis.Store, events <-chan sessions.Event) {
+	t.Helper()
+	for range 100 {
+		if err := st.Publish(context.Background(), sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: "probe"}); err != nil {
+			t.Fatalf("Publish() = %v; want nil", err)
+		}
+		select {
+		case <-events:
+			for len(events) > 0 {
+				<-events
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatal("the watcher did not subscribe within 5 s")
+}

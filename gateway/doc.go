@@ -51,7 +51,13 @@
 // revocation event), 1008 more than
 // MessageRate messages per second beyond a burst of MessageBurst, 1009 a
 // message over 4 KiB, 1001 on Shutdown, or when the session store cannot
-// answer at connect (reconnect later). A message the gateway cannot parse
+// answer at connect (reconnect later). Before welcome a connect makes
+// three store calls: the socket's announcement (KindSocketOpened), the
+// device's sessions (then the user of the newest, for the session view)
+// and its queued commands. Presence is not among them: Run marks the
+// sockets welcomed since its last pass every PresenceFlushEvery, all in
+// one MarkOnline, and a socket that closes while its batch is in flight
+// is marked offline after the batch has landed. A message the gateway cannot parse
 // or does not know (anything but ack after authentication) is answered
 // with nothing; it only counts toward the rate limit.
 //
@@ -67,15 +73,29 @@
 // Run owns the instance's loops until its context ends: the fan-out watch
 // (Sessions.Watch, delivering events to local sockets without blocking),
 // the expiry sweep (every SweepEvery), pings (PingEvery, spread over 25
-// ticks, which also drop peers silent for PongWait), presence refreshes
-// (MarkOnline in batches every PresenceEvery) and the registry's
+// ticks, which also drop peers silent for PongWait), presence (the
+// sockets welcomed since the last pass every PresenceFlushEvery, and
+// every socket in batches every PresenceEvery) and the registry's
 // last-seen flusher. Each socket has one reader goroutine for its life
 // (started when the HTTP handler returns, so net/http's buffers go) and
 // a writer goroutine only while frames are queued: writes carry a
 // WriteWait deadline, and a socket with more than 64 frames waiting is cut,
 // so a device that stops reading never holds up another. Each message a
 // device sends is handled in a short-lived goroutine. Shutdown closes
-// every socket with 1001 and waits for their readers.
+// every socket with 1001 and waits for every goroutine of theirs (run,
+// reader and its clean-up, writer, message handlers, presence batches),
+// so that no store call (an ack, a delivered mark, MarkOffline) follows
+// it and the caller may close the stores.
+//
+// # Contexts
+//
+// Once a request's answer is decided (the hash has run, a logout's token
+// was valid), what must follow (the failure count or the throttle reset,
+// the session, the enrollment, the audit events) runs on a context that
+// keeps the request's values but not its cancellation, bounded by 5 s:
+// a client that disconnects cannot leave a login without its audit
+// event. Socket work (acks, delivered marks, presence) runs on the
+// server's own context, cancelled only when Shutdown's deadline passes.
 //
 // # Memory
 //

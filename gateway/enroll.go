@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,10 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	m, err := s.reg.AuthenticateManager(ctx, req.Email, req.Password)
 	release()
+	// The hash has decided: the failure count or the throttle reset, the
+	// enrollment and the audit finish even if the client disconnects.
+	ctx, cancel := s.decided(ctx)
+	defer cancel()
 	failure := func(reason, subject string) devices.Event {
 		return devices.Event{Actor: devices.ActorSystem, Action: "enroll.failure", Subject: subject,
 			WarehouseID: req.WarehouseID, Details: map[string]string{"reason": reason, "remote_addr": ip}}
@@ -131,7 +136,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 		return unavailable(fmt.Errorf("enroll: %w", err))
 	}
 	if replaced != nil {
-		s.endReplaced(r, replaced.ID)
+		s.endReplaced(ctx, replaced.ID)
 	}
 	writeJSON(w, http.StatusCreated, enrollResponse{DeviceID: d.ID, DeviceToken: tok.Reveal(), WarehouseID: d.WarehouseID})
 	return nil
@@ -143,8 +148,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 // authenticates, so a failure here is logged rather than answered: the
 // sessions left behind end at their idle timeout, and an admin can end
 // them from the device's page.
-func (s *Server) endReplaced(r *http.Request, deviceID string) {
-	ctx := r.Context()
+func (s *Server) endReplaced(ctx context.Context, deviceID string) {
 	if _, err := s.store.EndDevice(ctx, deviceID, sessions.ReasonDeviceRevoked); err != nil {
 		s.log.Error("end sessions of a replaced device", slog.String("device_id", deviceID), slog.Any("err", err))
 	}

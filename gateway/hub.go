@@ -23,6 +23,11 @@ type hub struct {
 	closing  bool
 	idle     chan struct{} // closed when closing and all is empty
 	idleDone bool
+
+	// Presence of new sockets, marked after welcome in batches (online).
+	presWait   map[*socket]struct{} // to be marked by the next batch
+	presFlight map[*socket]struct{} // in the batch being marked
+	presDone   chan struct{}        // closed when that batch is marked
 }
 
 // socketRace is how long after its registration a socket is compared by
@@ -39,6 +44,7 @@ func newHub(srv *Server) *hub {
 		all:      make(map[*socket]struct{}),
 		byDevice: make(map[string]*socket),
 		idle:     make(chan struct{}),
+		presWait: make(map[*socket]struct{}),
 	}
 }
 
@@ -69,11 +75,16 @@ func (h *hub) register(s *socket) (old *socket, ok bool) {
 }
 
 // detach removes a socket whose reader has ended and reports whether it
-// was its device's socket.
-func (h *hub) detach(s *socket) (wasCurrent bool) {
+// was its device's socket. When a presence batch marking the socket's
+// device online is in flight, marking is closed once it has landed.
+func (h *hub) detach(s *socket) (wasCurrent bool, marking <-chan struct{}) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.all, s)
+	delete(h.presWait, s)
+	if _, ok := h.presFlight[s]; ok {
+		marking = h.presDone
+	}
 	if s.deviceID != "" && h.byDevice[s.deviceID] == s {
 		delete(h.byDevice, s.deviceID)
 		wasCurrent = true
@@ -82,7 +93,65 @@ func (h *hub) detach(s *socket) (wasCurrent bool) {
 		h.idleDone = true
 		close(h.idle)
 	}
-	return wasCurrent
+	return wasCurrent, marking
+}
+
+// online queues the presence of s's device, marked by the next
+// flushPresence (every PresenceFlushEvery) with every other socket
+// welcomed since, in one MarkOnline per presenceBatch devices: a
+// connect costs no presence call of its own.
+func (h *hub) online(s *socket) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing || h.byDevice[s.deviceID] != s {
+		return
+	}
+	h.presWait[s] = struct{}{}
+}
+
+// flushPresence marks the queued sockets online, in batches, until none
+// waits. A socket that has gone (or been replaced) before its batch is
+// sent is left out; one that goes while its batch is in flight waits for
+// it to land before it is marked offline (detach).
+func (h *hub) flushPresence(ctx context.Context) {
+	var ids []string
+	for ctx.Err() == nil {
+		h.mu.Lock()
+		if len(h.presWait) == 0 {
+			h.mu.Unlock()
+			return
+		}
+		ids = ids[:0]
+		h.presFlight = make(map[*socket]struct{}, min(len(h.presWait), presenceBatch))
+		for s := range h.presWait {
+			if len(ids) == presenceBatch {
+				break
+			}
+			delete(h.presWait, s)
+			if h.byDevice[s.deviceID] == s {
+				h.presFlight[s] = struct{}{}
+				ids = append(ids, s.deviceID)
+			}
+		}
+		done := make(chan struct{})
+		h.presDone = done
+		h.mu.Unlock()
+
+		if len(ids) > 0 {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := h.srv.store.MarkOnline(cctx, h.srv.cfg.InstanceID, ids, h.srv.cfg.PresenceTTL)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				// The refresh marks them again within PresenceEvery.
+				h.srv.log.Warn("mark online failed", slog.Int("devices", len(ids)), slog.Any("err", err))
+			}
+		}
+		h.mu.Lock()
+		h.presFlight = nil
+		h.presDone = nil
+		close(done)
+		h.mu.Unlock()
+	}
 }
 
 func (h *hub) get(deviceID string) *socket {
@@ -167,12 +236,23 @@ func (h *hub) shutdown(ctx context.Context) error {
 	case <-h.idle:
 		return nil
 	case <-ctx.Done():
-		for _, s := range socks {
-			s.mu.Lock()
-			s.dropLocked()
-			s.mu.Unlock()
-		}
+		h.dropAll()
 		return ctx.Err()
+	}
+}
+
+// dropAll cuts every connection still held, without a close handshake.
+func (h *hub) dropAll() {
+	h.mu.Lock()
+	socks := make([]*socket, 0, len(h.all))
+	for s := range h.all {
+		socks = append(socks, s)
+	}
+	h.mu.Unlock()
+	for _, s := range socks {
+		s.mu.Lock()
+		s.dropLocked()
+		s.mu.Unlock()
 	}
 }
 
@@ -209,34 +289,44 @@ func (h *hub) pingLoop(ctx context.Context) {
 // presenceBatch is how many devices one MarkOnline call carries.
 const presenceBatch = 500
 
-// presenceLoop refreshes, every PresenceEvery, the presence of every
-// device whose socket this instance holds.
+// presenceLoop marks the sockets welcomed since its last pass online
+// every PresenceFlushEvery, and refreshes, every PresenceEvery, the
+// presence of every device whose socket this instance holds.
 func (h *hub) presenceLoop(ctx context.Context) {
-	t := time.NewTicker(h.srv.cfg.PresenceEvery)
-	defer t.Stop()
+	refresh := time.NewTicker(h.srv.cfg.PresenceEvery)
+	defer refresh.Stop()
+	flush := time.NewTicker(h.srv.cfg.PresenceFlushEvery)
+	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-flush.C:
+			h.flushPresence(ctx)
+		case <-refresh.C:
+			h.refreshPresence(ctx)
 		}
-		h.mu.Lock()
-		ids := make([]string, 0, len(h.byDevice))
-		for id := range h.byDevice {
-			ids = append(ids, id)
-		}
-		h.mu.Unlock()
-		for len(ids) > 0 {
-			n := min(len(ids), presenceBatch)
-			err := h.srv.store.MarkOnline(ctx, h.srv.cfg.InstanceID, ids[:n], h.srv.cfg.PresenceTTL)
-			if err != nil {
-				if ctx.Err() == nil {
-					h.srv.log.Warn("presence refresh failed", slog.Any("err", err))
-				}
-				break
+	}
+}
+
+// refreshPresence marks every device whose socket this instance holds.
+func (h *hub) refreshPresence(ctx context.Context) {
+	h.mu.Lock()
+	ids := make([]string, 0, len(h.byDevice))
+	for id := range h.byDevice {
+		ids = append(ids, id)
+	}
+	h.mu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), presenceBatch)
+		err := h.srv.store.MarkOnline(ctx, h.srv.cfg.InstanceID, ids[:n], h.srv.cfg.PresenceTTL)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.srv.log.Warn("presence refresh failed", slog.Any("err", err))
 			}
-			ids = ids[n:]
+			return
 		}
+		ids = ids[n:]
 	}
 }
 

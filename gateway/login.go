@@ -134,6 +134,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	user, err := s.reg.AuthenticateUser(ctx, req.Username, req.PIN)
 	release()
+	// The hash has decided: what follows (the failure count or the
+	// throttle reset, the session, the audit) must not be cut short by a
+	// client that disconnects.
+	ctx, cancel := s.decided(ctx)
+	defer cancel()
 
 	failure := func(reason string, subject string) devices.Event {
 		return devices.Event{Actor: devices.DeviceActor(dev.ID), Action: "login.failure", Subject: subject,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -44,9 +45,14 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("FLOORGATE_BENCH_SOCKETS")); err == nil && v > 0 {
 		n = v
 	}
-	// Ping often, so that every socket has answered a ping (and run its
-	// pong handler) before it is measured.
-	h := newHarness(b, func(c *Config) { c.PingEvery = 250 * time.Millisecond })
+	// Ping soon enough that every socket has answered a ping (and run its
+	// pong handler) shortly after the last one is open, but not much
+	// more often than in production: pinging every socket 4 times a
+	// second (PingEvery 250ms, as this did) is n*4 pings and pongs a
+	// second while the helper is still dialing, which on a busy machine
+	// slowed its dials past their 10s limit (the helper failed before
+	// "ready") and would be measured as the idle state.
+	h := newHarness(b, func(c *Config) { c.PingEvery = 3 * time.Second })
 	ctx := context.Background()
 	var tokens strings.Builder
 	var toks []devices.Token
@@ -91,7 +97,10 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 		for _, want := range []string{"ready", "pinged"} {
 			line, err := out.ReadString('\n')
 			if err != nil || !strings.HasPrefix(line, want) {
-				b.Fatalf("helper said %q, %v; want %s", line, err, want)
+				// The rest says why (a failing helper prints its
+				// test log after "--- FAIL").
+				rest, _ := io.ReadAll(io.LimitReader(out, 8<<10))
+				b.Fatalf("helper said %q, %v; want %s; then:\n%s", line, err, want, rest)
 			}
 		}
 		if got := h.srv.Sockets(); got != n {

@@ -67,6 +67,10 @@ type Config struct {
 	// it holds (20s); PresenceTTL how long a refresh lasts (60s).
 	PresenceEvery time.Duration
 	PresenceTTL   time.Duration
+	// PresenceFlushEvery is how often Run marks the sockets welcomed since
+	// its last pass online, all in one call (250ms): a connect makes no
+	// presence call of its own.
+	PresenceFlushEvery time.Duration
 	// SeenFlushEvery is how often device last-seen notes are written (30s).
 	SeenFlushEvery time.Duration
 	// DefaultLanguage is the organisation's language, returned at login for
@@ -94,6 +98,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	metrics  *metrics
 	hub      *hub
+	work     *tasks // the sockets' goroutines, for Shutdown
 	router   chi.Router
 
 	// baseCtx is the context of work that outlives a request (socket
@@ -119,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.SweepEvery, time.Second)
 	setDefault(&cfg.PresenceEvery, 20*time.Second)
 	setDefault(&cfg.PresenceTTL, 60*time.Second)
+	setDefault(&cfg.PresenceFlushEvery, 250*time.Millisecond)
 	setDefault(&cfg.SeenFlushEvery, 30*time.Second)
 	setDefault(&cfg.DefaultLanguage, "en")
 	if cfg.Logger == nil {
@@ -145,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 		now:      cfg.Now,
 		origins:  make(map[string]bool),
 		hashSem:  make(chan struct{}, cfg.HashWorkers),
+		work:     newTasks(),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
@@ -280,12 +287,22 @@ func (s *Server) sweepLoop(ctx context.Context) {
 }
 
 // Shutdown closes every socket with 1001 (going away) and waits until
-// their goroutines have stopped, or ctx ends: then the remaining
-// connections are cut and ctx's error is returned. New sockets are
-// refused from the first call.
+// every goroutine of theirs has stopped, clean-up included (acks,
+// delivered marks, MarkOffline), so that the caller may close the stores
+// once it returns. When ctx ends first, the remaining connections are
+// cut and their store calls canceled, Shutdown still waits for those
+// goroutines (each then ends promptly) and returns ctx's error. New
+// sockets are refused from the first call.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.hub.shutdown(ctx)
+	if err == nil {
+		err = s.work.wait(ctx)
+	}
 	s.cancelBase()
+	if err != nil {
+		s.hub.dropAll()
+		_ = s.work.wait(context.Background())
+	}
 	return err
 }
 
@@ -299,6 +316,18 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// decidedWait bounds the work that follows a decision (see decided).
+const decidedWait = 5 * time.Second
+
+// decided returns the context for the work that must finish once a
+// request's answer is decided (a session created, a failure counted, a
+// throttle reset, an audit event): it keeps ctx's values but not its
+// cancellation, so a client that disconnects cannot undo half of it, and
+// it ends after decidedWait.
+func (s *Server) decided(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), decidedWait)
 }
 
 // opContext bounds one store call made outside a request.

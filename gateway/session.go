@@ -68,6 +68,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.reg.Seen(sess.DeviceID, "")
+	// The token was valid: the end and its audit event finish even if
+	// the client disconnects now.
+	ctx, cancel := s.decided(ctx)
+	defer cancel()
 	_, err = s.store.End(ctx, sess.ID, sessions.ReasonLogout)
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
@@ -115,6 +119,10 @@ func (s *Server) changePIN(w http.ResponseWriter, r *http.Request) error {
 	}
 	_, err = s.reg.ChangePIN(ctx, sess.UserID, req.CurrentPIN, req.NewPIN)
 	release()
+	// Decided: the failure count or the reset, the session's release from
+	// the PIN change and the audit finish even if the client disconnects.
+	ctx, cancel := s.decided(ctx)
+	defer cancel()
 	var pe *devices.PolicyError
 	var ve *devices.ValidationError
 	switch {

@@ -125,6 +125,7 @@ func (s *socket) enqueueLocked(f outFrame, bounded bool) {
 	s.queue = append(s.queue, f)
 	if !s.writing {
 		s.writing = true
+		s.srv.work.add()
 		go s.writeLoop()
 	}
 }
@@ -226,6 +227,7 @@ func (s *socket) welcome(v *sessionView, pending []sessions.Command) {
 // writeLoop writes queued frames, each under a write deadline, until the
 // queue is empty. A write that fails or times out drops the connection.
 func (s *socket) writeLoop() {
+	defer s.srv.work.done()
 	for {
 		s.mu.Lock()
 		if s.dead || len(s.queue) == 0 {
@@ -313,6 +315,7 @@ func (s *socket) linger() {
 // cleans up. It stays shallow: each message is handled in a short-lived
 // goroutine, so that the stack of an idle socket's reader never grows.
 func (s *socket) readLoop() {
+	defer s.srv.work.done() // after finish: Shutdown waits for the clean-up
 	defer s.finish()
 	s.conn.SetPongHandler(func(string) error {
 		s.heard()
@@ -338,6 +341,7 @@ func (s *socket) readLoop() {
 			s.closeAndLinger(closePolicy, "too many messages")
 			return
 		}
+		s.srv.work.add()
 		go s.handle(data)
 	}
 }
@@ -346,6 +350,7 @@ func (s *socket) readLoop() {
 // after authentication; a message it cannot parse or does not know is
 // answered with nothing (it has counted toward the rate limit).
 func (s *socket) handle(data []byte) {
+	defer s.srv.work.done()
 	msg, err := parseClientMessage(data)
 	if err != nil {
 		return

@@ -95,6 +95,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	sock := newSocket(s, conn)
+	s.work.add()
 	go sock.run(dev, code)
 }
 
@@ -103,6 +104,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // its own. Whichever of the two ends last cleans up.
 func (sock *socket) run(dev *devices.Device, code int) {
 	s := sock.srv
+	defer s.work.done()
 	if !s.hub.attach(sock) {
 		sock.closeAndLinger(closeGoingAway, "server going away")
 		_ = sock.conn.Close()
@@ -149,6 +151,7 @@ func (sock *socket) run(dev *devices.Device, code int) {
 	// with authentication and store calls, while a fresh one idles in the
 	// smallest stack (see doc.go, Memory).
 	handedOff = true
+	s.work.add()
 	go sock.readLoop()
 }
 
@@ -187,18 +190,20 @@ func (sock *socket) authenticate() (*devices.Device, int) {
 	return nil, closeGoingAway
 }
 
-// greet announces the socket to the other instances and the presence
-// table, then queues welcome with the device's session and its pending
-// logouts.
+// greet announces the socket to the other instances, then queues welcome
+// with the device's session and its pending logouts, then has the
+// presence table told. The calls before welcome run one after another:
+// the machine is CPU-bound long before the round trips' latency counts,
+// and running them at once cost more CPU per connect than it saved
+// (docs/BENCHMARKS.md, connects). Presence is not needed for welcome: it
+// is marked after it, in batches shared with the sockets that connect
+// meanwhile (hub.online), instead of a call per connect.
 func (sock *socket) greet() error {
 	s := sock.srv
 	ctx, cancel := s.opContext()
 	defer cancel()
 	if err := s.store.Publish(ctx, sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: sock.deviceID, Origin: s.cfg.InstanceID, SocketID: sock.id}); err != nil {
 		return fmt.Errorf("publish socket opened: %w", err)
-	}
-	if err := s.store.MarkOnline(ctx, s.cfg.InstanceID, []string{sock.deviceID}, s.cfg.PresenceTTL); err != nil {
-		return fmt.Errorf("mark online: %w", err)
 	}
 	list, err := s.store.ByDevice(ctx, sock.deviceID)
 	if err != nil {
@@ -214,6 +219,7 @@ func (sock *socket) greet() error {
 		return fmt.Errorf("pending commands: %w", err)
 	}
 	sock.welcome(view, pending)
+	s.hub.online(sock)
 	return nil
 }
 
@@ -240,8 +246,15 @@ func (sock *socket) finish() {
 		_ = sock.conn.Close()
 	}
 	sock.mu.Unlock()
-	if s.hub.detach(sock) {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteWait)
+	if wasCurrent, marking := s.hub.detach(sock); wasCurrent {
+		// A presence batch carrying this device is in flight: going
+		// offline before it lands would leave the device shown online
+		// until PresenceTTL.
+		if marking != nil {
+			<-marking
+		}
+		// baseCtx: a Shutdown whose deadline has passed cancels it.
+		ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.WriteWait)
 		defer cancel()
 		if err := s.store.MarkOffline(ctx, s.cfg.InstanceID, sock.deviceID); err != nil {
 			s.log.Warn("mark offline", slog.String("device_id", sock.deviceID), slog.Any("err", err))

@@ -28,6 +28,7 @@ type config struct {
 	AdminPassword  string
 	AllowedOrigins []string
 	ClientIPHeader string
+	PprofAddr      string
 
 	LogLevel        slog.Level
 	InstanceID      string
@@ -107,6 +108,8 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		"comma-separated browser origins allowed to open websockets; empty: none")
 	str(&c.ClientIPHeader, "client-ip-header", "FLOORGATE_CLIENT_IP_HEADER", "",
 		"header holding the client address set by a trusted load balancer (X-Forwarded-For, X-Real-IP); empty: the connection's address")
+	str(&c.PprofAddr, "pprof-addr", "FLOORGATE_PPROF_ADDR", "",
+		"listen address of net/http/pprof (/debug/pprof/), for profiling; bind it to 127.0.0.1 only; empty: off")
 	str(&logLevel, "log-level", "FLOORGATE_LOG_LEVEL", "info",
 		"log level: debug, info, warn or error")
 	str(&c.InstanceID, "instance-id", "FLOORGATE_INSTANCE_ID", "",

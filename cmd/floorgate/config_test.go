@@ -54,6 +54,12 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c config) (any, any) {
 				return c.AllowedOrigins, []string{"https://a.example", "https://b.example"}
 			}},
+		{"pprof off by default", nil, nil,
+			func(c config) (any, any) { return c.PprofAddr, "" }},
+		{"pprof addr from env", nil, map[string]string{"FLOORGATE_PPROF_ADDR": "127.0.0.1:6060"},
+			func(c config) (any, any) { return c.PprofAddr, "127.0.0.1:6060" }},
+		{"pprof addr flag beats env", []string{"-pprof-addr", "127.0.0.1:6061"}, map[string]string{"FLOORGATE_PPROF_ADDR": "127.0.0.1:6060"},
+			func(c config) (any, any) { return c.PprofAddr, "127.0.0.1:6061" }},
 		{"no origins by default", nil, nil,
 			func(c config) (any, any) { return c.AllowedOrigins, []string(nil) }},
 		{"log level from env", nil, map[string]string{"FLOORGATE_LOG_LEVEL": "debug"},
@@ -155,6 +161,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"hash-time":        "FLOORGATE_HASH_TIME",
 		"redis-prefix":     "FLOORGATE_REDIS_PREFIX",
 		"client-ip-header": "FLOORGATE_CLIENT_IP_HEADER",
+		"pprof-addr":       "FLOORGATE_PPROF_ADDR",
 	}
 	for f, env := range want {
 		if !strings.Contains(help, "-"+f+" ") && !strings.Contains(help, "-"+f+"\n") {

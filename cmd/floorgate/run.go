@@ -29,6 +29,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type Addrs struct {
 	Gateway string // host:port of the device API
 	Admin   string // host:port of the admin API
+	Pprof   string // host:port of net/http/pprof; "" when -pprof-addr is empty
 }
 
 // serve is run with one more argument: listening, when not nil, is called
@@ -134,9 +135,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen -admin-addr: %w", err)
 	}
 	addrs := Addrs{Gateway: gwLn.Addr().String(), Admin: admLn.Addr().String()}
+	var pprofLn net.Listener
+	if c.PprofAddr != "" {
+		if pprofLn, err = lc.Listen(ctx, "tcp", c.PprofAddr); err != nil {
+			gwLn.Close()
+			admLn.Close()
+			return fmt.Errorf("listen -pprof-addr: %w", err)
+		}
+		addrs.Pprof = pprofLn.Addr().String()
+		if !isLoopback(addrs.Pprof) {
+			log.Warn("pprof is served on a non-loopback address: anyone who reaches it can read the process's memory profile and stacks", "addr", addrs.Pprof)
+		}
+	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	gwSrv := &http.Server{Handler: o.wrap(gw.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	admSrv := &http.Server{Handler: o.wrap(adm.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	// No WriteTimeout anywhere: /debug/pprof/profile streams for as long
+	// as its ?seconds= says.
+	pprofSrv := &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 
 	// stopping ends on a signal (ctx) or on the first failure; the
 	// background loops keep running until the servers have stopped.
@@ -175,9 +191,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	runLoop("admin", adm.Run)
 	serveOn("gateway", gwSrv, gwLn)
 	serveOn("admin", admSrv, admLn)
+	if pprofLn != nil {
+		serveOn("pprof", pprofSrv, pprofLn)
+	}
 
 	log.Info("listening", "listener", "gateway", "addr", addrs.Gateway)
 	log.Info("listening", "listener", "admin", "addr", addrs.Admin)
+	if pprofLn != nil {
+		log.Info("listening", "listener", "pprof", "addr", addrs.Pprof)
+	}
 	if generated != "" {
 		printFirstAdmin(stdout, firstAdmin.Email, generated, addrs.Admin)
 	}
@@ -200,6 +222,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var gwErr, admErr error
 	swg.Go(func() { gwErr = shutdownServer(shutdownCtx, gwSrv) })
 	swg.Go(func() { admErr = shutdownServer(shutdownCtx, admSrv) })
+	if pprofLn != nil {
+		// A profile being taken would hold a graceful stop for its whole
+		// length: the profiler is cut at once.
+		pprofSrv.Close()
+	}
 	swg.Wait()
 	if gwErr != nil {
 		stopErrs = append(stopErrs, fmt.Errorf("stop gateway listener: %w", gwErr))

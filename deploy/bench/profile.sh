@@ -6,11 +6,11 @@
 #   deploy/bench/profile.sh connect      # authenticated websocket connects
 #   deploy/bench/profile.sh warehouse    # one warehouse of 5,000 signed-in sockets logged out at once
 #
-# cmd/floorgate does not serve net/http/pprof, so this script adds it at
-# build time with `go build -overlay` (a file that exists only in the
-# script's temp dir); the tree is not changed. Same PostgreSQL/Redis
-# variables and clean-up as deploy/bench/run.sh. REDIS_QUERY (e.g. ?pool_size=128)
-# is appended to Floorgate's Redis URL, to try go-redis options.
+# Floorgate serves net/http/pprof on its own listener when -pprof-addr
+# (FLOORGATE_PPROF_ADDR) is set; this script binds it to 127.0.0.1:18482.
+# Same PostgreSQL/Redis variables and clean-up as deploy/bench/run.sh.
+# REDIS_QUERY (e.g. ?pool_size=128) is appended to Floorgate's Redis URL,
+# to try go-redis options.
 set -euo pipefail
 
 WHAT=${1:-introspect}
@@ -45,25 +45,14 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$bin"
-cat >"$work/zz_pprof.go" <<'EOF'
-package main
-
-import (
-	"net/http"
-	_ "net/http/pprof"
-	"os"
-)
-
-func init() {
-	if addr := os.Getenv("FLOORGATE_PPROF_ADDR"); addr != "" {
-		go http.ListenAndServe(addr, nil)
-	}
-}
-EOF
-# OVERLAY_REPLACE adds entries to the overlay, to measure a proposed change
-# without editing the tree: '"/abs/path/in/tree.go":"/abs/path/of/new.go"'.
-printf '{"Replace":{"%s/cmd/floorgate/zz_pprof.go":"%s/zz_pprof.go"%s}}\n' "$root" "$work" "${OVERLAY_REPLACE:+,$OVERLAY_REPLACE}" >"$work/overlay.json"
-(cd "$root" && go build -overlay "$work/overlay.json" -o "$bin/floorgate" ./cmd/floorgate &&
+# OVERLAY_REPLACE measures a proposed change without editing the tree: it
+# is a go build -overlay Replace list, '"/abs/path/in/tree.go":"/abs/path/of/new.go"'.
+overlay=()
+if [ -n "${OVERLAY_REPLACE:-}" ]; then
+	printf '{"Replace":{%s}}\n' "$OVERLAY_REPLACE" >"$work/overlay.json"
+	overlay=(-overlay "$work/overlay.json")
+fi
+(cd "$root" && go build "${overlay[@]}" -o "$bin/floorgate" ./cmd/floorgate &&
 	go build -o "$bin/devicesim" ./cmd/devicesim && go build -o "$bin/benchbare" ./cmd/benchbare)
 "$bin/benchbare" pg-schema -url "$PG" -name "$schema" >/dev/null
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/pepper"
@@ -104,4 +93,4 @@ go tool pprof -top -nodecount 35 "$bin/floorgate" "$work/cpu.pprof" 2>/dev/null
 echo
 go tool pprof -top -cum -nodecount 35 "$bin/floorgate" "$work/cpu.pprof" 2>/dev/null
 cp "$work/cpu.pprof" "/tmp/floorgate-$WHAT.pprof"
-echo "profile kept in /tmp/floorgate-$WHAT.pprof (binary: rebuild with the overlay to read it)"
+echo "profile kept in /tmp/floorgate-$WHAT.pprof (binary: rebuild floorgate from the same tree to read it)"

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/floorgate/floorgate/sessions"
+)
+
+// closingStore notes every store call that ends after closed is set,
+// as one against a closed Redis client would fail. MarkOffline, Ack and
+// Delivered are slowed a little, so that a Shutdown that did not wait
+// for the sockets' clean-up would return while they still run.
+type closingStore struct {
+	sessions.Store
+	closed atomic.Bool
+	late   atomic.Int64
+	calls  atomic.Int64 // MarkOffline calls
+}
+
+func (s *closingStore) after() {
+	if s.closed.Load() {
+		s.late.Add(1)
+	}
+}
+
+func (s *closingStore) MarkOffline(ctx context.Context, origin, deviceID string) error {
+	time.Sleep(20 * time.Millisecond)
+	defer s.after()
+	s.calls.Add(1)
+	return s.Store.MarkOffline(ctx, origin, deviceID)
+}
+
+func (s *closingStore) Ack(ctx context.Context, deviceID, commandID string) error {
+	time.Sleep(20 * time.Millisecond)
+	defer s.after()
+	return s.Store.Ack(ctx, deviceID, commandID)
+}
+
+func (s *closingStore) Delivered(ctx context.Context, id string) error {
+	defer s.after()
+	return s.Store.Delivered(ctx, id)
+}
+
+func (s *closingStore) Publish(ctx context.Context, e sessions.Event) error {
+	defer s.after()
+	return s.Store.Publish(ctx, e)
+}
+
+// socketGoroutines lists the goroutines running the gateway's socket code.
+func socketGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var found []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "gateway.(*socket)") || strings.Contains(g, "gateway.(*Server).written") {
+			found = append(found, g)
+		}
+	}
+	return found
+}
+
+// TestShutdownWaitsForSocketCleanUp checks that once Shutdown returns, no
+// socket goroutine remains and no store call is made: the caller closes
+// the stores next.
+func TestShutdownWaitsForSocketCleanUp(t *testing.T) {
+	clk := newClock()
+	be := embedded(t, clk)
+	cs := &closingStore{Store: be.store}
+	be.store = cs
+	h := newHarnessOn(t, clk, be)
+	const n = 5
+	var conns []*websocket.Conn
+	for i := range n {
+		d := h.enroll("SN-STOP-" + string(rune('A'+i)))
+		c, _ := h.connect(h.ts.URL, d)
+		// An ack in flight at the stop (its command is unknown: the
+		// store call still runs).
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"ack","command_id":"cmd_unknown"}`)); err != nil {
+			t.Fatalf("write ack: %v", err)
+		}
+		conns = append(conns, c)
+	}
+	if got := h.srv.Sockets(); got != n {
+		t.Fatalf("Sockets() = %d; want %d", got, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), frameWait)
+	defer cancel()
+	if err := h.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v; want nil", err)
+	}
+	cs.closed.Store(true)
+	if left := socketGoroutines(); len(left) > 0 {
+		t.Fatalf("after Shutdown, %d socket goroutines remain; the first:\n%s", len(left), left[0])
+	}
+	if got := cs.calls.Load(); got != n {
+		t.Errorf("MarkOffline calls before Shutdown returned = %d; want %d", got, n)
+	}
+	if got := cs.late.Load(); got != 0 {
+		t.Errorf("store calls ending after Shutdown returned = %d; want 0", got)
+	}
+	for _, c := range conns {
+		if code := closeCode(t, c); code != websocket.CloseGoingAway {
+			t.Errorf("close code = %d; want %d", code, websocket.CloseGoingAway)
+		}
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/floorgate/floorgate/cmd/internal/latency"
 )
 
 // runArgon2 measures how many argon2id hashes per second the machine
@@ -64,7 +66,7 @@ func runArgon2(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writ
 		wg.Wait()
 		elapsed := time.Since(start)
 		cancel()
-		fmt.Fprintf(out, "bare argon2 concurrency=%d hashes=%d rate=%.1f/s %s\n", c, len(lat), float64(len(lat))/elapsed.Seconds(), summary(lat))
+		fmt.Fprintf(out, "bare argon2 concurrency=%d hashes=%d rate=%.1f/s %s\n", c, len(lat), float64(len(lat))/elapsed.Seconds(), latency.Summary(lat))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floorgate/floorgate/cmd/internal/latency"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -88,7 +89,7 @@ func runRedisGet(ctx context.Context, fs *flag.FlagSet, args []string, out io.Wr
 	wg.Wait()
 	elapsed := time.Since(start)
 	fmt.Fprintf(out, "bare redis-get concurrency=%d requests=%d errors=%d rate=%.0f/s %s\n",
-		*conc, len(lat), errs, float64(len(lat))/elapsed.Seconds(), summary(lat))
+		*conc, len(lat), errs, float64(len(lat))/elapsed.Seconds(), latency.Summary(lat))
 	return nil
 }
 
@@ -144,7 +145,7 @@ func runRedisPubSub(ctx context.Context, fs *flag.FlagSet, args []string, out io
 		seq = append(seq, l...)
 		lost += miss
 	}
-	fmt.Fprintf(out, "bare redis-pubsub sequential lost=%d %s\n", lost, summary(seq))
+	fmt.Fprintf(out, "bare redis-pubsub sequential lost=%d %s\n", lost, latency.Summary(seq))
 
 	if *burst > 0 {
 		go func() {
@@ -153,7 +154,7 @@ func runRedisPubSub(ctx context.Context, fs *flag.FlagSet, args []string, out io
 			}
 		}()
 		l, miss := recv(*burst, 30*time.Second)
-		fmt.Fprintf(out, "bare redis-pubsub burst lost=%d %s\n", miss, summary(l))
+		fmt.Fprintf(out, "bare redis-pubsub burst lost=%d %s\n", miss, latency.Summary(l))
 	}
 	return nil
 }

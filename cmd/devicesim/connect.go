@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floorgate/floorgate/cmd/internal/latency"
 	"github.com/gorilla/websocket"
 )
 
@@ -104,7 +105,7 @@ func runConnect(ctx context.Context, cm *common, fs *flag.FlagSet, args []string
 	wg.Wait()
 	elapsed := time.Since(start)
 	fmt.Fprintf(out, "RESULT connect %s concurrency=%d connects=%d errors=%d rate=%.0f/s %s\n",
-		*label, *conc, len(lat), errs, rate(len(lat), elapsed), summary(lat))
+		*label, *conc, len(lat), errs, rate(len(lat), elapsed), latency.Summary(lat))
 	if last != nil {
 		fmt.Fprintf(out, "connect %s errors by kind: %v; last: %v\n", *label, kinds, last)
 	}

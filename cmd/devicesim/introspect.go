@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/floorgate/floorgate/cmd/internal/latency"
 )
 
 // runIntrospect signs a few users in, then calls POST /v1/introspect from
@@ -128,6 +130,6 @@ func introspectLoop(ctx context.Context, c *Client, key string, sess []string, c
 	wg.Wait()
 	elapsed := time.Since(start)
 	fmt.Fprintf(out, "RESULT introspect %s concurrency=%d requests=%d errors=%d inactive=%d rate=%.0f/s %s\n",
-		label, conc, len(lat), errs, inactive, rate(len(lat), elapsed), summary(lat))
+		label, conc, len(lat), errs, inactive, rate(len(lat), elapsed), latency.Summary(lat))
 	return nil
 }

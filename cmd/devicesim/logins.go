@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/floorgate/floorgate/cmd/internal/latency"
 )
 
 // runLogins is the login storm: it sets up -pairs users and devices
@@ -132,7 +134,7 @@ func runLogins(ctx context.Context, cm *common, fs *flag.FlagSet, args []string,
 		wg.Wait()
 		elapsed := time.Since(start)
 		cancel()
-		fmt.Fprintf(out, "RESULT logins concurrency=%d ok=%d rate=%.1f/s refused=%v %s\n", n, len(ok), rate(len(ok), elapsed), fail, summary(ok))
+		fmt.Fprintf(out, "RESULT logins concurrency=%d ok=%d rate=%.1f/s refused=%v %s\n", n, len(ok), rate(len(ok), elapsed), fail, latency.Summary(ok))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -209,7 +211,7 @@ func runLogins(ctx context.Context, cm *common, fs *flag.FlagSet, args []string,
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		fmt.Fprintf(out, "RESULT login-burst status=%d %s\n", k, summary(byStatus[k]))
+		fmt.Fprintf(out, "RESULT login-burst status=%d %s\n", k, latency.Summary(byStatus[k]))
 	}
 	return nil
 }

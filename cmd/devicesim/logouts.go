@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/floorgate/floorgate/cmd/internal/latency"
 )
 
 // fleetView is what the event files say about the held devices.
@@ -158,7 +160,7 @@ func runLogouts(ctx context.Context, cm *common, fs *flag.FlagSet, args []string
 		return err
 	}
 	fmt.Fprintf(out, "RESULT logout-single issued=%d delivered=%d undelivered=%d %s (admin call %s)\n",
-		len(issued), len(lat), len(missing), summary(lat), summary(calls))
+		len(issued), len(lat), len(missing), latency.Summary(lat), latency.Summary(calls))
 	for i, s := range missing {
 		if i == 10 {
 			break
@@ -186,6 +188,6 @@ func runLogouts(ctx context.Context, cm *common, fs *flag.FlagSet, args []string
 		return err
 	}
 	fmt.Fprintf(out, "RESULT logout-warehouse sessions=%d commands=%d delivered=%d undelivered=%d %s (admin call %s)\n",
-		len(issued), len(ids.CommandIDs), len(lat), len(missing), summary(lat), ms(call))
+		len(issued), len(ids.CommandIDs), len(lat), len(missing), latency.Summary(lat), latency.MS(call))
 	return nil
 }

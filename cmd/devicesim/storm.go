@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/floorgate/floorgate/cmd/internal/latency"
 )
 
 // stormResult is what the event files say about the reconnections after
@@ -222,11 +224,11 @@ func runStorm(ctx context.Context, cm *common, fs *flag.FlagSet, args []string, 
 	}
 	t100 := "never"
 	if r.T100 > 0 {
-		t100 = ms(r.T100)
+		t100 = latency.MS(r.T100)
 	}
 	fmt.Fprintf(out, "RESULT storm dropped=%d back=%d t99=%s t100=%s peak_accepts_1s=%d peak_accepts_100ms=%d\n",
-		r.Dropped, r.Back, ms(r.T99), t100, r.PeakPerS, r.Peak100ms)
+		r.Dropped, r.Back, latency.MS(r.T99), t100, r.PeakPerS, r.Peak100ms)
 	fmt.Fprintf(out, "RESULT storm-logouts issued=%d call_errors=%d delivered=%d undelivered=%d %s\n",
-		len(issued), callErrs, len(lat), len(missing), summary(lat))
+		len(issued), callErrs, len(lat), len(missing), latency.Summary(lat))
 	return nil
 }

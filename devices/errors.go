@@ -66,6 +66,15 @@ func (e *ValidationError) Add(field, code, message string) {
 	e.Fields = append(e.Fields, FieldError{Field: field, Code: code, Message: message})
 }
 
+// Merge appends the fields of err to e when err is a *ValidationError,
+// and does nothing otherwise.
+func (e *ValidationError) Merge(err error) {
+	var fe *ValidationError
+	if errors.As(err, &fe) {
+		e.Fields = append(e.Fields, fe.Fields...)
+	}
+}
+
 // Err returns e when it holds a problem, nil otherwise.
 func (e *ValidationError) Err() error {
 	if e == nil || len(e.Fields) == 0 {

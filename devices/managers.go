@@ -74,11 +74,8 @@ func (r *Registry) CreateManager(ctx context.Context, actor string, in ManagerIn
 	}
 	v := &ValidationError{}
 	email := strings.TrimSpace(in.Email)
-	if _, err := EmailKey(email); err != nil {
-		var fe *ValidationError
-		errors.As(err, &fe)
-		v.Fields = append(v.Fields, fe.Fields...)
-	}
+	_, err := EmailKey(email)
+	v.Merge(err)
 	first := checkText(v, "first_name", in.FirstName, true, maxNameLength)
 	last := checkText(v, "last_name", in.LastName, true, maxNameLength)
 	roles, err := r.checkRoles(ctx, v, in.Roles)
@@ -137,11 +134,8 @@ func (r *Registry) UpdateManager(ctx context.Context, actor, id string, p Manage
 	var roles []Role
 	if p.Email != nil {
 		email = strings.TrimSpace(*p.Email)
-		if _, err := EmailKey(email); err != nil {
-			var fe *ValidationError
-			errors.As(err, &fe)
-			v.Fields = append(v.Fields, fe.Fields...)
-		}
+		_, err := EmailKey(email)
+		v.Merge(err)
 		fields = append(fields, "email")
 	}
 	if p.FirstName != nil {

@@ -7,14 +7,6 @@ import (
 	"strings"
 )
 
-// mergeProblems appends the fields of a *ValidationError err to v.
-func mergeProblems(v *ValidationError, err error) {
-	var fe *ValidationError
-	if errors.As(err, &fe) {
-		v.Fields = append(v.Fields, fe.Fields...)
-	}
-}
-
 // PrepareUser validates in (normalised username, names, employee id,
 // language, warehouse, PIN policy of the warehouse) and hashes the PIN,
 // without writing. When only the PIN is wrong it returns the
@@ -61,7 +53,7 @@ func (r *Registry) ValidateUser(in UserInput, org Settings, wh *Warehouse) (User
 	v := &ValidationError{}
 	username := strings.TrimSpace(in.Username)
 	key, err := NormalizeUsername(username)
-	mergeProblems(v, err)
+	v.Merge(err)
 	first := checkText(v, "first_name", in.FirstName, true, maxNameLength)
 	last := checkText(v, "last_name", in.LastName, true, maxNameLength)
 	emp := checkToken(v, "employee_id", in.EmployeeID, false, maxShortField)
@@ -179,7 +171,7 @@ func (r *Registry) UpdateUser(ctx context.Context, actor, id string, p UserPatch
 		username = strings.TrimSpace(*p.Username)
 		var err error
 		key, err = NormalizeUsername(username)
-		mergeProblems(v, err)
+		v.Merge(err)
 		fields = append(fields, "username")
 	}
 	if p.FirstName != nil {

@@ -33,10 +33,7 @@ func WarehouseCode(code string) (string, error) {
 // checkCode is WarehouseCode recording into v.
 func checkCode(v *ValidationError, code string) string {
 	c, err := WarehouseCode(code)
-	var fe *ValidationError
-	if errors.As(err, &fe) {
-		v.Fields = append(v.Fields, fe.Fields...)
-	}
+	v.Merge(err)
 	return c
 }
 

@@ -86,7 +86,9 @@ type Store interface {
 	// Delivered marks a command sent to its device (the first time only).
 	Delivered(ctx context.Context, id string) error
 	// Ack records the device's acknowledgement; ErrNotFound when the
-	// command does not exist or belongs to another device.
+	// command does not exist or belongs to another device. An
+	// acknowledgement proves delivery: a command not yet marked delivered
+	// is marked delivered at the same time.
 	Ack(ctx context.Context, deviceID, commandID string) error
 
 	// MarkOnline records that origin holds deviceID's socket, for ttl

@@ -79,6 +79,11 @@ func (s *Store) Ack(ctx context.Context, deviceID, commandID string) error {
 	if c.AckedAt == nil {
 		c.AckedAt = &now
 	}
+	// An acknowledgement proves delivery, even when the device answered
+	// before the gateway recorded the frame as delivered.
+	if c.DeliveredAt == nil {
+		c.DeliveredAt = &now
+	}
 	s.dequeueLocked(deviceID, commandID)
 	return nil
 }

@@ -186,10 +186,13 @@ return 1
 `)
 
 // ackScript: KEYS command; ARGV device, now. 0 when there is no such
-// command for that device.
+// command for that device. An acknowledgement proves delivery, so a
+// command acknowledged before its delivery was marked (the device can
+// answer faster than the gateway records the frame) gets delivered_at too.
 var ackScript = goredis.NewScript(`
 local d = redis.call('HGET', KEYS[1], 'd')
 if not d or d ~= ARGV[1] then return 0 end
+redis.call('HSETNX', KEYS[1], 'dv', ARGV[2])
 redis.call('HSETNX', KEYS[1], 'ak', ARGV[2])
 return 1
 `)

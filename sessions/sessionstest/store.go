@@ -1023,6 +1023,12 @@ func testCommands(t *testing.T, h Harness) {
 	if s != sessions.StatusAcked || c.AckedAt == nil || !c.AckedAt.Equal(acked) {
 		t.Errorf("Command(acked) = %+v, %s; want acked at %v", c, s, acked)
 	}
+	// An acknowledgement proves delivery: the command acknowledged before
+	// its delivery was marked reads delivered at the ack's time.
+	c, s = status(ids[1])
+	if s != sessions.StatusAcked || c.DeliveredAt == nil || !c.DeliveredAt.Equal(acked) || c.AckedAt == nil {
+		t.Errorf("Command(acked, never marked delivered) = %+v, %s; want acked and delivered at %v", c, s, acked)
+	}
 	if got := commandIDs(mustPending(t, e.st, "d1")); !slices.Equal(got, ids[2:]) {
 		t.Errorf("Pending(d1) after acks = %v; want %v", got, ids[2:])
 	}

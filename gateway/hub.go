@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"sync"
+	"sync/atomic"
 
 	"github.com/floorgate/floorgate/sessions"
 )
@@ -28,6 +29,10 @@ type hub struct {
 	presWait   map[*socket]struct{} // to be marked by the next batch
 	presFlight map[*socket]struct{} // in the batch being marked
 	presDone   chan struct{}        // closed when that batch is marked
+
+	// events counts the fan-out events handled, so that tests can tell
+	// when this instance's watcher is subscribed.
+	events atomic.Int64
 }
 
 // socketRace is how long after its registration a socket is compared by
@@ -169,6 +174,7 @@ func (h *hub) count() int {
 // event handles one fan-out event from any instance. It never blocks:
 // every push only queues a frame.
 func (h *hub) event(e sessions.Event) {
+	h.events.Add(1)
 	switch e.Kind {
 	case sessions.KindEnded:
 		if e.Command == nil {

@@ -59,6 +59,11 @@ func socketGoroutines() []string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var found []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		// A goroutine inside tasks.done has signalled its end and is only
+		// unlocking on its way out: its work, store calls included, is over.
+		if strings.Contains(g, "gateway.(*tasks).done") {
+			continue
+		}
 		if strings.Contains(g, "gateway.(*socket)") || strings.Contains(g, "gateway.(*Server).written") {
 			found = append(found, g)
 		}

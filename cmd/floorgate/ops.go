@@ -32,6 +32,10 @@ type ops struct {
 	// draining turns /readyz to 503 once a graceful stop has begun, so
 	// that a load balancer stops sending new work here.
 	draining atomic.Bool
+	// watching, when set, tells whether the gateway's fan-out watcher is
+	// subscribed; until it is, /readyz answers 503 (a push published
+	// meanwhile could miss this instance's sockets).
+	watching func() bool
 }
 
 // newMetricsRegistry returns the Prometheus registry of this process,
@@ -94,6 +98,11 @@ func (o *ops) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		writeUnavailable(w, "a store does not answer", checks)
+		return
+	}
+	if o.watching != nil && !o.watching() {
+		checks["fanout"] = "starting"
+		writeUnavailable(w, "the fan-out watcher is not subscribed yet", checks)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": checks})

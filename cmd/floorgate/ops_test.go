@@ -39,13 +39,16 @@ func TestOps(t *testing.T) {
 		{"readyz registry down", down, up, false, "GET", "/readyz", 503, "application/problem+json", "unavailable"},
 		{"readyz sessions down", up, down, false, "GET", "/readyz", 503, "application/problem+json", "unavailable"},
 		{"readyz while stopping", up, up, true, "GET", "/readyz", 503, "application/problem+json", "unavailable"},
+		{"readyz before the fan-out watcher is subscribed", up, up, false, "GET", "/readyz?watching=false", 503, "application/problem+json", "unavailable"},
 		{"metrics", up, up, false, "GET", "/metrics", 200, "text/plain", ""},
 		{"other paths go on", up, up, false, "GET", "/v1/session", http.StatusTeapot, "", ""},
 		{"other methods go on", up, up, false, "POST", "/healthz", http.StatusTeapot, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &ops{registry: tt.registry, sessions: tt.sessions, metrics: newMetricsRegistry(), log: discardLogger()}
+			watching := !strings.Contains(tt.path, "watching=false")
+			o := &ops{registry: tt.registry, sessions: tt.sessions, metrics: newMetricsRegistry(), log: discardLogger(),
+				watching: func() bool { return watching }}
 			o.draining.Store(tt.draining)
 			rec := httptest.NewRecorder()
 			o.wrap(next).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))

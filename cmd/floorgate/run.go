@@ -123,7 +123,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("admin: %w", err)
 	}
 
-	o := &ops{registry: regStore, sessions: sess.Store, metrics: metrics, log: log}
+	o := &ops{registry: regStore, sessions: sess.Store, metrics: metrics, log: log, watching: gw.Watching}
 	var lc net.ListenConfig
 	gwLn, err := lc.Listen(ctx, "tcp", c.Addr)
 	if err != nil {
@@ -204,6 +204,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		printFirstAdmin(stdout, firstAdmin.Email, generated, addrs.Admin)
 	}
 	if listening != nil {
+		// Tests drive the instance as soon as it says it listens: tell
+		// them once it is ready, the fan-out watcher subscribed (as
+		// /readyz would), or after a bounded wait.
+		for deadline := time.Now().Add(10 * time.Second); !gw.Watching() && time.Now().Before(deadline) && stopping.Err() == nil; {
+			time.Sleep(5 * time.Millisecond)
+		}
 		listening(addrs)
 	}
 

@@ -13,27 +13,21 @@ import (
 )
 
 // limitsOf turns the registry's throttle settings into the sessions
-// throttle's limits; zero fields take devices.DefaultThrottle.
+// throttle's limits; zero fields take devices.DefaultThrottle (Throttle.WithDefaults).
 func limitsOf(t devices.Throttle) sessions.Limits {
-	d := devices.DefaultThrottle()
-	pick := func(v, def int) int {
-		if v <= 0 {
-			return def
-		}
-		return v
-	}
-	sec := func(v, def int) time.Duration { return time.Duration(pick(v, def)) * time.Second }
+	t = t.WithDefaults()
+	sec := func(s int) time.Duration { return time.Duration(s) * time.Second }
 	return sessions.Limits{
-		PairFreeFailures: pick(t.PairFreeFailures, d.PairFreeFailures),
-		PairMaxDelay:     sec(t.PairMaxDelayS, d.PairMaxDelayS),
-		UserFailures:     pick(t.UserFailures, d.UserFailures),
-		UserWindow:       sec(t.UserWindowS, d.UserWindowS),
-		UserLock:         sec(t.UserLockS, d.UserLockS),
-		UserHardFailures: pick(t.UserHardFailures, d.UserHardFailures),
-		DeviceFailures:   pick(t.DeviceFailures, d.DeviceFailures),
-		DeviceWindow:     sec(t.DeviceWindowS, d.DeviceWindowS),
-		SprayUsers:       pick(t.SprayUsers, d.SprayUsers),
-		SprayWindow:      sec(t.SprayWindowS, d.SprayWindowS),
+		PairFreeFailures: t.PairFreeFailures,
+		PairMaxDelay:     sec(t.PairMaxDelayS),
+		UserFailures:     t.UserFailures,
+		UserWindow:       sec(t.UserWindowS),
+		UserLock:         sec(t.UserLockS),
+		UserHardFailures: t.UserHardFailures,
+		DeviceFailures:   t.DeviceFailures,
+		DeviceWindow:     sec(t.DeviceWindowS),
+		SprayUsers:       t.SprayUsers,
+		SprayWindow:      sec(t.SprayWindowS),
 	}
 }
 

@@ -125,12 +125,8 @@ func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	id := chi.URLParam(r, "id")
-	wh, err := a.reg.Warehouse(ctx, id)
+	wh, err := a.warehouseFor(r, capSessions)
 	if err != nil {
-		return fmt.Errorf("read warehouse %s: %w", id, err)
-	}
-	if err := a.authorize(r, capSessions, wh.ID, devices.WarehouseSubject(wh.ID)); err != nil {
 		return err
 	}
 	cmds, err := a.sess.EndWarehouse(ctx, wh.ID, sessions.ReasonAdmin)

@@ -58,17 +58,13 @@ func (a *API) createWarehouse(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) getWarehouse(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	id := chi.URLParam(r, "id")
-	wh, err := a.reg.Warehouse(ctx, id)
+	wh, err := a.warehouseFor(r, capSessions)
 	if err != nil {
-		return fmt.Errorf("read warehouse %s: %w", id, err)
-	}
-	if err := a.authorize(r, capSessions, wh.ID, devices.WarehouseSubject(wh.ID)); err != nil {
 		return err
 	}
 	eff, err := a.reg.EffectiveSettings(ctx, wh.ID)
 	if err != nil {
-		return fmt.Errorf("settings of warehouse %s: %w", id, err)
+		return fmt.Errorf("settings of warehouse %s: %w", wh.ID, err)
 	}
 	return writeJSON(w, http.StatusOK, WarehouseView{Warehouse: wh, EffectiveSettings: &eff})
 }
@@ -82,21 +78,18 @@ func (a *API) patchWarehouse(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	id := chi.URLParam(r, "id")
-	wh, err := a.reg.Warehouse(ctx, id)
+	wh, err := a.warehouseFor(r, capAdmin)
 	if err != nil {
-		return fmt.Errorf("read warehouse %s: %w", id, err)
-	}
-	if err := a.authorize(r, capAdmin, wh.ID, devices.WarehouseSubject(wh.ID)); err != nil {
 		return err
 	}
-	wh, err = a.reg.UpdateWarehouse(ctx, principalFrom(ctx).actor, wh.ID, in)
+	updated, err := a.reg.UpdateWarehouse(ctx, principalFrom(ctx).actor, wh.ID, in)
 	if err != nil {
-		return fmt.Errorf("update warehouse %s: %w", id, err)
+		return fmt.Errorf("update warehouse %s: %w", wh.ID, err)
 	}
+	wh = updated
 	eff, err := a.reg.EffectiveSettings(ctx, wh.ID)
 	if err != nil {
-		return fmt.Errorf("settings of warehouse %s: %w", id, err)
+		return fmt.Errorf("settings of warehouse %s: %w", wh.ID, err)
 	}
 	return writeJSON(w, http.StatusOK, WarehouseView{Warehouse: wh, EffectiveSettings: &eff})
 }
@@ -125,4 +118,18 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("update settings: %w", err)
 	}
 	return writeJSON(w, http.StatusOK, s)
+}
+
+// warehouseFor reads the warehouse named by the path's {id} and checks
+// that the caller holds c on it (outside the caller's scope: 404, audited).
+func (a *API) warehouseFor(r *http.Request, c capability) (devices.Warehouse, error) {
+	id := chi.URLParam(r, "id")
+	wh, err := a.reg.Warehouse(r.Context(), id)
+	if err != nil {
+		return devices.Warehouse{}, fmt.Errorf("read warehouse %s: %w", id, err)
+	}
+	if err := a.authorize(r, c, wh.ID, devices.WarehouseSubject(wh.ID)); err != nil {
+		return devices.Warehouse{}, err
+	}
+	return wh, nil
 }

@@ -80,6 +80,7 @@ var rules = []rule{
 	{"gateway and admin import no driver", under("gateway", "admin"), anyDriver},
 	{"devicesim speaks the protocol over the network only", under("cmd/devicesim"), under("devices", "sessions", "gateway", "admin")},
 	{"the bare comparisons contain nothing of Floorgate", under("cmd/benchbare"), under("devices", "sessions", "gateway", "admin")},
+	{"the clients speak to Floorgate over the network only", under("clients"), under("devices", "sessions", "gateway", "admin", "cmd")},
 }
 
 // TestLayout checks every package's dependencies (not its tests') against
@@ -124,6 +125,9 @@ func TestLayoutRules(t *testing.T) {
 		{"the contracts import no driver", ours("devices/sqlite"), "modernc.org/sqlite", false},
 		{"the contracts import no driver", ours("devices"), "golang.org/x/crypto/argon2", false},
 		{"devicesim speaks the protocol over the network only", ours("cmd/devicesim"), ours("devices"), true},
+		{"the clients speak to Floorgate over the network only", ours("clients/introspect"), ours("gateway"), true},
+		{"the clients speak to Floorgate over the network only", ours("clients/introspect/example"), ours("cmd/internal/latency"), true},
+		{"the clients speak to Floorgate over the network only", ours("clients/introspect"), ours("clients/internal/livetest"), false},
 	}
 	byName := map[string]rule{}
 	for _, r := range rules {

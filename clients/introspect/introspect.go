@@ -60,7 +60,9 @@ type UnavailableError struct {
 	Err        error
 }
 
-func (e *UnavailableError) Error() string { return "introspect: floorgate unavailable: " + e.Err.Error() }
+func (e *UnavailableError) Error() string {
+	return "introspect: floorgate unavailable: " + e.Err.Error()
+}
 
 // Is makes errors.Is(err, ErrUnavailable) true.
 func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }

@@ -289,6 +289,11 @@ func TestEveryRoute(t *testing.T) {
 			t.Errorf("sessions of user B = %+v; want %s", sl.Items, e.sessB.Session.ID)
 		}
 		e.expect(200, "admin", "GET", "/sessions?device_id="+e.devB.ID, nil)
+		// The board's routes (board_test.go checks what they answer).
+		e.expect(200, "admin", "GET", "/warehouses/"+e.whB.ID+"/summary", nil)
+		e.expect(200, "admin", "GET", "/warehouses/"+e.whB.ID+"/holders", nil)
+		e.expect(200, "admin", "GET", "/warehouses/"+e.whB.ID+"/commands", nil)
+		e.expect(200, "admin", "GET", "/users/username?first_name=Jo&last_name=Smith", nil)
 		e.expect(200, "admin", "GET", "/sessions?warehouse_id="+e.whB.ID, nil)
 		var ci CommandIDsResponse
 		e.expect(200, "admin", "DELETE", "/sessions/"+e.sessB.Session.ID, nil).decode(t, &ci)

@@ -148,9 +148,13 @@ func (a *API) getCommand(w http.ResponseWriter, r *http.Request) error {
 	if err := a.authorize(r, capSessions, c.WarehouseID, "command:"+c.ID); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, CommandView{
+	return writeJSON(w, http.StatusOK, commandView(c, a.now()))
+}
+
+func commandView(c sessions.Command, now time.Time) CommandView {
+	return CommandView{
 		CommandID: c.ID, SessionID: c.SessionID, UserID: c.UserID, DeviceID: c.DeviceID, WarehouseID: c.WarehouseID,
 		Reason: c.Reason, By: c.By, CreatedAt: c.CreatedAt, DeliveredAt: c.DeliveredAt, AckedAt: c.AckedAt,
-		Status: c.Status(a.now()),
-	})
+		Status: c.Status(now),
+	}
 }

@@ -135,6 +135,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return unavailable(fmt.Errorf("enroll: %w", err))
 	}
+	s.activity.note(d.WarehouseID)
 	if replaced != nil {
 		s.endReplaced(ctx, replaced.ID)
 	}

@@ -136,6 +136,7 @@ func (h *hub) flushPresence(ctx context.Context) {
 			if h.byDevice[s.deviceID] == s {
 				h.presFlight[s] = struct{}{}
 				ids = append(ids, s.deviceID)
+				h.srv.activity.note(s.warehouseID)
 			}
 		}
 		done := make(chan struct{})
@@ -351,6 +352,7 @@ func (s *Server) written(f outFrame) {
 	}
 	ctx, cancel := s.opContext()
 	defer cancel()
+	s.activity.note(f.cmd.WarehouseID)
 	if err := s.store.Delivered(ctx, f.cmd.ID); err != nil && !errors.Is(err, sessions.ErrNotFound) {
 		s.log.Warn("mark logout delivered", slog.String("device_id", f.cmd.DeviceID), slog.String("command_id", f.cmd.ID), slog.Any("err", err))
 	}

@@ -183,6 +183,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return unavailable(fmt.Errorf("create session: %w", err))
 	}
 	outcome = outcomeSuccess
+	s.activity.note(dev.WarehouseID)
 	resp := loginResponse{
 		SessionToken:      created.Token.Reveal(),
 		SessionID:         created.Session.ID,

@@ -76,6 +76,9 @@ type Config struct {
 	// DefaultLanguage is the organisation's language, returned at login for
 	// users without one ("en").
 	DefaultLanguage string
+	// ActivityEvery is how often Run publishes the warehouses where
+	// something changed, for the admin console's live pages (250ms).
+	ActivityEvery time.Duration
 	// ClientIP returns the address a request came from, the throttle source
 	// of enrollments. The connection's remote address by default; set it
 	// when a trusted proxy forwards the client's address.
@@ -98,6 +101,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	metrics  *metrics
 	hub      *hub
+	activity activity
 	work     *tasks // the sockets' goroutines, for Shutdown
 	router   chi.Router
 
@@ -126,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.PresenceTTL, 60*time.Second)
 	setDefault(&cfg.PresenceFlushEvery, 250*time.Millisecond)
 	setDefault(&cfg.SeenFlushEvery, 30*time.Second)
+	setDefault(&cfg.ActivityEvery, 250*time.Millisecond)
 	setDefault(&cfg.DefaultLanguage, "en")
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -248,6 +253,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.sweepLoop,
 		s.hub.pingLoop,
 		s.hub.presenceLoop,
+		s.activityLoop,
 		func(ctx context.Context) {
 			if err := s.reg.RunSeenFlusher(ctx, s.cfg.SeenFlushEvery); err != nil && ctx.Err() == nil {
 				s.log.Error("device last-seen flusher stopped", slog.Any("err", err))

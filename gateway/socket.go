@@ -62,7 +62,8 @@ type socket struct {
 	slot uint32 // which ping tick pings it
 
 	// Set by the reader before registration; read-only afterwards.
-	deviceID string
+	deviceID    string
+	warehouseID string // the device's, for the activity notes
 	// id is time-ordered to the nanosecond (newSocketID): of two sockets
 	// of a device, the one registered later has the larger id.
 	id string
@@ -364,6 +365,7 @@ func (s *socket) ack(commandID string) {
 	ctx, cancel := s.srv.opContext()
 	defer cancel()
 	err := s.srv.store.Ack(ctx, s.deviceID, commandID)
+	s.srv.activity.note(s.warehouseID)
 	if err != nil && !errors.Is(err, sessions.ErrNotFound) {
 		s.srv.log.Warn("ack logout command", slog.String("device_id", s.deviceID), slog.String("command_id", commandID), slog.Any("err", err))
 	}

@@ -131,6 +131,7 @@ func (sock *socket) run(dev *devices.Device, code int) {
 		}
 	}
 	sock.deviceID = dev.ID
+	sock.warehouseID = dev.WarehouseID
 	sock.id = newSocketID(time.Now())
 	sock.registered = s.now()
 	s.reg.Seen(dev.ID, "")
@@ -256,6 +257,7 @@ func (sock *socket) finish() {
 		// baseCtx: a Shutdown whose deadline has passed cancels it.
 		ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.WriteWait)
 		defer cancel()
+		s.activity.note(sock.warehouseID)
 		if err := s.store.MarkOffline(ctx, s.cfg.InstanceID, sock.deviceID); err != nil {
 			s.log.Warn("mark offline", slog.String("device_id", sock.deviceID), slog.Any("err", err))
 		}

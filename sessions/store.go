@@ -21,6 +21,12 @@ const (
 	// connection SocketID; any other instance holding an older socket of
 	// that device closes it with 4409.
 	KindSocketOpened EventKind = "socket_opened"
+	// KindActivity: something changed in warehouse WarehouseID that the
+	// admin console's live pages show (a login, a logout delivered or
+	// acknowledged, a device coming online or going offline). The
+	// gateway coalesces them: at most a few per second per warehouse.
+	// Gateways ignore it.
+	KindActivity EventKind = "activity"
 )
 
 // Warning says a session ends soon (API.md `warning`, reason expires_soon).
@@ -38,6 +44,8 @@ type Event struct {
 	DeviceID string    `json:"device_id,omitempty"`
 	Origin   string    `json:"origin,omitempty"`
 	SocketID string    `json:"socket_id,omitempty"`
+	// WarehouseID is the warehouse of a KindActivity event.
+	WarehouseID string `json:"warehouse_id,omitempty"`
 }
 
 // PageRequest asks for one page of a warehouse's sessions.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/admin"
+	"github.com/floorgate/floorgate/admin/console"
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/gateway"
 )
@@ -96,9 +97,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	metrics := newMetricsRegistry()
+	// The console's live pages hear the fan-out through the gateway's
+	// one watcher (teeWatch), not a second subscription.
+	feed := console.NewFeed()
 	gw, err := gateway.New(gateway.Config{
 		Registry:       reg,
-		Sessions:       sess.Store,
+		Sessions:       teeWatch{Store: sess.Store, also: feed.Publish},
 		Throttle:       sess.Throttle,
 		Logger:         log.With("component", "gateway"),
 		Now:            time.Now,
@@ -121,6 +125,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)
+	}
+
+	cons, err := console.New(console.Config{
+		API:    adm.Handler(),
+		Feed:   feed,
+		Logger: log.With("component", "console"),
+		Now:    time.Now,
+		Secure: secureRequest(c.ClientIPHeader != ""),
+	})
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
 	}
 
 	o := &ops{registry: regStore, sessions: sess.Store, metrics: metrics, log: log, watching: gw.Watching}
@@ -149,7 +164,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	gwSrv := &http.Server{Handler: o.wrap(gw.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
-	admSrv := &http.Server{Handler: o.wrap(adm.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	admSrv := &http.Server{Handler: o.wrap(cons.Mount(admin.BasePath)), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	// Open live pages end when the stop begins, so that it does not wait
+	// for them.
+	admSrv.RegisterOnShutdown(feed.Close)
 	// No WriteTimeout anywhere: /debug/pprof/profile streams for as long
 	// as its ?seconds= says.
 	pprofSrv := &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
@@ -264,12 +282,13 @@ Floorgate created the first admin account. Sign in with:
 
   email:     %s
   password:  %s
+  console:   %s
   admin API: %s
 
 The password is shown this once only. Sign in and change it.
 ================================================================
 
-`, email, password, "http://"+browsableAddr(adminAddr)+"/admin/v1/login")
+`, email, password, "http://"+browsableAddr(adminAddr)+"/", "http://"+browsableAddr(adminAddr)+"/admin/v1/login")
 }
 
 // browsableAddr turns a bound address such as [::]:8081 into one a

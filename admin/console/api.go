@@ -18,7 +18,9 @@ type apiError struct {
 	admin.Problem
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("admin API %d %s: %s", e.Status, e.Code, e.Detail) }
+func (e *apiError) Error() string {
+	return fmt.Sprintf("admin API %d %s: %s", e.Status, e.Code, e.Detail)
+}
 
 // fieldErrors maps each named field to its first message.
 func (e *apiError) fieldErrors() map[string]string {

@@ -12,9 +12,9 @@ import (
 
 // devicesData is the devices list.
 type devicesData struct {
-	Devices                  admin.Page[admin.DeviceView]
-	Warehouse, Stat, Online  string
-	Next, First              string
+	Devices                 admin.Page[admin.DeviceView]
+	Warehouse, Stat, Online string
+	Next, First             string
 }
 
 func (c *Console) devices(w http.ResponseWriter, r *http.Request, s *session) error {

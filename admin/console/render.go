@@ -94,7 +94,7 @@ var funcs = template.FuncMap{
 		}
 		return m, nil
 	},
-	"add":  func(a, b int) int { return a + b },
+	"add": func(a, b int) int { return a + b },
 }
 
 // shortDuration prints d in its largest unit or two: "850ms", "12s",

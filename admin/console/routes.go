@@ -44,7 +44,7 @@ func (c *Console) routes() []route {
 		{Method: "POST", Path: "/users", API: []string{"POST /users"}, h: c.createUser},
 		{Method: "GET", Path: "/users/username", API: []string{"GET /users/username"}, h: c.usernameCheck},
 		{Method: "GET", Path: "/users/export", API: []string{"GET /users/export"}, h: c.exportUsers},
-		{Method: "GET", Path: "/users/import", API: nil, h: c.importPage},
+		{Method: "GET", Path: "/users/import", API: []string{"GET /warehouses"}, h: c.importPage},
 		{Method: "POST", Path: "/users/import", API: []string{"POST /users/import"}, h: c.importUsers},
 		{Method: "GET", Path: "/users/{id}", API: []string{"GET /users/{id}", "GET /sessions", "GET /audit"}, h: c.user},
 		{Method: "POST", Path: "/users/{id}", API: []string{"PATCH /users/{id}"}, h: c.editUser},
@@ -67,7 +67,7 @@ func (c *Console) routes() []route {
 		{Method: "POST", Path: "/sessions/{id}/end", API: []string{"DELETE /sessions/{id}"}, h: c.endSession},
 
 		{Method: "GET", Path: "/managers", API: []string{"GET /managers"}, h: c.managers},
-		{Method: "GET", Path: "/managers/new", API: nil, h: c.newManager},
+		{Method: "GET", Path: "/managers/new", API: []string{"GET /warehouses"}, h: c.newManager},
 		{Method: "POST", Path: "/managers", API: []string{"POST /managers"}, h: c.createManager},
 		{Method: "GET", Path: "/managers/{id}", API: []string{"GET /managers/{id}"}, h: c.manager},
 		{Method: "POST", Path: "/managers/{id}", API: []string{"PATCH /managers/{id}"}, h: c.editManager},

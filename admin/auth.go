@@ -393,3 +393,8 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// ManagerThrottleSubject is the sign-in throttle subject of a manager's
+// email, for tools that lift a lock outside the API (floorgate admin
+// reset-password).
+func ManagerThrottleSubject(email string) string { return managerSubject(email) }

@@ -56,6 +56,13 @@ var errHelp = flag.ErrHelp
 // and then from the built-in default: a flag given on the command line
 // wins over the environment, which wins over the default.
 func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
+	c, _, err := parseCommand(args, getenv, usage, 0)
+	return c, err
+}
+
+// parseCommand is parseConfig for a subcommand that takes exactly
+// operands arguments after its flags, which it returns.
+func parseCommand(args []string, getenv func(string) string, usage io.Writer, operands int) (config, []string, error) {
 	name := "floorgate"
 	if len(args) > 0 {
 		name = args[0]
@@ -122,10 +129,13 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		"how long a graceful stop waits for requests in flight")
 
 	if err := fs.Parse(args); err != nil {
-		return config{}, err
+		return config{}, nil, err
 	}
-	if fs.NArg() > 0 {
-		return config{}, fmt.Errorf("unexpected arguments %q: floorgate takes flags only", fs.Args())
+	if fs.NArg() != operands {
+		if operands == 0 {
+			return config{}, nil, fmt.Errorf("unexpected arguments %q: floorgate takes flags only", fs.Args())
+		}
+		return config{}, nil, fmt.Errorf("%s: want %d argument(s) after the flags, got %q", name, operands, fs.Args())
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -143,11 +153,11 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		}
 	})
 	if len(envErrs) > 0 {
-		return config{}, errors.Join(envErrs...)
+		return config{}, nil, errors.Join(envErrs...)
 	}
 
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return config{}, fmt.Errorf("-log-level %q: want debug, info, warn or error", logLevel)
+		return config{}, nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", logLevel)
 	}
 	for o := range strings.SplitSeq(origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -155,25 +165,25 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		}
 	}
 	if hashMem < 8 || hashMem > 4<<20 {
-		return config{}, fmt.Errorf("-hash-memory-kib %d: want 8 to %d", hashMem, 4<<20)
+		return config{}, nil, fmt.Errorf("-hash-memory-kib %d: want 8 to %d", hashMem, 4<<20)
 	}
 	if hashTime < 1 || hashTime > 100 {
-		return config{}, fmt.Errorf("-hash-time %d: want 1 to 100", hashTime)
+		return config{}, nil, fmt.Errorf("-hash-time %d: want 1 to 100", hashTime)
 	}
 	c.HashMemoryKiB, c.HashTime = uint32(hashMem), uint32(hashTime)
 	if c.ShutdownTimeout <= 0 {
-		return config{}, fmt.Errorf("-shutdown-timeout %v: want more than 0", c.ShutdownTimeout)
+		return config{}, nil, fmt.Errorf("-shutdown-timeout %v: want more than 0", c.ShutdownTimeout)
 	}
 	if strings.ContainsAny(c.RedisPrefix, "{}") {
-		return config{}, fmt.Errorf("-redis-prefix %q: must not contain '{' or '}' (they choose Redis Cluster slots)", c.RedisPrefix)
+		return config{}, nil, fmt.Errorf("-redis-prefix %q: must not contain '{' or '}' (they choose Redis Cluster slots)", c.RedisPrefix)
 	}
 	if c.DataDir == "" {
-		return config{}, errors.New("-data-dir is empty")
+		return config{}, nil, errors.New("-data-dir is empty")
 	}
 	if c.InstanceID == "" {
 		c.InstanceID = defaultInstanceID()
 	}
-	return c, nil
+	return c, fs.Args(), nil
 }
 
 // defaultInstanceID names this process among several: the host name and

@@ -5,7 +5,12 @@
 // With no configuration it keeps its registry in a SQLite file and its
 // sessions in process, under -data-dir; -postgres-url and -redis-url
 // switch to the production backends. Every flag defaults from a
-// FLOORGATE_* environment variable: `floorgate -h` lists them.
+// FLOORGATE_* environment variable: `floorgate -h` lists them. The
+// admin listener also serves the admin console at "/".
+//
+// `floorgate admin reset-password [flags] EMAIL`, with the server's
+// flags and environment, gives a manager account (the only admin's,
+// typically) a new generated password, printed once.
 //
 // This package only wires: it reads flags, opens the stores, builds the
 // gateway and the admin API, starts them and stops them. It owns the

@@ -23,6 +23,9 @@ import (
 // gracefully. The one-time admin sign-in goes to stdout; logs go to
 // stderr as JSON.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[1] == "admin" {
+		return adminCommand(ctx, args, getenv, stdout, stderr)
+	}
 	return serve(ctx, args, getenv, stdout, stderr, nil)
 }
 

@@ -359,6 +359,9 @@ func TestRun(t *testing.T) {
 			if !strings.Contains(first.Stdout.String(), first.AdminURL+"/admin/v1/login") {
 				t.Errorf("first start printed %q; want the admin URL %s/admin/v1/login", first.Stdout, first.AdminURL)
 			}
+			if !strings.Contains(first.Stdout.String(), "console:   "+first.AdminURL+"/\n") {
+				t.Errorf("first start printed %q; want the console's URL %s/", first.Stdout, first.AdminURL)
+			}
 			checkOps(t, first)
 			if got := adminLogin(t, first, email, password); got != http.StatusOK {
 				t.Errorf("admin login with the printed password = %d; want 200", got)

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/floorgate/floorgate/admin"
+	"github.com/floorgate/floorgate/devices"
+)
+
+// adminCommand runs `floorgate admin SUBCOMMAND [flags] ARGS`. The one
+// subcommand, reset-password EMAIL, recovers a manager account (the
+// only admin's, typically) with the same flags and environment as the
+// server: it opens the same registry, sets a new generated password,
+// printed once on stdout, activates the account, ends its admin
+// sessions, lifts its sign-in lock when the session store answers, and
+// is audited with actor system:cli.
+func adminCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 3 || args[2] != "reset-password" {
+		fmt.Fprintln(stderr, "usage: floorgate admin reset-password [flags] EMAIL")
+		return errors.New("admin: the one subcommand is reset-password")
+	}
+	c, rest, err := parseCommand(append([]string{args[0] + " admin reset-password"}, args[3:]...), getenv, stderr, 1)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	email := rest[0]
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	regStore, err := openRegistryStore(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer regStore.Close()
+	pepper, err := loadPepper(ctx, c, regStore, log)
+	if err != nil {
+		return err
+	}
+	reg, err := devices.NewRegistry(regStore, devices.Options{
+		Pepper: pepper, Now: time.Now, Logger: log,
+		Hash: devices.HashParams{MemoryKiB: c.HashMemoryKiB, Time: c.HashTime, Threads: 1},
+	})
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	m, password, err := reg.ResetManagerPassword(ctx, devices.ActorCLI, email)
+	if errors.Is(err, devices.ErrNotFound) {
+		return fmt.Errorf("no manager account has the email %q", email)
+	}
+	if err != nil {
+		return err
+	}
+	unlocked := "yes"
+	if c.RedisURL == "" {
+		// In-process sessions belong to the running server: its lock, if
+		// any, ends when its time passes or the server restarts.
+		unlocked = "not from here (sessions are in process: a lock ends when its time passes or the server restarts)"
+	} else if sess, err := openSessions(ctx, c, log); err != nil {
+		unlocked = "no (the session store does not answer; an admin can unlock the account later)"
+	} else {
+		uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := sess.Throttle.UnlockSubject(uctx, admin.ManagerThrottleSubject(m.Email)); err != nil {
+			unlocked = "no (the session store does not answer; an admin can unlock the account later)"
+		}
+		cancel()
+		if err := sess.close(); err != nil {
+			log.Warn("close sessions", "err", err)
+		}
+	}
+	fmt.Fprintf(stdout, `
+================================================================
+Floorgate reset the password of %s.
+
+  email:     %s
+  password:  %s
+  sign-in lock lifted: %s
+
+The password is shown this once only. Sign in and change it.
+Its earlier admin sessions are ended. The reset is in the audit log
+(actor %s).
+================================================================
+
+`, m.Email, m.Email, password, unlocked, devices.ActorCLI)
+	return nil
+}

@@ -45,13 +45,51 @@ var enums = map[reflect.Type][]string{
 		"pin_reset", "device_revoked", "expired", "idle"},
 }
 
+// requestRequired lists the required fields of the request body types:
+// the fields a handler refuses to go without. Every route's Body type has
+// an entry (TestOpenAPIRequestBodiesListRequired), a patch an empty one.
+// Every other struct requires the fields it always encodes (no
+// omitempty), which is what a response carries.
+var requestRequired = map[reflect.Type][]string{
+	reflect.TypeFor[LoginRequest]():             {"email", "password"},
+	reflect.TypeFor[devices.WarehouseInput]():   {"name", "code"},
+	reflect.TypeFor[devices.WarehousePatch]():   {},
+	reflect.TypeFor[devices.ManagerInput]():     {"email", "first_name", "last_name", "password", "roles"},
+	reflect.TypeFor[devices.ManagerPatch]():     {},
+	reflect.TypeFor[CreateUserRequest]():        {"username", "first_name", "last_name", "pin", "warehouse_id"},
+	reflect.TypeFor[devices.UserPatch]():        {},
+	reflect.TypeFor[ResetPINRequest]():          {"pin"},
+	reflect.TypeFor[devices.DevicePatch]():      {},
+	reflect.TypeFor[devices.SettingsOverride](): {},
+	reflect.TypeFor[CreateServiceKeyRequest]():  {"name", "scope"},
+}
+
+// requestExamples are example bodies of the main requests.
+var requestExamples = map[reflect.Type]any{
+	reflect.TypeFor[LoginRequest]():           map[string]any{"email": "mia@example.com", "password": "Forklift-Blue-77"},
+	reflect.TypeFor[devices.WarehouseInput](): map[string]any{"name": "Dock North", "code": "DN1", "settings": map[string]any{"session_cap": 2}},
+	reflect.TypeFor[devices.ManagerInput](): map[string]any{"email": "mia@example.com", "first_name": "Mia", "last_name": "Berg",
+		"password": "Forklift-Blue-77", "roles": []any{map[string]any{"role": "mobile_manager", "warehouse_id": "wh_01J9Z3K4"}}},
+	reflect.TypeFor[CreateUserRequest](): map[string]any{"username": "jsmith", "first_name": "Jo", "last_name": "Smith", "pin": "4821",
+		"warehouse_id": "wh_01J9Z3K4", "employee_id": "E-1042", "language": "es", "pin_change_required": true},
+	reflect.TypeFor[devices.UserPatch]():        map[string]any{"language": "pt-BR"},
+	reflect.TypeFor[ResetPINRequest]():          map[string]any{"pin": "7305", "pin_change_required": true},
+	reflect.TypeFor[devices.DevicePatch]():      map[string]any{"label": "Dock 3 scanner"},
+	reflect.TypeFor[devices.SettingsOverride](): map[string]any{"session_cap": 3, "cap_policy": "evict_oldest", "idle_timeout_s": 1800},
+	reflect.TypeFor[CreateServiceKeyRequest]():  map[string]any{"name": "WMS picks backend", "scope": "introspect"},
+}
+
+// exampleCodes is the usual code of each error status, for examples.
+var exampleCodes = map[int]string{
+	http.StatusBadRequest: codeInvalidRequest, http.StatusUnauthorized: codeInvalidToken, http.StatusForbidden: codeForbidden,
+	http.StatusNotFound: codeNotFound, http.StatusConflict: codeConflict, http.StatusRequestEntityTooLarge: codeTooLarge,
+	http.StatusUnprocessableEntity: codeWeakPIN, http.StatusTooManyRequests: codeTooManyAttempts,
+	http.StatusInternalServerError: codeInternal, http.StatusServiceUnavailable: codeUnavailable,
+}
+
 type schemaGen struct {
 	schemas map[string]any
 	names   map[reflect.Type]string
-}
-
-func (g *schemaGen) ref(t reflect.Type) map[string]any {
-	return g.schema(t)
 }
 
 // schema returns the JSON Schema of t, registering named structs as
@@ -99,29 +137,37 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 			g.names[t] = name
 			g.schemas[name] = nil // reserve against recursion
 			props := map[string]any{}
-			g.fields(t, props)
-			g.schemas[name] = map[string]any{"type": "object", "properties": props}
+			required := g.fields(t, props, nil)
+			if list, ok := requestRequired[t]; ok {
+				required = list
+			}
+			if required == nil {
+				required = []string{}
+			}
+			g.schemas[name] = map[string]any{"type": "object", "properties": props, "required": required}
 		}
 		return map[string]any{"$ref": "#/components/schemas/" + name}
 	}
 	return map[string]any{}
 }
 
-// fields adds the JSON properties of struct t, flattening embedded structs.
-func (g *schemaGen) fields(t reflect.Type, props map[string]any) {
+// fields adds the JSON properties of struct t, flattening embedded
+// structs, and returns required with the names of those always encoded
+// (no omitempty) added.
+func (g *schemaGen) fields(t reflect.Type, props map[string]any, required []string) []string {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
 		if tag == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" {
 			ft := f.Type
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			g.fields(ft, props)
+			required = g.fields(ft, props, required)
 			continue
 		}
 		if !f.IsExported() {
@@ -131,7 +177,11 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any) {
 			name = f.Name
 		}
 		props[name] = g.schema(f.Type)
+		if !slices.Contains(strings.Split(opts, ","), "omitempty") {
+			required = append(required, name)
+		}
 	}
+	return required
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
@@ -151,6 +201,7 @@ func (a *API) OpenAPI() map[string]any {
 		op := map[string]any{
 			"operationId": operationID(rt),
 			"summary":     rt.Summary,
+			"description": describe(rt),
 			"tags":        []string{rt.Tag},
 		}
 		if rt.Public {
@@ -179,8 +230,11 @@ func (a *API) OpenAPI() map[string]any {
 		}
 		switch {
 		case rt.Body != nil:
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.Body))}}}
+			media := map[string]any{"schema": g.schema(reflect.TypeOf(rt.Body))}
+			if ex, ok := requestExamples[reflect.TypeOf(rt.Body)]; ok {
+				media["example"] = ex
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": media}}
 		case rt.CSVBody:
 			op["requestBody"] = map[string]any{"required": true, "description": "RFC 4180 CSV, UTF-8 with or without BOM; header username,first_name,last_name,pin,warehouse_id (or warehouse_code)[,employee_id][,language][,pin_change_required]; at most 50,000 data rows",
 				"content": map[string]any{"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}}}
@@ -195,16 +249,29 @@ func (a *API) OpenAPI() map[string]any {
 		case rt.Resp != nil:
 			s := g.schema(reflect.TypeOf(rt.Resp))
 			if rt.List {
-				s = map[string]any{"type": "object", "properties": map[string]any{
+				s = map[string]any{"type": "object", "required": []string{"items"}, "properties": map[string]any{
 					"items":           map[string]any{"type": "array", "items": s},
-					"next_page_token": map[string]any{"type": "string", "description": `empty on the last page`},
+					"next_page_token": map[string]any{"type": "string", "description": `absent or empty on the last page`},
 				}}
 			}
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": s}}
 		}
 		responses[strconv.Itoa(rt.Status)] = ok
+		client := false
 		for _, st := range errorStatuses(rt) {
+			code := exampleCodes[st]
+			if st == http.StatusUnauthorized && rt.Public {
+				code = codeInvalidCredentials
+			}
 			responses[strconv.Itoa(st)] = map[string]any{"description": http.StatusText(st),
+				"content": map[string]any{"application/problem+json": map[string]any{"schema": problem, "example": map[string]any{
+					"type": "about:blank", "title": http.StatusText(st), "status": st, "code": code}}}}
+			client = client || st < 500
+		}
+		if !client {
+			// Only 405 (another method on this path) is left, which is
+			// the path's, not the operation's.
+			responses["4XX"] = map[string]any{"description": "A client error, such as 405 for another method",
 				"content": map[string]any{"application/problem+json": map[string]any{"schema": problem}}}
 		}
 		op["responses"] = responses
@@ -216,8 +283,16 @@ func (a *API) OpenAPI() map[string]any {
 			"title":   "Floorgate admin API",
 			"version": "v1",
 			"description": "Manage warehouses, managers, mobile users, devices, sessions, settings, service keys and the audit log. " +
-				"Errors are application/problem+json with a stable code. Lists use keyset pagination (page_token, page_size up to 500).",
+				"Errors are application/problem+json with a stable code. Lists use keyset pagination (page_token, page_size up to 500). " +
+				"A manager sees and changes only the warehouses their roles cover; others answer 404. " +
+				"The device protocol (the handhelds' API) is described in docs/PROTOCOL.md of the repository.",
+			"contact": map[string]any{"name": "Floorgate maintainers", "url": "https://github.com/floorgate/floorgate"},
+			"license": map[string]any{"name": "Proprietary", "url": "https://github.com/floorgate/floorgate/blob/main/README.md"},
 		},
+		// Relative: the admin listener that serves this document
+		// (default :8081, -admin-addr); the paths carry /admin/v1.
+		"servers": []any{map[string]any{"url": "/",
+			"description": "the admin listener that serves this document (default port 8081)"}},
 		"security": []any{map[string]any{"bearer": []string{}}},
 		"paths":    paths,
 		"components": map[string]any{
@@ -257,6 +332,17 @@ func errorStatuses(rt route) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// describe is an operation's description: its summary and who may call it.
+func describe(rt route) string {
+	switch {
+	case rt.Public:
+		return rt.Summary + ". No bearer."
+	case rt.Tag == "auth":
+		return rt.Summary + ". Bearer: a manager token or a service key with scope admin."
+	}
+	return rt.Summary + ". Bearer: a manager token (the caller's roles decide what it may see and change) or a service key with scope admin."
 }
 
 func operationID(rt route) string {

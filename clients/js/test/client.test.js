@@ -279,3 +279,19 @@ test('full jitter: delays spread over [0, cap) with Math.random', async () => {
   assert.ok(ds.every(d => d >= 0 && d < 1000), 'within [0, cap)')
   assert.ok(new Set(ds).size > 100, 'spread, not one fixed delay')
 })
+
+test('an HTTP call that gets no answer is aborted after timeoutMs', async () => {
+  const http = await import('node:http')
+  const held = []
+  const srv = http.createServer((req, res) => { held.push(res) }) // never answers
+  await new Promise(resolve => srv.listen(0, '127.0.0.1', resolve))
+  try {
+    const rec = client({ gatewayUrl: 'http://127.0.0.1:' + srv.address().port }, { timeoutMs: 100 })
+    rec.c._put('floorgate.device', { device_id: 'd', device_token: 'fgd_x', warehouse_id: 'w' })
+    await assert.rejects(rec.c.login('ana', '4821'), e => e instanceof FloorgateError && e.status === 0 && e.code === 'network')
+    assert.ok(rec.c.device, 'no answer is not an invalid token: the device stays enrolled')
+  } finally {
+    held.forEach(res => res.destroy())
+    srv.close()
+  }
+})

@@ -170,7 +170,7 @@ const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/cs
  * files of test/page/ at /test/ and of example/ at /example/, and /v1/*
  * (HTTP and websocket) proxied to the gateway at target() ("host:port").
  */
-export async function serve (target) {
+export async function serve (target, port = 0) {
   const dest = () => { const t = target(); const i = t.lastIndexOf(':'); return [t.slice(0, i), Number(t.slice(i + 1))] }
   const files = { '/floorgate.js': join(jsDir, 'floorgate.js') }
   const roots = { '/test/': join(jsDir, 'test', 'page'), '/example/': join(jsDir, 'example') }
@@ -213,7 +213,7 @@ export async function serve (target) {
     up.on('close', end)
     sock.on('close', end)
   })
-  await new Promise(resolve => srv.listen(0, '127.0.0.1', resolve))
+  await new Promise(resolve => srv.listen(port, '127.0.0.1', resolve))
   srv.url = 'http://127.0.0.1:' + srv.address().port
   return srv
 }

@@ -15,10 +15,11 @@ let serial = 0
 
 /**
  * client makes a client of fg that records its callbacks in `events`
- * and counts the sockets it opens in `sockets`. o overrides options.
+ * and counts the sockets it opens in `sockets`. o overrides options;
+ * o.hold keeps each onSignedOut pending until rec.release().
  */
-function client (f, o = {}) {
-  const rec = { events: [], sockets: 0, delays: [] }
+function client (f, { hold, ...o } = {}) {
+  const rec = { events: [], sockets: 0, delays: [], release: null }
   class CountingWS extends WebSocket {
     constructor (url) { super(url); rec.sockets++ }
   }
@@ -27,7 +28,11 @@ function client (f, o = {}) {
     WebSocket: CountingWS,
     reconnectBaseMs: 50,
     reconnectMaxMs: 400,
-    onSignedOut: (reason, by) => { rec.events.push(['signedOut', reason, by]) },
+    onSignedOut: (reason, by) => {
+      rec.events.push(['signedOut', reason, by])
+      // hold: the app is still signing out until the test calls rec.release()
+      if (hold) return new Promise(resolve => { rec.release = resolve })
+    },
     onUnenrolled: reason => { rec.events.push(['unenrolled', reason]) },
     onExpiresSoon: at => { rec.events.push(['expiresSoon', at]) },
     onStatus: (s, info) => { if (s === 'waiting') rec.delays.push(info); rec.events.push(['status', s, info.code]) },
@@ -81,13 +86,7 @@ test('enroll, login with language, session, logout', async () => {
 
 test('a forced logout is pushed, handed to onSignedOut, and acked only after its promise resolves', async () => {
   const u = await fg.addUser('ben')
-  let release
-  const rec = client(fg, {
-    onSignedOut: (reason, by) => {
-      rec.events.push(['signedOut', reason, by])
-      return new Promise(resolve => { release = resolve })
-    }
-  })
+  const rec = client(fg, { hold: true })
   await enroll(rec)
   rec.c.connect()
   await online(rec)
@@ -101,7 +100,7 @@ test('a forced logout is pushed, handed to onSignedOut, and acked only after its
   await sleep(200)
   assert.equal((await fg.command(cmd)).status, 'delivered', 'no ack while the app is still signing out')
 
-  release()
+  rec.release()
   const c = await fg.waitCommand(cmd, 'acked')
   assert.ok(c.acked_at)
   assert.equal(signedOut(rec).length, 1)
@@ -110,13 +109,7 @@ test('a forced logout is pushed, handed to onSignedOut, and acked only after its
 
 test('a logout queued while the socket was closed is handled once after reconnect, acked once', async () => {
   const u = await fg.addUser('cleo')
-  let release
-  const rec = client(fg, {
-    onSignedOut: (reason, by) => {
-      rec.events.push(['signedOut', reason, by])
-      return new Promise(resolve => { release = resolve })
-    }
-  })
+  const rec = client(fg, { hold: true })
   await enroll(rec)
   const l = await rec.c.login(u.username, u.pin)
   const { command_ids: [cmd] } = await fg.admin('POST', `/users/${u.id}/logout`)
@@ -135,7 +128,7 @@ test('a logout queued while the socket was closed is handled once after reconnec
   await online(rec)
   await fg.waitCommand(cmd, 'delivered')
   await sleep(200)
-  release()
+  rec.release()
   await fg.waitCommand(cmd, 'acked')
   assert.equal(signedOut(rec).length, 1, 'handled exactly once across reconnects')
 

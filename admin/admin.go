@@ -14,6 +14,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // BasePath is where the admin API is mounted.
@@ -24,7 +25,7 @@ const BasePath = "/admin/v1"
 type Config struct {
 	Registry *devices.Registry
 	Sessions sessions.Store
-	Throttle sessions.Throttle
+	Throttle throttle.Throttle
 	// Logger receives one record per failure that stops in this package;
 	// slog.Default when nil.
 	Logger *slog.Logger
@@ -52,7 +53,7 @@ type Config struct {
 type API struct {
 	reg      *devices.Registry
 	sess     sessions.Store
-	throttle sessions.Throttle
+	throttle throttle.Throttle
 	log      *slog.Logger
 	now      func() time.Time
 	clientIP func(*http.Request) string

@@ -14,6 +14,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // principal is who is calling: a manager with roles, or a service key
@@ -216,10 +217,10 @@ type LoginResponse struct {
 }
 
 // limits turns the registry's throttle settings into the session store's.
-func limits(t devices.Throttle) sessions.Limits {
+func limits(t devices.Throttle) throttle.Limits {
 	t = t.WithDefaults()
 	sec := func(s int) time.Duration { return time.Duration(s) * time.Second }
-	return sessions.Limits{
+	return throttle.Limits{
 		PairFreeFailures: t.PairFreeFailures,
 		PairMaxDelay:     sec(t.PairMaxDelayS),
 		UserFailures:     t.UserFailures,
@@ -239,11 +240,11 @@ func limits(t devices.Throttle) sessions.Limits {
 // no one can do for an address: one colleague typing wrong passwords for
 // made-up emails would lock everybody behind the address out, for good.
 // So the per-source quarantine is off (DeviceFailures 0 turns it off in
-// every sessions.Throttle) and so is the spray alarm (it needs a
+// every throttle.Throttle) and so is the spray alarm (it needs a
 // warehouse). What stays: the growing delays per (email, address), the
 // timed lock per email across addresses, and the consecutive-failure lock
 // of an email that an admin lifts with POST /managers/{id}/unlock.
-func addressLimits(l sessions.Limits) sessions.Limits {
+func addressLimits(l throttle.Limits) throttle.Limits {
 	l.DeviceFailures, l.DeviceWindow = 0, 0
 	l.SprayUsers, l.SprayWindow = 0, 0
 	return l
@@ -324,7 +325,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	lim := addressLimits(limits(settings.Throttle))
 	addr := a.clientIP(r)
-	att := sessions.Attempt{Subject: managerSubject(in.Email), Source: addressSource(addr)}
+	att := throttle.Attempt{Subject: managerSubject(in.Email), Source: addressSource(addr)}
 	// One attempt per email at a time on this instance: the throttle
 	// counts a failure only after the hash, so parallel guesses would all
 	// pass the check before the first one is counted.
@@ -336,7 +337,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("login: throttle check: %w", errors.Join(sessions.ErrUnavailable, err))
 	}
-	if d.Verdict != sessions.Allow {
+	if d.Verdict != throttle.Allow {
 		a.record(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.throttled", Subject: "email:" + emailKey(in.Email),
 			Details: map[string]string{"verdict": string(d.Verdict), "remote_addr": addr}})
 		return tooMany(d, lim)
@@ -371,7 +372,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 
 // tooMany answers a throttle verdict: 429 with the wait. A lock until
 // unlocked (RetryAfter 0) suggests the timed lock's length.
-func tooMany(d sessions.Decision, lim sessions.Limits) error {
+func tooMany(d throttle.Decision, lim throttle.Limits) error {
 	wait := d.RetryAfter
 	if wait <= 0 {
 		wait = lim.UserLock

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
-	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // fromAddress makes the API see every request as coming from the
@@ -56,7 +56,7 @@ func TestLoginAddressNotQuarantined(t *testing.T) {
 		// A quarantine of the bare address, as older versions left it.
 		lim := limits(devices.DefaultThrottle())
 		for i := range lim.DeviceFailures {
-			if _, err := e.throttle.Fail(ctx, sessions.Attempt{Subject: fmt.Sprintf("mgr:old%d@example.com", i), Source: "198.51.100.9"}, lim); err != nil {
+			if _, err := e.throttle.Fail(ctx, throttle.Attempt{Subject: fmt.Sprintf("mgr:old%d@example.com", i), Source: "198.51.100.9"}, lim); err != nil {
 				t.Fatalf("Fail: %v", err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // TestWarehouseSummary counts a small floor in every state, on every
@@ -25,9 +26,9 @@ func TestWarehouseSummary(t *testing.T) {
 			t.Fatalf("MarkOnline: %v", err)
 		}
 		quar := e.mkDevice("SER-QUAR", e.whA.ID)
-		lim := sessions.Limits{DeviceFailures: 1, DeviceWindow: time.Hour}
+		lim := throttle.Limits{DeviceFailures: 1, DeviceWindow: time.Hour}
 		for _, u := range []string{"x1", "x2"} {
-			if _, err := e.throttle.Fail(ctx, sessions.Attempt{Subject: u, Source: quar.ID, WarehouseID: e.whA.ID}, lim); err != nil {
+			if _, err := e.throttle.Fail(ctx, throttle.Attempt{Subject: u, Source: quar.ID, WarehouseID: e.whA.ID}, lim); err != nil {
 				t.Fatalf("Fail: %v", err)
 			}
 		}

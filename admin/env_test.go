@@ -22,6 +22,8 @@ import (
 	"github.com/floorgate/floorgate/devices/sqlite"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
+	"github.com/floorgate/floorgate/throttle"
+	thmemory "github.com/floorgate/floorgate/throttle/memory"
 )
 
 // clock is a settable test clock.
@@ -45,17 +47,17 @@ func (c *clock) Advance(d time.Duration) {
 // backend opens the stores of one test run.
 type backend struct {
 	name string
-	open func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, sessions.Throttle)
+	open func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle)
 }
 
 func embedded() backend {
-	return backend{name: "embedded", open: func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, sessions.Throttle) {
+	return backend{name: "embedded", open: func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
 		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "registry.db"))
 		if err != nil {
 			t.Fatalf("sqlite.Open: %v", err)
 		}
 		t.Cleanup(func() { st.Close() })
-		return st, memory.New(memory.Options{Now: now}), memory.NewThrottle(memory.ThrottleOptions{Now: now})
+		return st, memory.New(memory.Options{Now: now}), thmemory.New(thmemory.Options{Now: now})
 	}}
 }
 
@@ -101,7 +103,7 @@ type env struct {
 	clock    *clock
 	reg      *devices.Registry
 	sess     sessions.Store
-	throttle sessions.Throttle
+	throttle throttle.Throttle
 	api      *API
 	srv      *httptest.Server
 	whA, whB devices.Warehouse

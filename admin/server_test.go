@@ -13,6 +13,8 @@ import (
 	"github.com/floorgate/floorgate/devices/postgres"
 	"github.com/floorgate/floorgate/sessions"
 	fgredis "github.com/floorgate/floorgate/sessions/redis"
+	"github.com/floorgate/floorgate/throttle"
+	thredis "github.com/floorgate/floorgate/throttle/redis"
 )
 
 func getenv(name, def string) string {
@@ -48,7 +50,7 @@ func serverBackend(t *testing.T) (backend, bool) {
 		t.Logf("Redis at FLOORGATE_TEST_REDIS_ADDR is unreachable (%v): server backend skipped", err)
 		return backend{}, false
 	}
-	return backend{name: "postgres+redis", open: func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, sessions.Throttle) {
+	return backend{name: "postgres+redis", open: func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
 		ctx := context.Background()
 		schema := "t_admin_" + randomName()
 		conn, err := pgx.Connect(ctx, pgURL)
@@ -93,6 +95,6 @@ func serverBackend(t *testing.T) (backend, bool) {
 			client.Close()
 		})
 		opts := fgredis.Options{Prefix: prefix, Now: now}
-		return st, fgredis.New(client, opts), fgredis.NewThrottle(client, opts)
+		return st, fgredis.New(client, opts), thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now})
 	}}, true
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // hangUp cancels the context of the request in progress when a chosen
@@ -49,16 +50,16 @@ func (h *hangUp) alive(method string) (alive, called bool) {
 }
 
 type hangUpThrottle struct {
-	sessions.Throttle
+	throttle.Throttle
 	h *hangUp
 }
 
-func (t hangUpThrottle) Fail(ctx context.Context, a sessions.Attempt, l sessions.Limits) (sessions.Decision, error) {
+func (t hangUpThrottle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limits) (throttle.Decision, error) {
 	t.h.call(ctx, "Fail")
 	return t.Throttle.Fail(ctx, a, l)
 }
 
-func (t hangUpThrottle) Succeed(ctx context.Context, a sessions.Attempt) error {
+func (t hangUpThrottle) Succeed(ctx context.Context, a throttle.Attempt) error {
 	t.h.call(ctx, "Succeed")
 	return t.Throttle.Succeed(ctx, a)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 type enrollResponse struct {
@@ -56,7 +57,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	limits.DeviceFailures, limits.DeviceWindow = 0, 0
 	limits.SprayUsers, limits.SprayWindow = 0, 0
 	ip := s.cfg.ClientIP(r)
-	attempt := sessions.Attempt{Subject: "mgr:" + emailKey, Source: "ip:" + ip}
+	attempt := throttle.Attempt{Subject: "mgr:" + emailKey, Source: "ip:" + ip}
 	// Per subject only: managers behind one NAT address enroll at once.
 	done, err := s.claimAttempt(attempt, false)
 	if err != nil {

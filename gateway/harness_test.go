@@ -21,6 +21,8 @@ import (
 	"github.com/floorgate/floorgate/devices/sqlite"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
+	"github.com/floorgate/floorgate/throttle"
+	thmemory "github.com/floorgate/floorgate/throttle/memory"
 )
 
 // testHash keeps argon2id cheap in tests.
@@ -62,7 +64,7 @@ func (c *clock) Add(d time.Duration) {
 type backend struct {
 	reg      *devices.Registry
 	store    sessions.Store
-	throttle sessions.Throttle
+	throttle throttle.Throttle
 }
 
 // embedded is the SQLite registry in t.TempDir() with in-process
@@ -86,7 +88,7 @@ func embedded(t testing.TB, clk *clock) backend {
 	return backend{
 		reg:      reg,
 		store:    memory.New(memory.Options{Now: clk.Now}),
-		throttle: memory.NewThrottle(memory.ThrottleOptions{Now: clk.Now}),
+		throttle: thmemory.New(thmemory.Options{Now: clk.Now}),
 	}
 }
 

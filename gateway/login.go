@@ -10,6 +10,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // Login outcomes, the label of the logins metric and the result of the
@@ -110,7 +111,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	limits := limitsOf(set.Throttle)
-	attempt := sessions.Attempt{Subject: usernameSubject(req.Username), Source: dev.ID, WarehouseID: dev.WarehouseID}
+	attempt := throttle.Attempt{Subject: usernameSubject(req.Username), Source: dev.ID, WarehouseID: dev.WarehouseID}
 	done, err := s.claimAttempt(attempt, true)
 	if err != nil {
 		outcome = outcomeThrottled

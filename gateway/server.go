@@ -17,6 +17,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // Config configures a Server. Registry, Sessions and Throttle are
@@ -24,7 +25,7 @@ import (
 type Config struct {
 	Registry *devices.Registry
 	Sessions sessions.Store
-	Throttle sessions.Throttle
+	Throttle throttle.Throttle
 	// Logger receives one line per error that stops a request or a socket.
 	// slog.Default() when nil.
 	Logger *slog.Logger
@@ -91,7 +92,7 @@ type Server struct {
 	cfg      Config
 	reg      *devices.Registry
 	store    sessions.Store
-	throttle sessions.Throttle
+	throttle throttle.Throttle
 	log      *slog.Logger
 	now      func() time.Time
 	origins  map[string]bool

@@ -20,6 +20,7 @@ import (
 	"github.com/floorgate/floorgate/devices/sqlite"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/redis"
+	thredis "github.com/floorgate/floorgate/throttle/redis"
 )
 
 func getenv(key, def string) string {
@@ -96,7 +97,7 @@ func servers(t *testing.T, clk *clock) backend {
 		t.Fatalf("NewRegistry: %v", err)
 	}
 	opts := redis.Options{Prefix: prefix, Now: clk.Now, Logger: discard()}
-	return backend{reg: reg, store: redis.New(client, opts), throttle: redis.NewThrottle(client, opts)}
+	return backend{reg: reg, store: redis.New(client, opts), throttle: thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now})}
 }
 
 // TestOnServers runs the evict flow, a queued logout and a cross-instance
@@ -175,7 +176,7 @@ func TestUnavailable(t *testing.T) {
 	client := goredis.NewClient(&goredis.Options{Addr: closedAddr(t), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { client.Close() })
 	opts := redis.Options{Prefix: "fgtest:down:", Now: clk.Now, Logger: discard()}
-	h := newHarnessOn(t, clk, backend{reg: reg, store: redis.New(client, opts), throttle: redis.NewThrottle(client, opts)})
+	h := newHarnessOn(t, clk, backend{reg: reg, store: redis.New(client, opts), throttle: thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now})})
 	h.user("lena", h.wh.ID)
 	d, tok, _, err := reg.Enroll(ctx, "mgr_test", devices.EnrollInput{WarehouseID: h.wh.ID, Serial: "S21-3000", AppVersion: "4.2.0"})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // sessionView is the session object of GET /v1/session and of the
@@ -104,7 +105,7 @@ func (s *Server) changePIN(w http.ResponseWriter, r *http.Request) error {
 		return unavailable(fmt.Errorf("settings of %s: %w", sess.WarehouseID, err))
 	}
 	limits := limitsOf(set.Throttle)
-	attempt := sessions.Attempt{Subject: usernameSubject(sess.Username), Source: sess.DeviceID, WarehouseID: sess.WarehouseID}
+	attempt := throttle.Attempt{Subject: usernameSubject(sess.Username), Source: sess.DeviceID, WarehouseID: sess.WarehouseID}
 	done, err := s.claimAttempt(attempt, true)
 	if err != nil {
 		return err

@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
-	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // limitsOf turns the registry's throttle settings into the sessions
 // throttle's limits; zero fields take devices.DefaultThrottle (Throttle.WithDefaults).
-func limitsOf(t devices.Throttle) sessions.Limits {
+func limitsOf(t devices.Throttle) throttle.Limits {
 	t = t.WithDefaults()
 	sec := func(s int) time.Duration { return time.Duration(s) * time.Second }
-	return sessions.Limits{
+	return throttle.Limits{
 		PairFreeFailures: t.PairFreeFailures,
 		PairMaxDelay:     sec(t.PairMaxDelayS),
 		UserFailures:     t.UserFailures,
@@ -38,18 +38,18 @@ const lockedRetry = time.Hour
 // checkThrottle asks the throttle whether an attempt may go on to the
 // hash. A refusal is device_quarantined (403) or too_many_attempts (429
 // with retry_after); a throttle that cannot answer is 503.
-func (s *Server) checkThrottle(ctx context.Context, a sessions.Attempt, l sessions.Limits) error {
+func (s *Server) checkThrottle(ctx context.Context, a throttle.Attempt, l throttle.Limits) error {
 	d, err := s.throttle.Check(ctx, a, l)
 	if err != nil {
 		return unavailable(fmt.Errorf("throttle check: %w", err))
 	}
 	s.metrics.throttleDecisions.WithLabelValues("check", string(d.Verdict)).Inc()
 	switch d.Verdict {
-	case sessions.Allow:
+	case throttle.Allow:
 		return nil
-	case sessions.Quarantined:
+	case throttle.Quarantined:
 		return &Error{Status: http.StatusForbidden, Code: CodeDeviceQuarantined, Detail: "too many failed attempts on this device: a manager must unlock it"}
-	case sessions.Delay, sessions.UserLocked:
+	case throttle.Delay, throttle.UserLocked:
 		retry := d.RetryAfter
 		if retry <= 0 {
 			retry = lockedRetry
@@ -62,7 +62,7 @@ func (s *Server) checkThrottle(ctx context.Context, a sessions.Attempt, l sessio
 // countFailure counts a failed secret and audits what the throttle
 // decided. A failure that cannot be counted fails the request (503):
 // otherwise a store outage would lift the limits.
-func (s *Server) countFailure(ctx context.Context, a sessions.Attempt, l sessions.Limits, actor string) error {
+func (s *Server) countFailure(ctx context.Context, a throttle.Attempt, l throttle.Limits, actor string) error {
 	d, err := s.throttle.Fail(ctx, a, l)
 	if err != nil {
 		return unavailable(fmt.Errorf("throttle fail: %w", err))
@@ -70,10 +70,10 @@ func (s *Server) countFailure(ctx context.Context, a sessions.Attempt, l session
 	s.metrics.throttleDecisions.WithLabelValues("fail", string(d.Verdict)).Inc()
 	var evs []devices.Event
 	switch d.Verdict {
-	case sessions.Quarantined:
+	case throttle.Quarantined:
 		evs = append(evs, devices.Event{Actor: devices.ActorSystem, Action: "throttle.quarantine",
 			Subject: actor, WarehouseID: a.WarehouseID, Details: map[string]string{"source": a.Source}})
-	case sessions.UserLocked:
+	case throttle.UserLocked:
 		evs = append(evs, devices.Event{Actor: devices.ActorSystem, Action: "throttle.lock",
 			Subject: "username:" + a.Subject, WarehouseID: a.WarehouseID,
 			Details: map[string]string{"retry_after_s": fmt.Sprint(int(d.RetryAfter / time.Second))}})
@@ -91,7 +91,7 @@ func (s *Server) countFailure(ctx context.Context, a sessions.Attempt, l session
 
 // succeed clears the attempt's delays after a right secret. It is best
 // effort: the secret was right, so a failure here only leaves a delay.
-func (s *Server) succeed(ctx context.Context, a sessions.Attempt) {
+func (s *Server) succeed(ctx context.Context, a throttle.Attempt) {
 	if err := s.throttle.Succeed(ctx, a); err != nil {
 		s.log.Warn("throttle succeed failed", slog.Any("err", err))
 	}
@@ -151,7 +151,7 @@ var errInFlight = &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyAt
 // claimAttempt serialises attempts per subject (and per source, when
 // perSource) on this instance, from the throttle check to the failure
 // count. Callers hold it until they return.
-func (s *Server) claimAttempt(a sessions.Attempt, perSource bool) (func(), error) {
+func (s *Server) claimAttempt(a throttle.Attempt, perSource bool) (func(), error) {
 	keys := []string{"subject:" + a.Subject}
 	if perSource {
 		keys = append(keys, "source:"+a.Source)

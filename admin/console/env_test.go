@@ -20,6 +20,8 @@ import (
 	"github.com/floorgate/floorgate/devices/sqlite"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
+	"github.com/floorgate/floorgate/throttle"
+	thmemory "github.com/floorgate/floorgate/throttle/memory"
 )
 
 // clock is a settable test clock.
@@ -50,7 +52,7 @@ type env struct {
 	clock    *clock
 	reg      *devices.Registry
 	sess     sessions.Store
-	throttle sessions.Throttle
+	throttle throttle.Throttle
 	api      *admin.API
 	feed     *Feed
 	cons     *Console
@@ -76,7 +78,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("NewRegistry: %v", err)
 	}
 	ss := memory.New(memory.Options{Now: c.Now})
-	th := memory.NewThrottle(memory.ThrottleOptions{Now: c.Now})
+	th := thmemory.New(thmemory.Options{Now: c.Now})
 	api, err := admin.New(admin.Config{Registry: reg, Sessions: ss, Throttle: th, Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("admin.New: %v", err)

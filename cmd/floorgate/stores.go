@@ -16,6 +16,9 @@ import (
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
 	sessredis "github.com/floorgate/floorgate/sessions/redis"
+	"github.com/floorgate/floorgate/throttle"
+	thmemory "github.com/floorgate/floorgate/throttle/memory"
+	thredis "github.com/floorgate/floorgate/throttle/redis"
 )
 
 // registryFileName is the embedded registry's name inside the data dir.
@@ -49,7 +52,7 @@ func openRegistryStore(ctx context.Context, c config, log *slog.Logger) (devices
 // what closes them.
 type sessionStores struct {
 	Store    sessions.Store
-	Throttle sessions.Throttle
+	Throttle throttle.Throttle
 	close    func() error
 }
 
@@ -64,7 +67,7 @@ func openSessions(ctx context.Context, c config, log *slog.Logger) (sessionStore
 		}
 		opts := sessredis.Options{Prefix: c.RedisPrefix, Logger: log.With("component", "sessions")}
 		st := sessredis.New(client, opts)
-		th := sessredis.NewThrottle(client, opts)
+		th := thredis.New(client, thredis.Options{Prefix: c.RedisPrefix})
 		// The client connects lazily: a Redis that is down at start is
 		// reported here and by /readyz, and logins fail closed until it
 		// answers.
@@ -79,7 +82,7 @@ func openSessions(ctx context.Context, c config, log *slog.Logger) (sessionStore
 		}}, nil
 	}
 	st := memory.New(memory.Options{})
-	th := memory.NewThrottle(memory.ThrottleOptions{})
+	th := thmemory.New(thmemory.Options{})
 	log.Info("sessions", "backend", "memory")
 	return sessionStores{Store: st, Throttle: th, close: func() error {
 		return errors.Join(closeIfCloser(st), closeIfCloser(th))

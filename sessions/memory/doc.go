@@ -1,14 +1,13 @@
 // Package memory is the in-process sessions backend: the embedded default
 // for one Floorgate instance with no Redis. It implements sessions.Store
-// (New) and sessions.Throttle (NewThrottle) and passes the conformance
-// suite in sessions/sessionstest.
+// (New) and passes the conformance suite in sessions/sessionstest.
 //
 // What it owns: live sessions indexed by token hash (SHA-256, never the
 // token), id, user, device and warehouse (ids kept sorted for paging); a
 // min-heap of deadlines (each session's idle-or-absolute end and its
 // warning time) so that Sweep touches only what is due; logout commands
-// with a per-device queue; device presence; the in-process fan-out; and,
-// in Throttle, the sign-in failure counters. Everything lives in memory
+// with a per-device queue; device presence; and the in-process fan-out.
+// Everything lives in memory
 // and ends with the process: after a restart every token is unknown and
 // devices sign in again.
 //
@@ -19,10 +18,7 @@
 // takes only the read lock unless a touch is due (at most once every
 // Options.TouchEvery per session), so concurrent introspection does not
 // serialise. Presence has its own mutex, and so has the fan-out's set of
-// watchers. A Throttle has one mutex over all its counters, which
-// serialises failure counting per subject (and everything else): a
-// sign-in is gated by a password hash of tens of milliseconds, so the
-// counters are never the bottleneck.
+// watchers.
 //
 // Fan-out: Publish hands each event to every Watch in this process
 // through a buffered channel (Options.WatchBuffer, default 4096). A
@@ -33,7 +29,7 @@
 //
 // Goroutines: none of its own. Watch runs in the caller's goroutine until
 // its context ends; Sweep is called by the caller's loop; expired
-// commands, presence and throttle counters are cleared lazily by Sweep
+// commands and presence are cleared lazily by Sweep
 // and by the calls that meet them.
 //
 // It imports the standard library and package sessions only.

@@ -157,28 +157,3 @@ func TestIDsSortByTime(t *testing.T) {
 		prev = id
 	}
 }
-
-// Forgotten counters: a subject idle past Forget starts over, a hard lock
-// is never forgotten.
-func TestThrottleForget(t *testing.T) {
-	ctx := context.Background()
-	clock := sessionstest.NewClock()
-	th := NewThrottle(ThrottleOptions{Now: clock.Now, Forget: time.Hour})
-	l := sessions.Limits{PairFreeFailures: 3, PairMaxDelay: time.Minute, UserFailures: 1000, UserWindow: time.Minute, UserLock: time.Hour, UserHardFailures: 3}
-	for i := range 2 {
-		th.Fail(ctx, sessions.Attempt{Subject: "idle", Source: fmt.Sprint("s", i)}, l)
-	}
-	for i := range 3 {
-		th.Fail(ctx, sessions.Attempt{Subject: "hard", Source: fmt.Sprint("s", i)}, l)
-	}
-	clock.Advance(2 * time.Hour)
-	th.mu.Lock()
-	th.forgetLocked(clock.Now())
-	th.mu.Unlock()
-	if d, _ := th.Fail(ctx, sessions.Attempt{Subject: "idle", Source: "x"}, l); d.Verdict != sessions.Allow {
-		t.Errorf("Fail(idle subject after Forget) = %s; want allow (count started over)", d.Verdict)
-	}
-	if d, _ := th.Check(ctx, sessions.Attempt{Subject: "hard", Source: "x"}, l); d.Verdict != sessions.UserLocked {
-		t.Errorf("Check(hard-locked after Forget) = %s; want user_locked", d.Verdict)
-	}
-}

@@ -15,9 +15,6 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T, clock func() time.Time) sessions.Store {
 			return memory.New(memory.Options{Now: clock})
 		},
-		Throttle: func(t *testing.T, clock func() time.Time) sessions.Throttle {
-			return memory.NewThrottle(memory.ThrottleOptions{Now: clock})
-		},
 	})
 }
 

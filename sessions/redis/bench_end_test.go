@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/testenv"
 	"github.com/floorgate/floorgate/sessions"
 	sredis "github.com/floorgate/floorgate/sessions/redis"
 )
@@ -25,12 +26,12 @@ import (
 // other clients of a shared Redis count too).
 func BenchmarkEndWarehouse(b *testing.B) {
 	const n = 5000
-	c := standalone(b)
+	c := testenv.Redis(b)
 	ctx := context.Background()
 	var endTotal, firstTotal, lastTotal, redisTotal time.Duration
 	for i := range b.N {
 		b.StopTimer()
-		st := sredis.New(c, sredis.Options{Prefix: newPrefix(b, c)})
+		st := sredis.New(c, sredis.Options{Prefix: testenv.RedisPrefix(b, c)})
 		wh := "w" + strconv.Itoa(i)
 		createMany(b, st, n, wh)
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floorgate/floorgate/internal/testenv"
 	"github.com/floorgate/floorgate/sessions"
 	sredis "github.com/floorgate/floorgate/sessions/redis"
 )
@@ -16,8 +17,8 @@ var benchPolicy = sessions.Policy{Cap: 3, Idle: 30 * time.Minute, Absolute: 12 *
 // BenchmarkCreate: logins of 1,000 users on 3,000 devices, so that most
 // logins replace a device's session or evict one of the user's.
 func BenchmarkCreate(b *testing.B) {
-	c := standalone(b)
-	st := sredis.New(c, sredis.Options{Prefix: newPrefix(b, c)})
+	c := testenv.Redis(b)
+	st := sredis.New(c, sredis.Options{Prefix: testenv.RedisPrefix(b, c)})
 	ctx := context.Background()
 	var n atomic.Int64
 	b.ReportAllocs()
@@ -41,8 +42,8 @@ func BenchmarkCreate(b *testing.B) {
 // BenchmarkValidate: introspection of 1,000 live tokens (one EVALSHA
 // each; a touch write at most every 5 s per session).
 func BenchmarkValidate(b *testing.B) {
-	c := standalone(b)
-	st := sredis.New(c, sredis.Options{Prefix: newPrefix(b, c)})
+	c := testenv.Redis(b)
+	st := sredis.New(c, sredis.Options{Prefix: testenv.RedisPrefix(b, c)})
 	ctx := context.Background()
 	toks := make([]sessions.Token, 1000)
 	for i := range toks {
@@ -71,8 +72,8 @@ func BenchmarkValidate(b *testing.B) {
 // BenchmarkBareGet is the comparison for BenchmarkValidate: a bare
 // go-redis GET loop over 1,000 keys at the same concurrency.
 func BenchmarkBareGet(b *testing.B) {
-	c := standalone(b)
-	prefix := newPrefix(b, c)
+	c := testenv.Redis(b)
+	prefix := testenv.RedisPrefix(b, c)
 	ctx := context.Background()
 	keys := make([]string, 1000)
 	for i := range keys {

@@ -1,5 +1,5 @@
 // Package redis is the production sessions backend: a sessions.Store
-// (New) and a sessions.Throttle (NewThrottle) over a go-redis v9
+// (New) over a go-redis v9
 // UniversalClient, so standalone Redis, Sentinel and Redis Cluster work
 // unchanged. It passes sessions/sessionstest against standalone Redis and
 // a 3-primary Cluster.
@@ -42,7 +42,7 @@
 // Times are Unix microseconds, stored as strings and scores (exact in a
 // double). Expiry is decided from them against Options.Now; key TTLs
 // only collect garbage, and they are relative, so a test clock far from
-// the wall clock is fine. The throttle's keys are listed on Throttle.
+// the wall clock is fine.
 //
 // The command id is "cmd_" + the session id without "ses_": a session
 // ends once, so it has one command, and ids can be made inside Lua.

@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/testenv"
 	"github.com/floorgate/floorgate/sessions"
 	sredis "github.com/floorgate/floorgate/sessions/redis"
 )
@@ -26,14 +27,14 @@ func TestEndWarehouseManyBuckets(t *testing.T) {
 		c     func(testing.TB) goredis.UniversalClient
 		flush bool
 	}{
-		{"standalone", standalone, false},
-		{"cluster", func(tb testing.TB) goredis.UniversalClient { return cluster(tb) }, true},
+		{"standalone", testenv.Redis, false},
+		{"cluster", func(tb testing.TB) goredis.UniversalClient { return testenv.RedisCluster(tb) }, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			const n = 300
 			ctx := context.Background()
 			c := tt.c(t)
-			prefix := newPrefix(t, c)
+			prefix := testenv.RedisPrefix(t, c)
 			st := sredis.New(c, sredis.Options{Prefix: prefix})
 			policy := sessions.Policy{Cap: 3, Idle: time.Hour, Absolute: 12 * time.Hour}
 			for i := range n {
@@ -104,7 +105,7 @@ func TestEndWarehouseManyBuckets(t *testing.T) {
 			if _, err := st.EndWarehouse(ctx, "w2", sessions.ReasonAdmin); err != nil {
 				t.Fatalf("EndWarehouse(w2) = %v; want nil", err)
 			}
-			for _, k := range keysUnder(t, c, prefix) {
+			for _, k := range testenv.RedisKeys(t, c, prefix) {
 				rest := strings.TrimPrefix(k, prefix)
 				isCommand := strings.HasPrefix(rest, "{") && strings.Contains(rest, "}c:cmd_")
 				isQueue := strings.HasPrefix(rest, "{d:") && strings.HasSuffix(rest, "}q")

@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/testenv"
 	"github.com/floorgate/floorgate/sessions"
 	sredis "github.com/floorgate/floorgate/sessions/redis"
 )
@@ -28,7 +29,7 @@ import (
 // No session, token index, user set, device or warehouse index, deadline
 // entry, outbox or journal entry remains.
 func TestCapRace(t *testing.T) {
-	c := standalone(t)
+	c := testenv.Redis(t)
 	ctx := context.Background()
 	const (
 		rounds  = 100
@@ -42,7 +43,7 @@ func TestCapRace(t *testing.T) {
 	p := sessions.Policy{Cap: userCap, Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
 	for round := range rounds_ {
 		// A prefix per round keeps the key check of each round small.
-		prefix := newPrefix(t, c)
+		prefix := testenv.RedisPrefix(t, c)
 		stores := make([]*sredis.Store, 3)
 		for i := range stores {
 			stores[i] = sredis.New(c, sredis.Options{Prefix: prefix})
@@ -112,8 +113,8 @@ func TestCapRace(t *testing.T) {
 // records and device queues, and on any key without a TTL.
 func checkOnlyCommandsLeft(t *testing.T, prefix string, round int) {
 	t.Helper()
-	c := standalone(t)
-	keys := keysUnder(t, c, prefix)
+	c := testenv.Redis(t)
+	keys := testenv.RedisKeys(t, c, prefix)
 	ttls := make([]*goredis.DurationCmd, len(keys))
 	if _, err := c.Pipelined(context.Background(), func(p goredis.Pipeliner) error {
 		for i, k := range keys {

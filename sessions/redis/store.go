@@ -17,7 +17,7 @@ import (
 	"github.com/floorgate/floorgate/sessions"
 )
 
-// Options configure a Store or a Throttle.
+// Options configure a Store.
 type Options struct {
 	// Prefix starts every key and the fan-out channel name, so that
 	// several deployments (or tests) share one Redis. It must not contain

@@ -3,12 +3,10 @@ package redis_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
+	"github.com/floorgate/floorgate/internal/testenv"
 	"github.com/floorgate/floorgate/sessions"
 	sredis "github.com/floorgate/floorgate/sessions/redis"
 )
@@ -19,9 +17,9 @@ import (
 // being refused.
 func TestDenyNewDevice(t *testing.T) {
 	ctx := context.Background()
-	c := standalone(t)
+	c := testenv.Redis(t)
 	now := time.Date(2030, 1, 2, 8, 0, 0, 0, time.UTC)
-	st := sredis.New(c, sredis.Options{Prefix: newPrefix(t, c), Now: func() time.Time { return now }})
+	st := sredis.New(c, sredis.Options{Prefix: testenv.RedisPrefix(t, c), Now: func() time.Time { return now }})
 	p := sessions.Policy{Cap: 2, DenyNew: true, Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
 	create := func(user, dev string) (sessions.Created, error) {
 		return st.Create(ctx, sessions.NewSession{UserID: user, Username: user, DeviceID: dev, WarehouseID: "w1"}, p)
@@ -61,8 +59,8 @@ func TestDenyNewDevice(t *testing.T) {
 // error of the store.
 func TestUnknownIDs(t *testing.T) {
 	ctx := context.Background()
-	c := standalone(t)
-	st := sredis.New(c, sredis.Options{Prefix: newPrefix(t, c)})
+	c := testenv.Redis(t)
+	st := sredis.New(c, sredis.Options{Prefix: testenv.RedisPrefix(t, c)})
 	for _, id := range []string{"", "x", "ses_", "ses_0000000000000000000000000abc", "cmd_{}x", "ses_a{b}c"} {
 		if _, err := st.Session(ctx, id); !errors.Is(err, sessions.ErrNotFound) {
 			t.Errorf("Session(%q) = %v; want ErrNotFound", id, err)
@@ -87,7 +85,7 @@ func TestUnknownIDs(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c := newDeadClient(t)
+	c := testenv.DeadRedis(t)
 	st := sredis.New(c, sredis.Options{Prefix: "fgtest:dead:"})
 	if err := st.Ping(ctx); !errors.Is(err, sessions.ErrUnavailable) {
 		t.Errorf("Ping() = %v; want ErrUnavailable", err)
@@ -99,23 +97,4 @@ func TestUnavailable(t *testing.T) {
 	if !errors.Is(err, sessions.ErrUnavailable) {
 		t.Errorf("Create() = %v; want ErrUnavailable", err)
 	}
-	th := sredis.NewThrottle(c, sredis.Options{Prefix: "fgtest:dead:"})
-	if _, err := th.Check(ctx, sessions.Attempt{Subject: "a", Source: "b"}, sessions.Limits{}); !errors.Is(err, sessions.ErrUnavailable) {
-		t.Errorf("Check() = %v; want ErrUnavailable", err)
-	}
-}
-
-// newDeadClient returns a client of an address where nothing listens: a
-// port that was free a moment ago on 127.0.0.1.
-func newDeadClient(t *testing.T) *goredis.Client {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }

@@ -1,5 +1,5 @@
-// Package sessionstest is the conformance suite every sessions.Store and
-// sessions.Throttle backend runs: written once, checked against Redis
+// Package sessionstest is the conformance suite every sessions.Store
+// backend runs: written once, checked against Redis
 // (standalone and Cluster) and the in-process store alike.
 package sessionstest
 
@@ -18,8 +18,6 @@ type Harness struct {
 	// Peers returns n Stores that share one fresh namespace, as n
 	// instances would. Nil for a backend that serves one instance only.
 	Peers func(t *testing.T, clock func() time.Time, n int) []sessions.Store
-	// Throttle returns a Throttle over a fresh namespace.
-	Throttle func(t *testing.T, clock func() time.Time) sessions.Throttle
 	// RaceRounds is how many rounds of 50 concurrent creates for one user
 	// the suite runs (0 means 3). Shared backends raise it.
 	RaceRounds int
@@ -28,5 +26,4 @@ type Harness struct {
 // Run runs the whole suite.
 func Run(t *testing.T, h Harness) {
 	t.Run("Store", func(t *testing.T) { runStore(t, h) })
-	t.Run("Throttle", func(t *testing.T) { runThrottle(t, h) })
 }

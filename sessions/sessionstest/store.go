@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floorgate/floorgate/internal/clock"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -21,34 +22,15 @@ import (
 // milliseconds.
 const waitLimit = 10 * time.Second
 
-// Clock is a fake clock the suite moves by hand. Backends read it
-// through the func() time.Time the Harness receives. It starts at the
-// current wall time rounded down to the second (so TTLs a backend derives
-// from it for garbage collection are sane) and moves in whole
-// milliseconds: backends must keep at least millisecond precision.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is the fake clock the suite moves by hand (internal/clock).
+// Backends read it through the func() time.Time the Harness receives. It
+// starts at the current wall time rounded down to the second (so TTLs a
+// backend derives from it for garbage collection are sane) and moves in
+// whole milliseconds: backends must keep at least millisecond precision.
+type Clock = clock.Clock
 
 // NewClock returns a Clock at the current second.
-func NewClock() *Clock {
-	return &Clock{now: time.Now().UTC().Truncate(time.Second)}
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func NewClock() *Clock { return clock.NewNow() }
 
 // defaultPolicy is the product's default: cap 3, evict oldest, 30 minutes
 // idle, 12 hours absolute.

@@ -1,22 +1,30 @@
-package sessions
+package throttle
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
-// Attempt identifies one sign-in try for the throttles. Subject is the
-// normalised username (or "mgr:"+email key for managers), known or not,
-// so that throttling reveals nothing about which accounts exist. Source
-// is the device id (or, without one, the client address). WarehouseID is
-// the device's warehouse, for the spray alarm ("" when unknown).
+// ErrUnavailable: the throttle's store cannot be reached. Every error a
+// Throttle returns matches it (the conformance suite checks this), and
+// callers fail closed: an attempt that cannot be checked or counted is
+// refused.
+var ErrUnavailable = errors.New("throttle unavailable")
+
+// Attempt identifies one sign-in try. Subject names the account tried
+// (known or not, so that throttling reveals nothing about which accounts
+// exist) and Source where the try came from; both are opaque keys here,
+// and the signin package chooses their formats. WarehouseID is the
+// warehouse of the source, for the spray alarm ("" when unknown).
 type Attempt struct {
 	Subject     string
 	Source      string
 	WarehouseID string
 }
 
-// Limits are the throttle limits in force (devices.Throttle, as durations).
+// Limits are the throttle limits in force (signin maps the registry's
+// settings to them).
 // A zero count turns its rule off: UserFailures, UserHardFailures,
 // DeviceFailures and SprayUsers 0 never lock, quarantine or alarm
 // (PairFreeFailures 0 means delays from the first failure). Callers whose
@@ -56,7 +64,8 @@ type Decision struct {
 
 // Throttle keeps the failure counters. Checks run before any hash is
 // computed. Failure counting is serialised per subject so that parallel
-// requests cannot slip past the counters.
+// requests cannot slip past the counters. Every error it returns matches
+// ErrUnavailable.
 type Throttle interface {
 	// Check decides whether an attempt may proceed to hashing.
 	Check(ctx context.Context, a Attempt, l Limits) (Decision, error)

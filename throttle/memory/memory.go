@@ -5,11 +5,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
-// ThrottleOptions configure a Throttle. The zero value works.
-type ThrottleOptions struct {
+// Options configure a Throttle. The zero value works.
+type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Forget is how long a subject's or source's counters are kept after
@@ -19,7 +19,7 @@ type ThrottleOptions struct {
 	Forget time.Duration
 }
 
-// Throttle is the in-process sessions.Throttle. One mutex serialises
+// Throttle is the in-process throttle.Throttle. One mutex serialises
 // every call: failure counting per subject cannot race, and the source
 // and warehouse counters that subjects share are consistent too.
 type Throttle struct {
@@ -65,10 +65,10 @@ type sprayFail struct {
 	at      time.Time
 }
 
-var _ sessions.Throttle = (*Throttle)(nil)
+var _ throttle.Throttle = (*Throttle)(nil)
 
-// NewThrottle returns a Throttle with no counters.
-func NewThrottle(opts ThrottleOptions) *Throttle {
+// New returns a Throttle with no counters.
+func New(opts Options) *Throttle {
 	t := &Throttle{
 		now:        opts.Now,
 		forget:     opts.Forget,
@@ -87,9 +87,9 @@ func NewThrottle(opts ThrottleOptions) *Throttle {
 
 // Check decides whether an attempt may go on to hashing. It counts
 // nothing.
-func (t *Throttle) Check(ctx context.Context, a sessions.Attempt, l sessions.Limits) (sessions.Decision, error) {
+func (t *Throttle) Check(ctx context.Context, a throttle.Attempt, l throttle.Limits) (throttle.Decision, error) {
 	if err := ctx.Err(); err != nil {
-		return sessions.Decision{}, err
+		return throttle.Decision{}, err
 	}
 	now := t.now()
 	t.mu.Lock()
@@ -99,9 +99,9 @@ func (t *Throttle) Check(ctx context.Context, a sessions.Attempt, l sessions.Lim
 
 // Fail counts a failed attempt against the pair, the subject, the source
 // and the warehouse, and returns the decision for the next attempt.
-func (t *Throttle) Fail(ctx context.Context, a sessions.Attempt, l sessions.Limits) (sessions.Decision, error) {
+func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limits) (throttle.Decision, error) {
 	if err := ctx.Err(); err != nil {
-		return sessions.Decision{}, err
+		return throttle.Decision{}, err
 	}
 	now := t.now()
 	t.mu.Lock()
@@ -159,7 +159,7 @@ func (t *Throttle) Fail(ctx context.Context, a sessions.Attempt, l sessions.Limi
 // sprayLocked records a failure in the warehouse and reports whether it
 // raised the alarm: SprayUsers distinct subjects failing within
 // SprayWindow, at most once per SprayWindow.
-func (t *Throttle) sprayLocked(a sessions.Attempt, l sessions.Limits, now time.Time) bool {
+func (t *Throttle) sprayLocked(a throttle.Attempt, l throttle.Limits, now time.Time) bool {
 	if a.WarehouseID == "" || l.SprayUsers <= 0 {
 		return false
 	}
@@ -195,27 +195,27 @@ func (w *sprayState) trim(now time.Time, window time.Duration) {
 
 // decideLocked is the decision for the next attempt: a quarantined
 // source, then a locked subject, then the pair's delay.
-func (t *Throttle) decideLocked(a sessions.Attempt, l sessions.Limits, now time.Time) sessions.Decision {
+func (t *Throttle) decideLocked(a throttle.Attempt, l throttle.Limits, now time.Time) throttle.Decision {
 	if src := t.sources[a.Source]; src != nil && src.quarantined {
-		return sessions.Decision{Verdict: sessions.Quarantined}
+		return throttle.Decision{Verdict: throttle.Quarantined}
 	}
 	sub := t.subjects[a.Subject]
 	if sub == nil {
-		return sessions.Decision{Verdict: sessions.Allow}
+		return throttle.Decision{Verdict: throttle.Allow}
 	}
 	if sub.hardLocked {
-		return sessions.Decision{Verdict: sessions.UserLocked}
+		return throttle.Decision{Verdict: throttle.UserLocked}
 	}
 	if now.Before(sub.lockedUntil) {
-		return sessions.Decision{Verdict: sessions.UserLocked, RetryAfter: sub.lockedUntil.Sub(now)}
+		return throttle.Decision{Verdict: throttle.UserLocked, RetryAfter: sub.lockedUntil.Sub(now)}
 	}
 	if p := sub.pairs[a.Source]; p != nil && p.fails > l.PairFreeFailures {
 		until := p.last.Add(pairDelay(p.fails-l.PairFreeFailures, l.PairMaxDelay))
 		if now.Before(until) {
-			return sessions.Decision{Verdict: sessions.Delay, RetryAfter: until.Sub(now)}
+			return throttle.Decision{Verdict: throttle.Delay, RetryAfter: until.Sub(now)}
 		}
 	}
-	return sessions.Decision{Verdict: sessions.Allow}
+	return throttle.Decision{Verdict: throttle.Allow}
 }
 
 // pairDelay is the wait after the n-th failure beyond the free ones: 1s,
@@ -246,7 +246,7 @@ func slide(ts []time.Time, now time.Time, window time.Duration, keep int) []time
 }
 
 // Succeed clears the pair's delay and the subject's consecutive count.
-func (t *Throttle) Succeed(ctx context.Context, a sessions.Attempt) error {
+func (t *Throttle) Succeed(ctx context.Context, a throttle.Attempt) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

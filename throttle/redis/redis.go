@@ -7,10 +7,20 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
-// Throttle is the Redis sessions.Throttle. Keys:
+// Options configure a Throttle.
+type Options struct {
+	// Prefix starts every key, so that several deployments (or tests)
+	// share one Redis. It must not contain '{' or '}': the hash tags that
+	// follow it decide the Cluster slots.
+	Prefix string
+	// Now is the clock every time rule reads; nil means time.Now.
+	Now func() time.Time
+}
+
+// Throttle is the Redis throttle.Throttle. Keys:
 //
 //	Prefix{t:<subject>}st   hash: c (consecutive failures), h (hard lock),
 //	                        lu (timed lock until), seq, p:<source> ("fails:last")
@@ -33,15 +43,14 @@ type Throttle struct {
 	now    func() time.Time
 }
 
-var _ sessions.Throttle = (*Throttle)(nil)
+var _ throttle.Throttle = (*Throttle)(nil)
 
 // throttleForget is how long counters outlive their last failure when
 // nothing locks them. Hard locks and quarantines are never forgotten.
 const throttleForget = 7 * 24 * time.Hour
 
-// NewThrottle returns a Throttle over client. Only Prefix and Now of
-// opts are used.
-func NewThrottle(client goredis.UniversalClient, opts Options) *Throttle {
+// New returns a Throttle over client. It does not own the client.
+func New(client goredis.UniversalClient, opts Options) *Throttle {
 	t := &Throttle{c: client, prefix: opts.Prefix, now: opts.Now}
 	if t.now == nil {
 		t.now = time.Now
@@ -149,7 +158,7 @@ return 1
 
 // Check decides whether an attempt may proceed to hashing. One pipelined
 // round trip of reads; it counts nothing.
-func (t *Throttle) Check(ctx context.Context, a sessions.Attempt, l sessions.Limits) (sessions.Decision, error) {
+func (t *Throttle) Check(ctx context.Context, a throttle.Attempt, l throttle.Limits) (throttle.Decision, error) {
 	now := t.now()
 	var sub, src *goredis.SliceCmd
 	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -158,7 +167,7 @@ func (t *Throttle) Check(ctx context.Context, a sessions.Attempt, l sessions.Lim
 		return nil
 	})
 	if err != nil {
-		return sessions.Decision{}, wrapErr("throttle check", err)
+		return throttle.Decision{}, wrapErr("throttle check", err)
 	}
 	sv, qv := sub.Val(), src.Val()
 	st := throttleState{
@@ -178,7 +187,7 @@ func (t *Throttle) Check(ctx context.Context, a sessions.Attempt, l sessions.Lim
 // Fail counts a failure against the source, the subject (window,
 // consecutive count, pair) and the warehouse, and returns the decision
 // for the next attempt.
-func (t *Throttle) Fail(ctx context.Context, a sessions.Attempt, l sessions.Limits) (sessions.Decision, error) {
+func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limits) (throttle.Decision, error) {
 	now := t.now()
 	nowUS := us(now)
 	ttl := ttlMS(throttleForget)
@@ -193,17 +202,17 @@ func (t *Throttle) Fail(ctx context.Context, a sessions.Attempt, l sessions.Limi
 		return nil
 	})
 	if err != nil {
-		return sessions.Decision{}, wrapErr("throttle fail", err)
+		return throttle.Decision{}, wrapErr("throttle fail", err)
 	}
 	sv, err := srcCmd.Slice()
 	if err != nil {
-		return sessions.Decision{}, wrapErr("throttle fail", err)
+		return throttle.Decision{}, wrapErr("throttle fail", err)
 	}
 	res, err := subjectFailScript.Run(ctx, t.c, []string{t.subjectState(a.Subject), t.subjectWindow(a.Subject)},
 		nowUS, a.Source, l.UserFailures, durUS(l.UserWindow), durUS(l.UserLock), l.UserHardFailures,
 		atoi(str(sv[1])), ttl).Slice()
 	if err != nil {
-		return sessions.Decision{}, wrapErr("throttle fail", err)
+		return throttle.Decision{}, wrapErr("throttle fail", err)
 	}
 	st := throttleState{
 		quarantined: str(sv[0]) == "1",
@@ -216,7 +225,7 @@ func (t *Throttle) Fail(ctx context.Context, a sessions.Attempt, l sessions.Limi
 	if sprayCmd != nil {
 		n, err := sprayCmd.Int64()
 		if err != nil {
-			return sessions.Decision{}, wrapErr("throttle fail", err)
+			return throttle.Decision{}, wrapErr("throttle fail", err)
 		}
 		d.Spray = n == 1
 	}
@@ -227,7 +236,7 @@ func (t *Throttle) Fail(ctx context.Context, a sessions.Attempt, l sessions.Limi
 // on NOSCRIPT); they are short, so the extra bytes do not matter.
 
 // Succeed clears the (subject, source) delay and the consecutive count.
-func (t *Throttle) Succeed(ctx context.Context, a sessions.Attempt) error {
+func (t *Throttle) Succeed(ctx context.Context, a throttle.Attempt) error {
 	k := t.subjectState(a.Subject)
 	_, err := t.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.HDel(ctx, k, "p:"+a.Source)
@@ -282,23 +291,23 @@ type throttleState struct {
 
 // decide: a quarantined source, then a locked subject, then the pair's
 // delay.
-func (st throttleState) decide(l sessions.Limits, now time.Time) sessions.Decision {
+func (st throttleState) decide(l throttle.Limits, now time.Time) throttle.Decision {
 	switch {
 	case st.quarantined:
-		return sessions.Decision{Verdict: sessions.Quarantined}
+		return throttle.Decision{Verdict: throttle.Quarantined}
 	case st.hard:
-		return sessions.Decision{Verdict: sessions.UserLocked}
+		return throttle.Decision{Verdict: throttle.UserLocked}
 	}
 	if until := fromUS(st.lockedUntil); st.lockedUntil != 0 && now.Before(until) {
-		return sessions.Decision{Verdict: sessions.UserLocked, RetryAfter: until.Sub(now)}
+		return throttle.Decision{Verdict: throttle.UserLocked, RetryAfter: until.Sub(now)}
 	}
 	if st.pairFails > int64(l.PairFreeFailures) {
 		until := fromUS(st.pairLast).Add(pairDelay(st.pairFails-int64(l.PairFreeFailures), l.PairMaxDelay))
 		if now.Before(until) {
-			return sessions.Decision{Verdict: sessions.Delay, RetryAfter: until.Sub(now)}
+			return throttle.Decision{Verdict: throttle.Delay, RetryAfter: until.Sub(now)}
 		}
 	}
-	return sessions.Decision{Verdict: sessions.Allow}
+	return throttle.Decision{Verdict: throttle.Allow}
 }
 
 // pairDelay is the wait after the n-th failure beyond the free ones: 1s,

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/throttle"
 )
@@ -121,7 +122,7 @@ func (a *API) Handler() http.Handler {
 			a.writeError(w, req, errNoRoute)
 		})
 		r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-			a.writeError(w, req, &httpError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", detail: "method not allowed on this path"})
+			a.writeError(w, req, &problem.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Detail: "method not allowed on this path"})
 		})
 		for _, rt := range a.routes {
 			r.Method(rt.Method, rt.Path, a.wrap(rt))

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/throttle"
 )
@@ -307,16 +308,16 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	var fields []FieldError
 	if strings.TrimSpace(in.Email) == "" {
-		fields = append(fields, FieldError{Field: "email", Code: "missing", Message: "email is required"})
+		fields = append(fields, FieldError{Field: "email", Code: "required", Message: "email is required"})
 	}
 	if in.Password == "" {
-		fields = append(fields, FieldError{Field: "password", Code: "missing", Message: "password is required"})
+		fields = append(fields, FieldError{Field: "password", Code: "required", Message: "password is required"})
 	}
 	if len(in.Email) > maxEmailInput {
 		fields = append(fields, FieldError{Field: "email", Code: "too_long", Message: fmt.Sprintf("email has at most %d characters", maxEmailInput)})
 	}
 	if len(fields) > 0 {
-		return &httpError{status: http.StatusBadRequest, code: codeInvalidRequest, detail: "email and password are required", fields: fields}
+		return &problem.Error{Status: http.StatusBadRequest, Code: codeInvalidRequest, Detail: "email and password are required", Fields: fields}
 	}
 	ctx := r.Context()
 	settings, err := a.reg.Settings(ctx)
@@ -330,7 +331,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	// counts a failure only after the hash, so parallel guesses would all
 	// pass the check before the first one is counted.
 	if !a.signingIn.take(att.Subject) {
-		return &httpError{status: http.StatusTooManyRequests, code: codeTooManyAttempts, detail: "another sign-in of this account is under way; try again", retryAfter: time.Second}
+		return &problem.Error{Status: http.StatusTooManyRequests, Code: codeTooManyAttempts, Detail: "another sign-in of this account is under way; try again", RetryAfter: time.Second}
 	}
 	defer a.signingIn.release(att.Subject)
 	d, err := a.throttle.Check(ctx, att, lim)
@@ -350,7 +351,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		}
 		a.record(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.failure", Subject: "email:" + emailKey(in.Email),
 			Details: map[string]string{"remote_addr": addr}})
-		return errBadCreds
+		return devices.ErrInvalidCredentials
 	case errors.Is(err, devices.ErrDisabled):
 		a.record(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.disabled", Subject: "email:" + emailKey(in.Email),
 			Details: map[string]string{"remote_addr": addr}})
@@ -380,13 +381,13 @@ func tooMany(d throttle.Decision, lim throttle.Limits) error {
 	if wait <= 0 {
 		wait = time.Hour
 	}
-	return &httpError{status: http.StatusTooManyRequests, code: codeTooManyAttempts, detail: "try again later", retryAfter: wait}
+	return &problem.Error{Status: http.StatusTooManyRequests, Code: codeTooManyAttempts, Detail: "try again later", RetryAfter: wait}
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	if p.managerID == "" {
-		return &httpError{status: http.StatusBadRequest, code: codeInvalidRequest, detail: "a service key has no session to end; revoke it with DELETE /admin/v1/service-keys/{id}"}
+		return &problem.Error{Status: http.StatusBadRequest, Code: codeInvalidRequest, Detail: "a service key has no session to end; revoke it with DELETE /admin/v1/service-keys/{id}"}
 	}
 	if err := a.reg.RevokeManagerTokens(r.Context(), p.managerID, p.token); err != nil {
 		return fmt.Errorf("logout manager %s: %w", p.managerID, err)

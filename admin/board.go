@@ -98,7 +98,7 @@ func (a *API) warehouseSummary(w http.ResponseWriter, r *http.Request) error {
 	for range maxSummaryDevices / maxPageSize {
 		list, next, err := a.sess.ByWarehouse(ctx, wh.ID, sp)
 		if err != nil {
-			return fmt.Errorf("summary sessions: %w", errorsJoinUnavailable(err))
+			return fmt.Errorf("summary sessions: %w", err)
 		}
 		for _, s := range list {
 			inUse[s.DeviceID] = true
@@ -143,7 +143,7 @@ func (a *API) countDevices(ctx context.Context, sum *WarehouseSummary, ds []devi
 	}
 	online, err := a.sess.Online(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("summary presence: %w", errorsJoinUnavailable(err))
+		return fmt.Errorf("summary presence: %w", err)
 	}
 	quarantined := make([]bool, len(ds))
 	unacked := make([]int, len(ds))
@@ -160,7 +160,7 @@ func (a *API) countDevices(ctx context.Context, sum *WarehouseSummary, ds []devi
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("summary devices: %w", errorsJoinUnavailable(err))
+		return fmt.Errorf("summary devices: %w", err)
 	}
 	for i, d := range ds {
 		sum.Devices++
@@ -254,7 +254,7 @@ func (a *API) warehouseHolders(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	list, next, err := a.sess.ByWarehouse(ctx, wh.ID, sessions.PageRequest{After: after, Limit: size})
 	if err != nil {
-		return fmt.Errorf("holders of warehouse %s: %w", wh.ID, errorsJoinUnavailable(err))
+		return fmt.Errorf("holders of warehouse %s: %w", wh.ID, err)
 	}
 	items := make([]Holder, len(list))
 	ids := make([]string, len(list))
@@ -264,7 +264,7 @@ func (a *API) warehouseHolders(w http.ResponseWriter, r *http.Request) error {
 	}
 	online, err := a.sess.Online(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("holders presence: %w", errorsJoinUnavailable(err))
+		return fmt.Errorf("holders presence: %w", err)
 	}
 	err = parallel(ctx, len(items), func(ctx context.Context, i int) error {
 		h := &items[i]
@@ -317,7 +317,7 @@ func (a *API) warehouseCommands(w http.ResponseWriter, r *http.Request) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("commands of warehouse %s: %w", wh.ID, errorsJoinUnavailable(err))
+		return fmt.Errorf("commands of warehouse %s: %w", wh.ID, err)
 	}
 	now := a.now()
 	items := []CommandView{}

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -123,7 +124,7 @@ func (a *API) deviceViews(ctx context.Context, ds []devices.Device) ([]DeviceVie
 	}
 	online, err := a.sess.Online(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("devices online: %w", errorsJoinUnavailable(err))
+		return nil, fmt.Errorf("devices online: %w", err)
 	}
 	var (
 		wg       sync.WaitGroup
@@ -155,7 +156,7 @@ func (a *API) deviceViews(ctx context.Context, ds []devices.Device) ([]DeviceVie
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return nil, fmt.Errorf("device sessions: %w", errorsJoinUnavailable(firstErr))
+		return nil, fmt.Errorf("device sessions: %w", firstErr)
 	}
 	return views, nil
 }
@@ -219,8 +220,8 @@ func (a *API) revokeDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	cmds, err := a.sess.EndDevice(ctx, d.ID, sessions.ReasonDeviceRevoked)
 	if err != nil {
-		return &httpError{status: http.StatusServiceUnavailable, code: codeUnavailable,
-			detail: "the device is revoked but its sessions could not be ended; call revoke again"}
+		return &problem.Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable,
+			Detail: "the device is revoked but its sessions could not be ended; call revoke again", Err: err}
 	}
 	ids := commandIDs(cmds)
 	if len(ids) > 0 {
@@ -243,7 +244,7 @@ func (a *API) logoutDevice(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(ctx)
 	cmds, err := a.sess.EndDevice(ctx, d.ID, sessions.ReasonAdmin)
 	if err != nil {
-		return fmt.Errorf("log out device %s: %w", d.ID, errorsJoinUnavailable(err))
+		return fmt.Errorf("log out device %s: %w", d.ID, err)
 	}
 	ids := commandIDs(cmds)
 	a.recordEnd(ctx, p.actor, devices.DeviceActor(d.ID), d.WarehouseID, sessions.ReasonAdmin, ids)
@@ -261,7 +262,7 @@ func (a *API) unlockDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	if err := a.throttle.UnlockSource(ctx, d.ID); err != nil {
-		return fmt.Errorf("unlock device %s: %w", d.ID, errorsJoinUnavailable(err))
+		return fmt.Errorf("unlock device %s: %w", d.ID, err)
 	}
 	a.record(ctx, devices.Event{Actor: principalFrom(ctx).actor, Action: "device.unlock", Subject: devices.DeviceActor(d.ID), WarehouseID: d.WarehouseID, DeviceID: d.ID})
 	v, err := a.deviceView(ctx, d)

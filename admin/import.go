@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 )
 
 // DefaultMaxImportRows is the most data rows one import may hold.
@@ -52,6 +54,7 @@ const (
 	ProblemForbiddenWarehouse  = "forbidden_warehouse"
 	ProblemInvalidUsername     = "invalid_username"
 	ProblemInvalidValue        = "invalid_value"
+	ProblemInvalidUTF8         = "invalid_utf8" // a cell that is not valid UTF-8 text
 )
 
 // ImportProblem is one thing wrong with a row.
@@ -106,7 +109,7 @@ func (rec *importRecord) add(code, field, msg string) {
 
 // parseImport reads a CSV import: UTF-8 with or without a BOM, CRLF or
 // LF, RFC 4180 quoting, empty lines (and rows of empty fields) skipped.
-// It checks the header and each row's shape; it returns an *httpError for
+// It checks the header and each row's shape; it returns a *problem.Error for
 // a file refused as a whole (bad header, more than maxRows data rows).
 func parseImport(body io.Reader, maxRows int) ([]*importRecord, error) {
 	br := bufio.NewReader(body)
@@ -158,7 +161,7 @@ func parseImport(body io.Reader, maxRows int) ([]*importRecord, error) {
 			return nil, tooManyRows(maxRows)
 		}
 		line, _ := cr.FieldPos(0)
-		recs = append(recs, parseRow(line, fields, len(header), col))
+		recs = append(recs, parseRow(line, fields, header, col))
 	}
 	return recs, nil
 }
@@ -173,15 +176,15 @@ func blank(fields []string) bool {
 }
 
 func headerError(msg string) error {
-	return &httpError{status: http.StatusBadRequest, code: codeInvalidRequest, detail: msg,
-		fields: []FieldError{{Field: "header", Code: ProblemBadHeader, Message: msg}},
-		rows:   []ImportRow{{Line: 1, Outcome: OutcomeError, Problems: []ImportProblem{{Code: ProblemBadHeader, Message: msg}}}}}
+	return &problem.Error{Status: http.StatusBadRequest, Code: codeInvalidRequest, Detail: msg,
+		Fields: []FieldError{{Field: "header", Code: ProblemBadHeader, Message: msg}},
+		Extra:  map[string]any{"rows": []ImportRow{{Line: 1, Outcome: OutcomeError, Problems: []ImportProblem{{Code: ProblemBadHeader, Message: msg}}}}}}
 }
 
 func tooManyRows(max int) error {
 	msg := fmt.Sprintf("the file has more than %d data rows: split it into files of at most %d rows; nothing was written", max, max)
-	return &httpError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, detail: msg,
-		fields: []FieldError{{Field: "body", Code: "too_many_rows", Message: msg}}}
+	return &problem.Error{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge, Detail: msg,
+		Fields: []FieldError{{Field: "body", Code: "too_many_rows", Message: msg}}}
 }
 
 // importColumns maps column names to their index, refusing unknown,
@@ -228,8 +231,9 @@ func importColumns(header []string) (map[string]int, error) {
 }
 
 // parseRow turns one record into an importRecord with its shape problems.
-func parseRow(line int, fields []string, width int, col map[string]int) *importRecord {
+func parseRow(line int, fields, header []string, col map[string]int) *importRecord {
 	rec := &importRecord{line: line, in: devices.UserInput{PINChangeRequired: true}}
+	width := len(header)
 	get := func(name string) string {
 		i := col[name]
 		if i == 0 || i > len(fields) {
@@ -240,6 +244,18 @@ func parseRow(line int, fields []string, width int, col map[string]int) *importR
 	rec.in.Username = get("username")
 	if len(fields) != width {
 		rec.add(ProblemWrongColumnCount, "", fmt.Sprintf("the row has %d fields; the header has %d", len(fields), width))
+		return rec
+	}
+	// A cell that is not UTF-8 text refuses the row, naming its column:
+	// nothing of it reaches the registry.
+	for i, f := range fields {
+		if !utf8.ValidString(f) {
+			name := strings.ToLower(strings.TrimSpace(header[i]))
+			rec.add(ProblemInvalidUTF8, name, fmt.Sprintf("column %d (%s) is not valid UTF-8 text", i+1, name))
+		}
+	}
+	if len(rec.problems) > 0 {
+		rec.in.Username = ""
 		return rec
 	}
 	rec.in.FirstName = get("first_name")
@@ -298,7 +314,7 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	ct := strings.ToLower(r.Header.Get("Content-Type"))
 	if ct != "" && !strings.HasPrefix(ct, "text/csv") && !strings.HasPrefix(ct, "application/csv") && !strings.HasPrefix(ct, "text/plain") {
-		return invalid("body", "content_type", "the body must be text/csv")
+		return invalid("Content-Type", "unsupported", "the body must be sent as text/csv")
 	}
 	p := principalFrom(r.Context())
 	if !p.admin && len(p.userWH) == 0 {
@@ -610,7 +626,7 @@ func (a *API) checkTaken(ctx context.Context, rec *importRecord, taken *takenSet
 // problemCode maps a registry field error to an import problem code.
 func problemCode(f devices.FieldError) string {
 	switch {
-	case f.Code == "missing" || f.Code == "required":
+	case f.Code == "required":
 		return ProblemMissingField
 	case f.Field == "username" && (f.Code == "taken" || f.Code == "exists"):
 		return ProblemUsernameTaken

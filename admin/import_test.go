@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 )
 
 const importHeader = "username,first_name,last_name,pin,warehouse_id,employee_id\n"
@@ -62,6 +63,7 @@ func TestImportProblems(t *testing.T) {
 		{"warehouse outside the caller's roles", "um_a", importHeader + "xx,X,Y,5829," + B + ",\n" + good, 2, ProblemUnknownWarehouse},
 		{"forbidden warehouse", "um_a_mm_b", importHeader + "xx,X,Y,5829," + B + ",\n" + good, 2, ProblemForbiddenWarehouse},
 		{"malformed csv", "admin", importHeader + "xx,X\"Y,Z,5829," + A + ",\n" + good, 2, ProblemMalformedCSV},
+		{"invalid utf-8", "admin", importHeader + "xx,J\xffo,Y,5829," + A + ",\n" + good, 2, ProblemInvalidUTF8},
 		{"bad pin_change_required", "admin", "username,first_name,last_name,pin,warehouse_id,pin_change_required\nx,X,Y,5829," + A + ",maybe\n" + good[:len(good)-1] + "\n", 2, ProblemInvalidValue},
 	}
 	for _, tc := range tests {
@@ -88,6 +90,34 @@ func TestImportProblems(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestImportInvalidUTF8: a cell that is not UTF-8 text refuses its row,
+// naming the row's line and the column, and nothing of it is written.
+func TestImportInvalidUTF8(t *testing.T) {
+	e := newEnv(t, embedded())
+	A := e.whA.ID
+	body := importHeader + "okuser,Ok,User,5829," + A + ",\n" + "badrow,Jo,Sm\xc3,5829," + A + ",E\xff\xfe\n"
+	r, rep := e.importCSV("admin", "?mode=valid_only", body)
+	if r.status != 200 || rep.Created != 1 || rep.Errors != 1 {
+		t.Fatalf("import = %d %+v; want 200, one created, one error", r.status, rep)
+	}
+	var fields []string
+	for _, row := range rep.Report {
+		if row.Line == 3 {
+			for _, p := range row.Problems {
+				if p.Code == ProblemInvalidUTF8 {
+					fields = append(fields, p.Field)
+				}
+			}
+		}
+	}
+	if strings.Join(fields, ",") != "last_name,employee_id" {
+		t.Errorf("line 3 invalid_utf8 problems name %v; want last_name and employee_id", fields)
+	}
+	if _, err := e.reg.UserByUsername(context.Background(), "badrow"); !errors.Is(err, devices.ErrNotFound) {
+		t.Errorf("UserByUsername(badrow) = %v; want ErrNotFound (nothing written)", err)
 	}
 }
 
@@ -228,8 +258,8 @@ func FuzzParseImport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		recs, err := parseImport(bytes.NewReader(data), 100)
 		if err != nil {
-			var he *httpError
-			if !errors.As(err, &he) || he.status >= 500 {
+			var he *problem.Error
+			if !errors.As(err, &he) || he.Status >= 500 {
 				t.Fatalf("parseImport refused the file with %v; want a 4xx", err)
 			}
 			return

@@ -223,7 +223,7 @@ func (a *API) unlockManager(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	if err := a.throttle.UnlockSubject(ctx, managerSubject(m.Email)); err != nil {
-		return fmt.Errorf("unlock manager %s: %w", m.ID, errorsJoinUnavailable(err))
+		return fmt.Errorf("unlock manager %s: %w", m.ID, err)
 	}
 	a.record(ctx, devices.Event{Actor: principalFrom(ctx).actor, Action: "manager.unlock", Subject: devices.ManagerActor(m.ID)})
 	return writeJSON(w, http.StatusOK, m)

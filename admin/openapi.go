@@ -84,7 +84,7 @@ var exampleCodes = map[int]string{
 	http.StatusBadRequest: codeInvalidRequest, http.StatusUnauthorized: codeInvalidToken, http.StatusForbidden: codeForbidden,
 	http.StatusNotFound: codeNotFound, http.StatusConflict: codeConflict, http.StatusRequestEntityTooLarge: codeTooLarge,
 	http.StatusUnprocessableEntity: codeWeakPIN, http.StatusTooManyRequests: codeTooManyAttempts,
-	http.StatusInternalServerError: codeInternal, http.StatusServiceUnavailable: codeUnavailable,
+	http.StatusServiceUnavailable: codeUnavailable,
 }
 
 type schemaGen struct {
@@ -307,11 +307,12 @@ func (a *API) OpenAPI() map[string]any {
 
 // errorStatuses are the error statuses a route may answer.
 func errorStatuses(rt route) []int {
-	set := map[int]bool{http.StatusInternalServerError: true}
+	// Every route may answer 503: a store that does not answer, or an
+	// error the API does not know (it fails closed).
+	set := map[int]bool{http.StatusServiceUnavailable: true}
 	if !rt.Public {
 		set[http.StatusUnauthorized] = true
 		set[http.StatusForbidden] = true
-		set[http.StatusServiceUnavailable] = true
 		set[http.StatusNotFound] = true // outside the caller's warehouses
 	}
 	if strings.Contains(rt.Path, "{") {

@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 )
 
 // CreateServiceKeyRequest is the body of POST /admin/v1/service-keys.
@@ -54,13 +55,13 @@ func (a *API) createServiceKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	var fields []FieldError
 	if strings.TrimSpace(in.Name) == "" {
-		fields = append(fields, FieldError{Field: "name", Code: "missing", Message: "name is required"})
+		fields = append(fields, FieldError{Field: "name", Code: "required", Message: "name is required"})
 	}
 	if in.Scope != devices.ScopeIntrospect && in.Scope != devices.ScopeAdmin {
 		fields = append(fields, FieldError{Field: "scope", Code: "enum", Message: "scope must be introspect or admin"})
 	}
 	if len(fields) > 0 {
-		return &httpError{status: http.StatusBadRequest, code: codeInvalidRequest, detail: "the request has invalid fields", fields: fields}
+		return &problem.Error{Status: http.StatusBadRequest, Code: codeInvalidRequest, Detail: "the request has invalid fields", Fields: fields}
 	}
 	k, tok, err := a.reg.CreateServiceKey(r.Context(), principalFrom(r.Context()).actor, strings.TrimSpace(in.Name), in.Scope)
 	if err != nil {

@@ -94,7 +94,7 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 		next = pageToken(next)
 	}
 	if err != nil {
-		return fmt.Errorf("list sessions: %w", errorsJoinUnavailable(err))
+		return fmt.Errorf("list sessions: %w", err)
 	}
 	items := make([]SessionView, 0, len(list))
 	for _, s := range list {
@@ -110,14 +110,14 @@ func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	s, err := a.sess.Session(ctx, id)
 	if err != nil {
-		return fmt.Errorf("read session %s: %w", id, errorsJoinUnavailable(err))
+		return fmt.Errorf("read session %s: %w", id, err)
 	}
 	if err := a.authorize(r, capSessions, s.WarehouseID, "session:"+s.ID); err != nil {
 		return err
 	}
 	c, err := a.sess.End(ctx, id, sessions.ReasonAdmin)
 	if err != nil {
-		return fmt.Errorf("end session %s: %w", id, errorsJoinUnavailable(err))
+		return fmt.Errorf("end session %s: %w", id, err)
 	}
 	a.recordEnd(ctx, principalFrom(ctx).actor, "session:"+s.ID, s.WarehouseID, sessions.ReasonAdmin, []string{c.ID})
 	return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: []string{c.ID}})
@@ -131,7 +131,7 @@ func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 	}
 	cmds, err := a.sess.EndWarehouse(ctx, wh.ID, sessions.ReasonAdmin)
 	if err != nil {
-		return fmt.Errorf("log out warehouse %s: %w", wh.ID, errorsJoinUnavailable(err))
+		return fmt.Errorf("log out warehouse %s: %w", wh.ID, err)
 	}
 	ids := commandIDs(cmds)
 	a.recordEnd(ctx, principalFrom(ctx).actor, devices.WarehouseSubject(wh.ID), wh.ID, sessions.ReasonAdmin, ids)
@@ -143,7 +143,7 @@ func (a *API) getCommand(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	c, err := a.sess.Command(ctx, id)
 	if err != nil {
-		return fmt.Errorf("read command %s: %w", id, errorsJoinUnavailable(err))
+		return fmt.Errorf("read command %s: %w", id, err)
 	}
 	if err := a.authorize(r, capSessions, c.WarehouseID, "command:"+c.ID); err != nil {
 		return err

@@ -137,7 +137,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	if !p.admin {
 		if in.WarehouseID == "" {
-			return invalid("warehouse_id", "missing", "warehouse_id is required")
+			return invalid("warehouse_id", "required", "warehouse_id is required")
 		}
 		if err := a.authorize(r, capUsers, in.WarehouseID, devices.WarehouseSubject(in.WarehouseID)); err != nil {
 			return err
@@ -274,7 +274,7 @@ func (a *API) unlockUser(w http.ResponseWriter, r *http.Request) error {
 		key, _ = devices.NormalizeUsername(u.Username)
 	}
 	if err := a.throttle.UnlockSubject(r.Context(), key); err != nil {
-		return fmt.Errorf("unlock user %s: %w", u.ID, errorsJoinUnavailable(err))
+		return fmt.Errorf("unlock user %s: %w", u.ID, err)
 	}
 	p := principalFrom(r.Context())
 	a.record(r.Context(), devices.Event{Actor: p.actor, Action: "user.unlock", Subject: devices.UserActor(u.ID), WarehouseID: u.WarehouseID})
@@ -289,7 +289,7 @@ func (a *API) logoutUser(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	cmds, err := a.sess.EndUser(r.Context(), u.ID, sessions.ReasonAdmin)
 	if err != nil {
-		return fmt.Errorf("log out user %s: %w", u.ID, errorsJoinUnavailable(err))
+		return fmt.Errorf("log out user %s: %w", u.ID, err)
 	}
 	ids := commandIDs(cmds)
 	a.recordEnd(r.Context(), p.actor, devices.UserActor(u.ID), u.WarehouseID, sessions.ReasonAdmin, ids)
@@ -302,7 +302,7 @@ func (a *API) resetPIN(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.PIN == "" {
-		return invalid("pin", "missing", "pin is required")
+		return invalid("pin", "required", "pin is required")
 	}
 	u, err := a.loadUser(r, capUsers)
 	if err != nil {

@@ -51,6 +51,8 @@ func TestEnroll(t *testing.T) {
 		{"malformed json", `{"email":`, 400, CodeInvalidRequest, []string{"body"}},
 		{"not an object", `[1,2]`, 400, CodeInvalidRequest, []string{"body"}},
 		{"empty body", ``, 400, CodeInvalidRequest, []string{"body"}},
+		{"lone surrogate in the label", `{"email":"mia@example.com","password":"x","warehouse_id":"w","device":{"serial":"S1","label":"Dock \ud800"}}`, 400, CodeInvalidRequest, []string{"device.label"}},
+		{"invalid utf-8 serial", "{\"email\":\"mia@example.com\",\"password\":\"x\",\"warehouse_id\":\"w\",\"device\":{\"serial\":\"S\xc0\"}}", 400, CodeInvalidRequest, []string{"device.serial"}},
 		{"missing fields", `{"email":"mia@example.com"}`, 400, CodeInvalidRequest, []string{"password", "warehouse_id", "device"}},
 		{"missing serial", with(func(m map[string]any) { m["device"] = map[string]any{"model": "TC52"} }), 400, CodeInvalidRequest, []string{"device.serial"}},
 		{"wrong type", with(func(m map[string]any) { m["warehouse_id"] = 7 }), 400, CodeInvalidRequest, []string{"warehouse_id"}},

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/throttle"
 )
@@ -104,7 +105,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	// told so rather than refused. Only a manager whose password is right
 	// gets this far.
 	if _, err := s.reg.Warehouse(ctx, req.WarehouseID); errors.Is(err, devices.ErrNotFound) {
-		return invalidFields(devices.FieldError{Field: "warehouse_id", Code: "unknown", Message: "no such warehouse"})
+		return invalidFields(problem.FieldError{Field: "warehouse_id", Code: "unknown", Message: "no such warehouse"})
 	} else if err != nil {
 		return unavailable(fmt.Errorf("warehouse %s: %w", req.WarehouseID, err))
 	}
@@ -132,7 +133,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	case errors.Is(err, devices.ErrNotFound):
-		return invalidFields(devices.FieldError{Field: "warehouse_id", Code: "unknown", Message: "no such warehouse"})
+		return invalidFields(problem.FieldError{Field: "warehouse_id", Code: "unknown", Message: "no such warehouse"})
 	case err != nil:
 		return unavailable(fmt.Errorf("enroll: %w", err))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -64,7 +65,7 @@ func (s *Server) originAllowed(origin string) bool {
 // so that net/http's per-request buffers and goroutine are released.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if k := queryToken(r); k != "" {
-		WriteProblem(w, invalidFields(devices.FieldError{Field: k, Code: "not_allowed",
+		WriteProblem(w, invalidFields(problem.FieldError{Field: k, Code: "not_allowed",
 			Message: "tokens are refused in the query string: send Authorization: Bearer or an auth message"}))
 		return
 	}

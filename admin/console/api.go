@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/floorgate/floorgate/admin"
+	"github.com/floorgate/floorgate/internal/problem"
 )
 
 // apiError is a problem document the admin API answered.
@@ -125,7 +126,7 @@ type csvBody string
 func problemOf(status int, body []byte) *apiError {
 	e := &apiError{Status: status}
 	if err := json.Unmarshal(body, &e.Problem); err != nil || e.Code == "" {
-		e.Problem = admin.Problem{Status: status, Code: "internal", Detail: http.StatusText(status)}
+		e.Problem = admin.Problem{Problem: problem.Problem{Status: status, Code: "internal", Detail: http.StatusText(status)}}
 	}
 	return e
 }

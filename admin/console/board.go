@@ -9,6 +9,7 @@ import (
 
 	"github.com/floorgate/floorgate/admin"
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -54,7 +55,7 @@ func (c *Console) board(w http.ResponseWriter, r *http.Request, s *session) erro
 		}
 	}
 	if wh == nil {
-		return &apiError{Status: http.StatusNotFound, Problem: admin.Problem{Code: "not_found"}}
+		return &apiError{Status: http.StatusNotFound, Problem: admin.Problem{Problem: problem.Problem{Code: "not_found"}}}
 	}
 	d := &boardData{Warehouse: *wh, Page: page, Hours: hours}
 	d.CanUsers, d.CanDevices = s.roles(wh.ID)

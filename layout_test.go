@@ -28,11 +28,13 @@ func within(pkg, root string) bool {
 func ours(dir string) string { return module + "/" + dir }
 
 // rule forbids packages matched by from to depend, directly or not, on
-// packages matched by to.
+// packages matched by to (only directly when direct is set: a layer may
+// reach a package through the layer below it, but not around it).
 type rule struct {
-	name string
-	from func(pkg string) bool
-	to   func(dep string) bool
+	name   string
+	from   func(pkg string) bool
+	to     func(dep string) bool
+	direct bool
 }
 
 func under(dirs ...string) func(string) bool {
@@ -57,6 +59,16 @@ func exactly(dirs ...string) func(string) bool {
 	}
 }
 
+// not matches what f does not.
+func not(f func(string) bool) func(string) bool { return func(p string) bool { return !f(p) } }
+
+// ofFloorgate matches the module's own packages.
+func ofFloorgate(p string) bool { return within(p, module) }
+
+// suites are the conformance suites and the test helpers: the only
+// packages that may import the test helpers besides tests.
+var suites = under("devices/devicestest", "sessions/sessionstest", "throttle/throttletest", "internal/testenv")
+
 func anyDriver(dep string) bool {
 	for _, d := range drivers {
 		if within(dep, d) {
@@ -66,33 +78,45 @@ func anyDriver(dep string) bool {
 	return false
 }
 
-// The dependency rules of DESIGN.md and STYLE.md:
-// cmd → {gateway, admin} → {devices, sessions} → drivers, siblings never
+// The dependency rules (docs/ARCHITECTURE.md):
+// cmd → {gateway, admin} → signin → {devices, sessions, throttle} →
+// drivers, with the leaves under internal/ below them all. Siblings never
 // import each other, and the contracts stay free of drivers.
 var rules = []rule{
-	{"devices never imports sessions", under("devices"), under("sessions")},
-	{"sessions never imports devices", under("sessions"), under("devices")},
-	{"gateway never imports admin", under("gateway"), under("admin")},
-	{"admin never imports gateway", under("admin"), under("gateway")},
-	{"devices and sessions never import gateway or admin", under("devices", "sessions"), under("gateway", "admin", "cmd")},
-	{"gateway and admin never import cmd", under("gateway", "admin"), under("cmd")},
-	{"the contracts import no driver", exactly("devices", "sessions", "devices/devicestest", "sessions/sessionstest"), anyDriver},
-	{"gateway and admin import no driver", under("gateway", "admin"), anyDriver},
-	{"devicesim speaks the protocol over the network only", under("cmd/devicesim"), under("devices", "sessions", "gateway", "admin")},
-	{"the bare comparisons contain nothing of Floorgate", under("cmd/benchbare"), under("devices", "sessions", "gateway", "admin")},
-	{"the clients speak to Floorgate over the network only", under("clients"), under("devices", "sessions", "gateway", "admin", "cmd")},
+	{name: "devices never imports sessions", from: under("devices"), to: under("sessions")},
+	{name: "sessions never imports devices", from: under("sessions"), to: under("devices")},
+	{name: "throttle imports neither devices nor sessions", from: under("throttle"), to: under("devices", "sessions")},
+	{name: "devices and sessions never import throttle", from: under("devices", "sessions"), to: under("throttle")},
+	{name: "gateway never imports admin", from: under("gateway"), to: under("admin")},
+	{name: "admin never imports gateway", from: under("admin"), to: under("gateway")},
+	{name: "the stores never import the layers above", from: under("devices", "sessions", "throttle"), to: under("signin", "gateway", "admin", "cmd")},
+	{name: "signin never imports gateway, admin or cmd", from: under("signin"), to: under("gateway", "admin", "cmd")},
+	{name: "gateway and admin never import cmd", from: under("gateway", "admin"), to: under("cmd")},
+	{name: "gateway and admin reach the throttle through signin", from: under("gateway", "admin"), to: under("throttle"), direct: true},
+	{name: "the internal leaves import nothing of Floorgate", from: under("internal"), to: ofFloorgate},
+	{name: "only tests and suites use the test helpers", from: not(suites), to: under("internal/testenv", "internal/clock")},
+	{name: "the contracts import no driver", from: exactly("devices", "sessions", "throttle", "devices/devicestest", "sessions/sessionstest", "throttle/throttletest"), to: anyDriver},
+	{name: "signin, gateway and admin import no driver", from: under("signin", "gateway", "admin"), to: anyDriver},
+	{name: "devicesim speaks the protocol over the network only", from: under("cmd/devicesim"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "internal")},
+	{name: "the bare comparisons contain nothing of Floorgate", from: under("cmd/benchbare"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "internal")},
+	{name: "the clients speak to Floorgate over the network only", from: under("clients"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "cmd")},
 }
 
 // TestLayout checks every package's dependencies (not its tests') against
 // the rules, with `go list -deps`.
 func TestLayout(t *testing.T) {
-	deps := listDeps(t)
-	if len(deps) == 0 {
+	deps := listDeps(t, "{{.Deps}}")
+	imports := listDeps(t, "{{.Imports}}")
+	if len(deps) == 0 || len(imports) == 0 {
 		t.Fatal("go list found no packages")
 	}
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {
-			for pkg, ds := range deps {
+			of := deps
+			if r.direct {
+				of = imports
+			}
+			for pkg, ds := range of {
 				if !r.from(pkg) {
 					continue
 				}
@@ -128,6 +152,24 @@ func TestLayoutRules(t *testing.T) {
 		{"the clients speak to Floorgate over the network only", ours("clients/introspect"), ours("gateway"), true},
 		{"the clients speak to Floorgate over the network only", ours("clients/introspect/example"), ours("cmd/internal/latency"), true},
 		{"the clients speak to Floorgate over the network only", ours("clients/introspect"), ours("clients/internal/livetest"), false},
+		{"devicesim speaks the protocol over the network only", ours("cmd/devicesim"), ours("signin"), true},
+		{"throttle imports neither devices nor sessions", ours("throttle/redis"), ours("sessions"), true},
+		{"throttle imports neither devices nor sessions", ours("throttle/memory"), ours("devices"), true},
+		{"devices and sessions never import throttle", ours("sessions/redis"), ours("throttle/redis"), true},
+		{"the stores never import the layers above", ours("throttle"), ours("signin"), true},
+		{"the stores never import the layers above", ours("devices/postgres"), ours("gateway"), true},
+		{"signin never imports gateway, admin or cmd", ours("signin"), ours("admin"), true},
+		{"signin never imports gateway, admin or cmd", ours("signin"), ours("throttle"), false},
+		{"gateway and admin reach the throttle through signin", ours("admin"), ours("throttle/memory"), true},
+		{"gateway and admin reach the throttle through signin", ours("gateway"), ours("signin"), false},
+		{"the internal leaves import nothing of Floorgate", ours("internal/problem"), ours("devices"), true},
+		{"the internal leaves import nothing of Floorgate", ours("internal/token"), "crypto/sha256", false},
+		{"only tests and suites use the test helpers", ours("gateway"), ours("internal/testenv"), true},
+		{"only tests and suites use the test helpers", ours("sessions/sessionstest"), ours("internal/clock"), false},
+		{"only tests and suites use the test helpers", ours("internal/testenv"), ours("internal/clock"), false},
+		{"the contracts import no driver", ours("throttle"), "github.com/redis/go-redis/v9", true},
+		{"the contracts import no driver", ours("throttle/redis"), "github.com/redis/go-redis/v9", false},
+		{"signin, gateway and admin import no driver", ours("signin"), "github.com/jackc/pgx/v5", true},
 	}
 	byName := map[string]rule{}
 	for _, r := range rules {
@@ -144,12 +186,14 @@ func TestLayoutRules(t *testing.T) {
 	}
 }
 
-// listDeps returns every package of the module with its transitive
-// non-test dependencies. Packages that do not compile yet are listed too
-// (-e): their imports are what matters here.
-func listDeps(t *testing.T) map[string][]string {
+// listDeps returns every package of the module with its non-test
+// dependencies: field is "{{.Deps}}" (transitive) or "{{.Imports}}"
+// (direct). Packages that do not compile yet are listed too (-e): their
+// imports are what matters here.
+func listDeps(t *testing.T, field string) map[string][]string {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./...")
+	list := strings.TrimSuffix(strings.TrimPrefix(field, "{{"), "}}")
+	cmd := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}}{{range `+list+`}} {{.}}{{end}}`, "./...")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -15,18 +15,21 @@ import (
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
-	"github.com/floorgate/floorgate/throttle"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // BasePath is where the admin API is mounted.
 const BasePath = "/admin/v1"
 
-// Config configures the admin API. Registry, Sessions and Throttle are
+// Config configures the admin API. Registry, Sessions and SignIn are
 // required; zero values of the others take the defaults.
 type Config struct {
 	Registry *devices.Registry
 	Sessions sessions.Store
-	Throttle throttle.Throttle
+	// SignIn is the process's sign-in policy, shared with the gateway:
+	// manager sign-in and the unlocks of users, managers and devices go
+	// through it.
+	SignIn *signin.Policy
 	// Logger receives one record per failure that stops in this package;
 	// slog.Default when nil.
 	Logger *slog.Logger
@@ -54,7 +57,7 @@ type Config struct {
 type API struct {
 	reg      *devices.Registry
 	sess     sessions.Store
-	throttle throttle.Throttle
+	signin   *signin.Policy
 	log      *slog.Logger
 	now      func() time.Time
 	clientIP func(*http.Request) string
@@ -67,14 +70,12 @@ type API struct {
 
 	docOnce  sync.Once
 	docBytes []byte
-
-	signingIn inflight // manager sign-ins under way, by throttle subject
 }
 
 // New checks cfg and returns an API.
 func New(cfg Config) (*API, error) {
-	if cfg.Registry == nil || cfg.Sessions == nil || cfg.Throttle == nil {
-		return nil, errors.New("admin: Registry, Sessions and Throttle are required")
+	if cfg.Registry == nil || cfg.Sessions == nil || cfg.SignIn == nil {
+		return nil, errors.New("admin: Registry, Sessions and SignIn are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -101,7 +102,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{
 		reg:      cfg.Registry,
 		sess:     cfg.Sessions,
-		throttle: cfg.Throttle,
+		signin:   cfg.SignIn,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		clientIP: cfg.ClientIP,

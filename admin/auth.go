@@ -7,15 +7,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/internal/problem"
-	"github.com/floorgate/floorgate/sessions"
-	"github.com/floorgate/floorgate/throttle"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // principal is who is calling: a manager with roles, or a service key
@@ -217,171 +215,33 @@ type LoginResponse struct {
 	Manager   devices.Manager `json:"manager"`
 }
 
-// limits turns the registry's throttle settings into the session store's.
-func limits(t devices.Throttle) throttle.Limits {
-	t = t.WithDefaults()
-	sec := func(s int) time.Duration { return time.Duration(s) * time.Second }
-	return throttle.Limits{
-		PairFreeFailures: t.PairFreeFailures,
-		PairMaxDelay:     sec(t.PairMaxDelayS),
-		UserFailures:     t.UserFailures,
-		UserWindow:       sec(t.UserWindowS),
-		UserLock:         sec(t.UserLockS),
-		UserHardFailures: t.UserHardFailures,
-		DeviceFailures:   t.DeviceFailures,
-		DeviceWindow:     sec(t.DeviceWindowS),
-		SprayUsers:       t.SprayUsers,
-		SprayWindow:      sec(t.SprayWindowS),
-	}
-}
-
-// addressLimits are the limits of a sign-in whose throttle source is a
-// client address, not a device. Many people share an address (a NAT, a
-// proxy), and a source quarantine lasts until someone unlocks it, which
-// no one can do for an address: one colleague typing wrong passwords for
-// made-up emails would lock everybody behind the address out, for good.
-// So the per-source quarantine is off (DeviceFailures 0 turns it off in
-// every throttle.Throttle) and so is the spray alarm (it needs a
-// warehouse). What stays: the growing delays per (email, address), the
-// timed lock per email across addresses, and the consecutive-failure lock
-// of an email that an admin lifts with POST /managers/{id}/unlock.
-func addressLimits(l throttle.Limits) throttle.Limits {
-	l.DeviceFailures, l.DeviceWindow = 0, 0
-	l.SprayUsers, l.SprayWindow = 0, 0
-	return l
-}
-
-// addressSource is the throttle source of a client address. The "ip:"
-// prefix keeps address counters apart from device ids and from the bare
-// addresses that older versions quarantined (those quarantines never
-// expire, and they no longer apply).
-func addressSource(addr string) string { return "ip:" + addr }
-
 // maxEmailInput bounds the email a sign-in reads (RFC 5321 allows 254
 // characters): a longer one is no account, and must not become a
 // throttle key.
 const maxEmailInput = 320
 
-// inflight holds the throttle subjects whose sign-in is between its
-// throttle check and its failure count on this instance.
-type inflight struct {
-	mu   sync.Mutex
-	keys map[string]struct{}
-}
-
-// take claims key; false when it is held already.
-func (f *inflight) take(key string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, held := f.keys[key]; held {
-		return false
-	}
-	if f.keys == nil {
-		f.keys = map[string]struct{}{}
-	}
-	f.keys[key] = struct{}{}
-	return true
-}
-
-func (f *inflight) release(key string) {
-	f.mu.Lock()
-	delete(f.keys, key)
-	f.mu.Unlock()
-}
-
-// managerSubject is the throttle subject of a manager's email.
-func managerSubject(email string) string { return "mgr:" + emailKey(email) }
-
-// emailKey is devices.EmailKey, or the trimmed lower-case input when it
-// is not an email address (its sign-in fails anyway, throttled the same).
-func emailKey(email string) string {
-	if k, err := devices.EmailKey(email); err == nil {
-		return k
-	}
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
+// login is POST /admin/v1/login: the body here, then signin's order
+// (claim the email, throttle check with the client address as the
+// source, hash in the shared pool, count, audit, issue the token).
 func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	var in LoginRequest
 	if err := decode(w, r, &in, false); err != nil {
 		return err
 	}
-	var fields []FieldError
-	if strings.TrimSpace(in.Email) == "" {
-		fields = append(fields, FieldError{Field: "email", Code: "required", Message: "email is required"})
-	}
+	var f problem.Fields
+	f.Required("email", in.Email)
 	if in.Password == "" {
-		fields = append(fields, FieldError{Field: "password", Code: "required", Message: "password is required"})
+		f.Add("password", "required", "password is required")
 	}
-	if len(in.Email) > maxEmailInput {
-		fields = append(fields, FieldError{Field: "email", Code: "too_long", Message: fmt.Sprintf("email has at most %d characters", maxEmailInput)})
-	}
-	if len(fields) > 0 {
-		return &problem.Error{Status: http.StatusBadRequest, Code: codeInvalidRequest, Detail: "email and password are required", Fields: fields}
-	}
-	ctx := r.Context()
-	settings, err := a.reg.Settings(ctx)
-	if err != nil {
-		return fmt.Errorf("login: settings: %w", err)
-	}
-	lim := addressLimits(limits(settings.Throttle))
-	addr := a.clientIP(r)
-	att := throttle.Attempt{Subject: managerSubject(in.Email), Source: addressSource(addr)}
-	// One attempt per email at a time on this instance: the throttle
-	// counts a failure only after the hash, so parallel guesses would all
-	// pass the check before the first one is counted.
-	if !a.signingIn.take(att.Subject) {
-		return &problem.Error{Status: http.StatusTooManyRequests, Code: codeTooManyAttempts, Detail: "another sign-in of this account is under way; try again", RetryAfter: time.Second}
-	}
-	defer a.signingIn.release(att.Subject)
-	d, err := a.throttle.Check(ctx, att, lim)
-	if err != nil {
-		return fmt.Errorf("login: throttle check: %w", errors.Join(sessions.ErrUnavailable, err))
-	}
-	if d.Verdict != throttle.Allow {
-		a.record(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.throttled", Subject: "email:" + emailKey(in.Email),
-			Details: map[string]string{"verdict": string(d.Verdict), "remote_addr": addr}})
-		return tooMany(d, lim)
-	}
-	m, err := a.reg.AuthenticateManager(ctx, in.Email, in.Password)
-	switch {
-	case errors.Is(err, devices.ErrInvalidCredentials):
-		if _, ferr := a.throttle.Fail(ctx, att, lim); ferr != nil {
-			a.log.ErrorContext(ctx, "throttle fail count", "remote_addr", addr, "err", ferr)
-		}
-		a.record(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.failure", Subject: "email:" + emailKey(in.Email),
-			Details: map[string]string{"remote_addr": addr}})
-		return devices.ErrInvalidCredentials
-	case errors.Is(err, devices.ErrDisabled):
-		a.record(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.disabled", Subject: "email:" + emailKey(in.Email),
-			Details: map[string]string{"remote_addr": addr}})
+	f.MaxLen("email", in.Email, maxEmailInput)
+	if err := f.Err(); err != nil {
 		return err
-	case err != nil:
-		return fmt.Errorf("login: %w", err)
 	}
-	if err := a.throttle.Succeed(ctx, att); err != nil {
-		a.log.ErrorContext(ctx, "throttle succeed", "remote_addr", addr, "err", err)
-	}
-	tok, mt, err := a.reg.IssueManagerToken(ctx, m.ID)
+	ms, err := a.signin.ManagerLogin(r.Context(), signin.ManagerLogin{Email: in.Email, Password: in.Password, ClientIP: a.clientIP(r)})
 	if err != nil {
-		return fmt.Errorf("login: issue token: %w", err)
+		return err
 	}
-	a.record(ctx, devices.Event{Actor: devices.ManagerActor(m.ID), Action: "manager.login", Subject: devices.ManagerActor(m.ID),
-		Details: map[string]string{"remote_addr": addr}})
-	return writeJSON(w, http.StatusOK, LoginResponse{Token: tok.Reveal(), ExpiresAt: mt.ExpiresAt, Manager: m})
-}
-
-// tooMany answers a throttle verdict: 429 with the wait. A lock until
-// unlocked (RetryAfter 0) suggests the timed lock's length.
-func tooMany(d throttle.Decision, lim throttle.Limits) error {
-	wait := d.RetryAfter
-	if wait <= 0 {
-		wait = lim.UserLock
-	}
-	if wait <= 0 {
-		wait = time.Hour
-	}
-	return &problem.Error{Status: http.StatusTooManyRequests, Code: codeTooManyAttempts, Detail: "try again later", RetryAfter: wait}
+	return writeJSON(w, http.StatusOK, LoginResponse{Token: ms.Token.Reveal(), ExpiresAt: ms.ExpiresAt, Manager: ms.Manager})
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
@@ -395,8 +255,3 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-
-// ManagerThrottleSubject is the sign-in throttle subject of a manager's
-// email, for tools that lift a lock outside the API (floorgate admin
-// reset-password).
-func ManagerThrottleSubject(email string) string { return managerSubject(email) }

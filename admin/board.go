@@ -148,7 +148,7 @@ func (a *API) countDevices(ctx context.Context, sum *WarehouseSummary, ds []devi
 	quarantined := make([]bool, len(ds))
 	unacked := make([]int, len(ds))
 	err = parallel(ctx, len(ds), func(ctx context.Context, i int) error {
-		q, err := a.throttle.Quarantined(ctx, ds[i].ID)
+		q, err := a.signin.DeviceQuarantined(ctx, ds[i].ID)
 		if err != nil {
 			return err
 		}

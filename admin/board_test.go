@@ -9,6 +9,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/signin"
 	"github.com/floorgate/floorgate/throttle"
 )
 
@@ -28,7 +29,7 @@ func TestWarehouseSummary(t *testing.T) {
 		quar := e.mkDevice("SER-QUAR", e.whA.ID)
 		lim := throttle.Limits{DeviceFailures: 1, DeviceWindow: time.Hour}
 		for _, u := range []string{"x1", "x2"} {
-			if _, err := e.throttle.Fail(ctx, throttle.Attempt{Subject: u, Source: quar.ID, WarehouseID: e.whA.ID}, lim); err != nil {
+			if _, err := e.throttle.Fail(ctx, throttle.Attempt{Subject: u, Source: signin.DeviceSource(quar.ID), WarehouseID: e.whA.ID}, lim); err != nil {
 				t.Fatalf("Fail: %v", err)
 			}
 		}

@@ -261,7 +261,7 @@ func (a *API) unlockDevice(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	if err := a.throttle.UnlockSource(ctx, d.ID); err != nil {
+	if err := a.signin.UnlockDevice(ctx, d.ID); err != nil {
 		return fmt.Errorf("unlock device %s: %w", d.ID, err)
 	}
 	a.record(ctx, devices.Event{Actor: principalFrom(ctx).actor, Action: "device.unlock", Subject: devices.DeviceActor(d.ID), WarehouseID: d.WarehouseID, DeviceID: d.ID})

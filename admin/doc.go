@@ -2,22 +2,26 @@
 // /admin/v1 on the admin listener, and its OpenAPI 3.1 document
 // (GET /admin/v1/openapi.json).
 //
-// It owns: manager sign-in and bearer authentication (manager tokens and
-// service keys with scope admin), the authorization of every admin action
-// by role and warehouse, the HTTP handlers for warehouses, managers,
-// mobile users (with CSV import and export), devices, sessions, logout
-// commands, settings, service keys and the audit log, the error mapping
-// to application/problem+json, and the reconciler that repairs what a
-// half-finished suspend or delete left behind.
+// It owns: the manager sign-in endpoint (its policy, throttle and hashing
+// pool are the signin package's, shared with the gateway) and bearer
+// authentication (manager tokens and service keys with scope admin), the
+// authorization of every admin action by role and warehouse, the HTTP
+// handlers for warehouses, managers, mobile users (with CSV import and
+// export), devices, sessions, logout commands, settings, service keys and
+// the audit log, its table from errors to problems (the problem document,
+// the writer and the body decoder are internal/problem's), and the
+// reconciler that repairs what a half-finished suspend or delete left
+// behind.
 //
 // Work that spans the registry and the session store (suspend a user, end
 // their sessions) is done here, in the order that fails safe: the
 // registry first, then the sessions; the reconciler in Run ends any
 // session a failed second step left live.
 //
-// It imports the standard library, chi, the Prometheus client, devices
-// and sessions. It must never import gateway (nor gateway admin: the two
-// HTTP packages are siblings), nor a database or Redis driver.
+// It imports the standard library, chi, the Prometheus client, signin,
+// devices, sessions and internal/problem. It must never import gateway
+// (nor gateway admin: the two HTTP packages are siblings), the throttle
+// (only through signin), nor a database or Redis driver.
 //
 // Goroutines: Handler starts none; an import hashes PINs on a bounded
 // pool of goroutines that end before its handler returns. Run is a

@@ -22,6 +22,7 @@ import (
 	"github.com/floorgate/floorgate/devices/sqlite"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
+	"github.com/floorgate/floorgate/signin"
 	"github.com/floorgate/floorgate/throttle"
 	thmemory "github.com/floorgate/floorgate/throttle/memory"
 )
@@ -104,6 +105,7 @@ type env struct {
 	reg      *devices.Registry
 	sess     sessions.Store
 	throttle throttle.Throttle
+	signin   *signin.Policy
 	api      *API
 	srv      *httptest.Server
 	whA, whB devices.Warehouse
@@ -130,11 +132,15 @@ func newEnv(t *testing.T, b backend) *env {
 	if err != nil {
 		t.Fatalf("NewRegistry: %v", err)
 	}
-	api, err := New(Config{Registry: reg, Sessions: ss, Throttle: th, Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
+	si, err := signin.New(signin.Config{Registry: reg, Sessions: ss, Throttle: th, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("signin.New: %v", err)
+	}
+	api, err := New(Config{Registry: reg, Sessions: ss, SignIn: si, Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	e := &env{t: t, clock: c, reg: reg, sess: ss, throttle: th, api: api, tokens: map[string]string{}, managers: map[string]devices.Manager{}}
+	e := &env{t: t, clock: c, reg: reg, sess: ss, throttle: th, signin: si, api: api, tokens: map[string]string{}, managers: map[string]devices.Manager{}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

@@ -336,7 +336,7 @@ func TestImportReadsOncePerImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewRegistry: %v", err)
 	}
-	api, err := New(Config{Registry: reg, Sessions: e.sess, Throttle: e.throttle, Now: e.clock.Now, Logger: e.api.log})
+	api, err := New(Config{Registry: reg, Sessions: e.sess, SignIn: e.signin, Now: e.clock.Now, Logger: e.api.log})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

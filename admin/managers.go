@@ -222,7 +222,7 @@ func (a *API) unlockManager(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	if err := a.throttle.UnlockSubject(ctx, managerSubject(m.Email)); err != nil {
+	if err := a.signin.UnlockManager(ctx, m); err != nil {
 		return fmt.Errorf("unlock manager %s: %w", m.ID, err)
 	}
 	a.record(ctx, devices.Event{Actor: principalFrom(ctx).actor, Action: "manager.unlock", Subject: devices.ManagerActor(m.ID)})

@@ -7,7 +7,7 @@ import (
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
-	"github.com/floorgate/floorgate/throttle"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // Problem is the shape of the admin API's problem documents (RFC 9457,
@@ -59,10 +59,13 @@ func conflict(detail string) error {
 var problems = problem.Table{
 	Typed: func(err error) *problem.Error {
 		var (
+			te *signin.ThrottledError
 			ve *devices.ValidationError
 			pe *devices.PolicyError
 		)
 		switch {
+		case errors.As(err, &te):
+			return &problem.Error{Status: http.StatusTooManyRequests, Code: codeTooManyAttempts, Detail: "try again later", RetryAfter: te.RetryAfter}
 		case errors.As(err, &pe):
 			if pe.Secret == "pin" {
 				return &problem.Error{Status: http.StatusUnprocessableEntity, Code: codeWeakPIN, Detail: pe.Reason}
@@ -78,6 +81,9 @@ var problems = problem.Table{
 		return nil
 	},
 	Sentinels: []problem.Sentinel{
+		{Err: signin.ErrInFlight, Status: http.StatusTooManyRequests, Code: codeTooManyAttempts, Detail: "another sign-in of this account is under way; try again"},
+		{Err: signin.ErrBusy, Status: http.StatusTooManyRequests, Code: codeTooManyAttempts, Detail: "the server is busy; try again"},
+		{Err: signin.ErrUnavailable, Status: http.StatusServiceUnavailable, Code: codeUnavailable},
 		{Err: problem.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge, Detail: "the body is too large",
 			Fields: []FieldError{problem.TooLargeField}},
 		{Err: devices.ErrInvalid, Status: http.StatusBadRequest, Code: codeInvalidRequest, Detail: "invalid input"},
@@ -90,7 +96,6 @@ var problems = problem.Table{
 		{Err: devices.ErrDisabled, Status: http.StatusForbidden, Code: problem.CodeAccountDisabled, Detail: "the account is disabled"},
 		{Err: devices.ErrUnavailable, Status: http.StatusServiceUnavailable, Code: codeUnavailable},
 		{Err: sessions.ErrUnavailable, Status: http.StatusServiceUnavailable, Code: codeUnavailable},
-		{Err: throttle.ErrUnavailable, Status: http.StatusServiceUnavailable, Code: codeUnavailable},
 	},
 }
 

@@ -269,11 +269,7 @@ func (a *API) unlockUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key := u.UsernameKey
-	if key == "" {
-		key, _ = devices.NormalizeUsername(u.Username)
-	}
-	if err := a.throttle.UnlockSubject(r.Context(), key); err != nil {
+	if err := a.signin.UnlockUser(r.Context(), u); err != nil {
 		return fmt.Errorf("unlock user %s: %w", u.ID, err)
 	}
 	p := principalFrom(r.Context())

@@ -305,13 +305,13 @@ func TestLoginThrottle(t *testing.T) {
 		if err != nil || len(evs) != 1 || evs[0].WarehouseID != h.wh.ID {
 			t.Errorf("spray alarm events = %v, %v; want one for warehouse %s", evs, err, h.wh.ID)
 		}
-		if got := counterValue(t, reg, "floorgate_gateway_spray_alarms_total", ""); got != 1 {
+		if got := counterValue(t, reg, "floorgate_signin_spray_alarms_total", ""); got != 1 {
 			t.Errorf("spray_alarms_total = %v; want 1", got)
 		}
 		if got := counterValue(t, reg, "floorgate_gateway_logins_total", outcomeBadCredentials); got != 3 {
 			t.Errorf("logins_total{outcome=invalid_credentials} = %v; want 3", got)
 		}
-		if _, err := New(Config{Registry: h.be.reg, Sessions: h.be.store, Throttle: h.be.throttle, Metrics: reg}); err == nil {
+		if _, err := New(Config{Registry: h.be.reg, Sessions: h.be.store, SignIn: h.srv.signin, Metrics: reg}); err == nil {
 			t.Errorf("New on a registry that already holds the gateway's metrics = nil; want an error")
 		}
 	})
@@ -330,8 +330,8 @@ func TestLoginThrottle(t *testing.T) {
 		if r.status != 403 || r.code() != CodeDeviceQuarantined {
 			t.Fatalf("login on a quarantined device = %d %s; want 403 device_quarantined", r.status, r.body)
 		}
-		if err := h.be.throttle.UnlockSource(context.Background(), d.id); err != nil {
-			t.Fatalf("UnlockSource: %v", err)
+		if err := h.srv.signin.UnlockDevice(context.Background(), d.id); err != nil {
+			t.Fatalf("UnlockDevice: %v", err)
 		}
 		if r := h.login(d, "carol", goodPIN); r.status != 200 {
 			t.Errorf("login after unlock = %d %s; want 200", r.status, r.body)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
@@ -64,27 +63,4 @@ func (s *Server) authSession(r *http.Request, allowPINChange bool) (sessions.Ses
 		return sess, errPINChange
 	}
 	return sess, nil
-}
-
-// acquireHash takes a hashing slot, waiting at most HashWait; a request
-// that finds none is answered 429 at once rather than queued. The
-// returned func gives the slot back.
-func (s *Server) acquireHash(ctx context.Context) (func(), error) {
-	release := func() { <-s.hashSem }
-	select {
-	case s.hashSem <- struct{}{}:
-		return release, nil
-	default:
-	}
-	t := time.NewTimer(s.cfg.HashWait)
-	defer t.Stop()
-	select {
-	case s.hashSem <- struct{}{}:
-		return release, nil
-	case <-t.C:
-		s.metrics.hashBusy.Inc()
-		return nil, errBusy
-	case <-ctx.Done():
-		return nil, errBusy
-	}
 }

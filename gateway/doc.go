@@ -7,28 +7,22 @@
 // # What it owns
 //
 //   - The HTTP contract: every status, code and field of API.md. Errors
-//     become RFC 9457 problems in one function, ProblemOf; a 5xx body
-//     never carries an error's text; an error it does not know is 503
-//     unavailable (fail closed).
-//   - Request bodies: at most 16 KiB, one JSON object, declared as
-//     application/json (or not declared), required fields checked, each
-//     problem named in errors[]. Unknown fields are ignored,
+//     become RFC 9457 problems through one table, ProblemOf (the problem
+//     type, writer and decoder are internal/problem's, shared with the
+//     admin API); a 5xx body never carries an error's text; an error it
+//     does not know is 503 unavailable (fail closed).
+//   - Request bodies: at most 16 KiB, one JSON object of valid UTF-8,
+//     declared as application/json (or not declared), required fields
+//     checked, each problem named in errors[]. Unknown fields are ignored,
 //     so that a newer app can talk to an older server (fields may be
 //     added, API.md). Login also accepts an optional app_version, the
 //     app's version now; without it the version recorded at enrollment
 //     is compared with the warehouse's minimum, and an empty or
 //     unreadable version counts as below any minimum.
-//   - Sign-in order: device token, body, app version, a claim on the
-//     username and the device on this instance (a second attempt for
-//     either while one is in flight is 429 at once, so parallel guesses
-//     cannot all pass the check before the first failure is counted),
-//     throttle check, then the hash in a pool of HashWorkers slots (a request that finds
-//     none within HashWait is answered 429 at once), then the refusals
-//     that need the right secret (account_disabled, wrong_warehouse).
-//     Unknown user, wrong PIN and a suspended user with a wrong PIN get the
-//     same body after the same work (the registry hashes a dummy). A
-//     failure that cannot be counted by the throttle is 503, not 401.
-//     Manager sign-in for enrollment is throttled the same way, with the
+//   - Sign-in (login, PIN change, enrollment): the device token, the
+//     body and (login) the app version here, then the signin package's
+//     order: claim, throttle check, hash in the shared pool, count,
+//     audit, issue. Manager sign-in for enrollment is throttled with the
 //     client address as the source (Config.ClientIP behind a proxy).
 //   - Introspection: answered from the session store and the registry's
 //     service-key cache, no database read per call. A session confined to
@@ -92,7 +86,8 @@
 // Once a request's answer is decided (the hash has run, a logout's token
 // was valid), what must follow (the failure count or the throttle reset,
 // the session, the enrollment, the audit events) runs on a context that
-// keeps the request's values but not its cancellation, bounded by 5 s:
+// keeps the request's values but not its cancellation (signin.Decided),
+// bounded by 5 s:
 // a client that disconnects cannot leave a login without its audit
 // event. Socket work (acks, delivered marks, presence) runs on the
 // server's own context, cancelled only when Shutdown's deadline passes.
@@ -110,5 +105,6 @@
 // # Imports
 //
 // The standard library, chi, gorilla/websocket, the Prometheus client,
-// devices and sessions; never admin, cmd or a database or Redis driver.
+// signin, devices, sessions and internal/problem; never admin, cmd, the
+// throttle (only through signin) or a database or Redis driver.
 package gateway

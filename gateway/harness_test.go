@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/sqlite"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
+	"github.com/floorgate/floorgate/signin"
 	"github.com/floorgate/floorgate/throttle"
 	thmemory "github.com/floorgate/floorgate/throttle/memory"
 )
@@ -94,6 +96,40 @@ func embedded(t testing.TB, clk *clock) backend {
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// newSignIn is a sign-in policy over be with pool, registering its
+// metrics on reg (a private registry when nil).
+func newSignIn(t testing.TB, be backend, reg prometheus.Registerer, pool *signin.Pool) *signin.Policy {
+	t.Helper()
+	p, err := signin.New(signin.Config{Registry: be.reg, Sessions: be.store, Throttle: be.throttle, Pool: pool, Logger: discard(), Metrics: reg})
+	if err != nil {
+		t.Fatalf("signin.New: %v", err)
+	}
+	return p
+}
+
+// newPoolHarness is newHarness with the given hashing pool, which a test
+// may hold.
+func newPoolHarness(t testing.TB, pool *signin.Pool) *harness {
+	t.Helper()
+	clk := newClock()
+	be := embedded(t, clk)
+	return newHarnessOn(t, clk, be, withSignIn(newSignIn(t, be, nil, pool)))
+}
+
+// hold takes a slot of pool (failing the test when none is free) and
+// returns what gives it back.
+func hold(t testing.TB, pool *signin.Pool) func() {
+	t.Helper()
+	release, err := pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	return release
+}
+
+// withSignIn runs the harness's gateway with p.
+func withSignIn(p *signin.Policy) option { return func(c *Config) { c.SignIn = p } }
+
 // harness is one gateway over a backend, served on 127.0.0.1, with a
 // warehouse, a mobile manager and a service key.
 type harness struct {
@@ -153,16 +189,17 @@ func (h *harness) startServer(opts ...option) (*Server, string) {
 	cfg := Config{
 		Registry:       h.be.reg,
 		Sessions:       h.be.store,
-		Throttle:       h.be.throttle,
 		Logger:         discard(),
 		Now:            h.clk.Now,
 		SweepEvery:     10 * time.Millisecond,
 		CloseGrace:     time.Second,
-		HashWait:       5 * time.Second,
 		AllowedOrigins: []string{"https://console.example.com"},
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.SignIn == nil {
+		cfg.SignIn = newSignIn(h.t, h.be, cfg.Metrics, signin.NewPool(0, 5*time.Second))
 	}
 	srv, err := New(cfg)
 	if err != nil {

@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
-	"github.com/floorgate/floorgate/throttle"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // Login outcomes, the label of the logins metric and the result of the
@@ -61,25 +60,10 @@ func (s *Server) viewUser(u devices.User) userView {
 	return userView{ID: u.ID, Username: u.Username, FirstName: u.FirstName, LastName: u.LastName, WarehouseID: u.WarehouseID, Language: lang}
 }
 
-// usernameSubject is the throttle subject of a typed username: its
-// normalised key, known user or not. A name that cannot be normalised
-// cannot exist, but is still throttled under its trimmed lower case so
-// that it costs an attacker the same as any other.
-func usernameSubject(username string) string {
-	if key, err := devices.NormalizeUsername(username); err == nil {
-		return key
-	}
-	s := strings.ToLower(strings.TrimSpace(username))
-	if len(s) > maxField {
-		s = s[:maxField]
-	}
-	return s
-}
-
-// login is POST /v1/login. The order is fixed: the device token, the
-// body, the app version, the throttle, then the hash in the bounded
-// pool; refusals that need the right PIN (account_disabled,
-// wrong_warehouse) come only after it.
+// login is POST /v1/login: the device token, the body and the app
+// version here, then signin's order (claim, throttle check, hash in the
+// bounded pool, count, audit, the session); refusals that need the right
+// PIN (account_disabled, wrong_warehouse) come only after the hash.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	outcome := outcomeError
@@ -110,124 +94,50 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			Detail: "this app version is below the warehouse's minimum " + set.MinAppVersion}
 	}
 
-	limits := limitsOf(set.Throttle)
-	attempt := throttle.Attempt{Subject: usernameSubject(req.Username), Source: dev.ID, WarehouseID: dev.WarehouseID}
-	done, err := s.claimAttempt(attempt, true)
+	res, err := s.signin.Login(ctx, signin.Login{Device: dev, Settings: set, Username: req.Username, PIN: req.PIN})
+	outcome = loginOutcome(err)
 	if err != nil {
-		outcome = outcomeThrottled
 		return err
 	}
-	defer done()
-	if err := s.checkThrottle(ctx, attempt, limits); err != nil {
-		var ge *Error
-		if errors.As(err, &ge) && ge.Code == CodeDeviceQuarantined {
-			outcome = outcomeQuarantined
-		} else if ge != nil && ge.Code == CodeTooManyAttempts {
-			outcome = outcomeThrottled
-		}
-		return err
-	}
-
-	release, err := s.acquireHash(ctx)
-	if err != nil {
-		outcome = outcomeBusy
-		return err
-	}
-	user, err := s.reg.AuthenticateUser(ctx, req.Username, req.PIN)
-	release()
-	// The hash has decided: what follows (the failure count or the
-	// throttle reset, the session, the audit) must not be cut short by a
-	// client that disconnects.
-	ctx, cancel := s.decided(ctx)
-	defer cancel()
-
-	failure := func(reason string, subject string) devices.Event {
-		return devices.Event{Actor: devices.DeviceActor(dev.ID), Action: "login.failure", Subject: subject,
-			WarehouseID: dev.WarehouseID, DeviceID: dev.ID, Details: map[string]string{"reason": reason}}
-	}
-	switch {
-	case errors.Is(err, devices.ErrInvalidCredentials):
-		if ferr := s.countFailure(ctx, attempt, limits, devices.DeviceActor(dev.ID)); ferr != nil {
-			return ferr
-		}
-		outcome = outcomeBadCredentials
-		s.audit(ctx, failure(outcomeBadCredentials, "username:"+attempt.Subject))
-		return devices.ErrInvalidCredentials
-	case errors.Is(err, devices.ErrDisabled):
-		s.succeed(ctx, attempt)
-		outcome = outcomeDisabled
-		s.audit(ctx, failure(outcomeDisabled, devices.UserActor(user.ID)))
-		return devices.ErrDisabled
-	case err != nil:
-		return unavailable(fmt.Errorf("authenticate user: %w", err))
-	}
-	s.succeed(ctx, attempt)
-	if user.WarehouseID != dev.WarehouseID {
-		outcome = outcomeWrongWarehouse
-		s.audit(ctx, failure(outcomeWrongWarehouse, devices.UserActor(user.ID)))
-		return &Error{Status: http.StatusForbidden, Code: CodeWrongWarehouse, Detail: "this account belongs to another warehouse than the device"}
-	}
-
-	created, err := s.store.Create(ctx, sessions.NewSession{
-		UserID:            user.ID,
-		Username:          user.Username,
-		DeviceID:          dev.ID,
-		WarehouseID:       dev.WarehouseID,
-		PINChangeRequired: user.PINChangeRequired,
-	}, policyOf(set))
-	if errors.Is(err, sessions.ErrLimit) {
-		outcome = outcomeSessionLimit
-		s.audit(ctx, failure(outcomeSessionLimit, devices.UserActor(user.ID)))
-		return sessions.ErrLimit
-	}
-	if err != nil {
-		return unavailable(fmt.Errorf("create session: %w", err))
-	}
-	outcome = outcomeSuccess
 	s.activity.note(dev.WarehouseID)
 	resp := loginResponse{
-		SessionToken:      created.Token.Reveal(),
-		SessionID:         created.Session.ID,
-		ExpiresAt:         created.Session.ExpiresAt.UTC(),
-		PINChangeRequired: created.Session.PINChangeRequired,
-		User:              s.viewUser(user),
+		SessionToken:      res.Created.Token.Reveal(),
+		SessionID:         res.Created.Session.ID,
+		ExpiresAt:         res.Created.Session.ExpiresAt.UTC(),
+		PINChangeRequired: res.Created.Session.PINChangeRequired,
+		User:              s.viewUser(res.User),
 		Evicted:           []evictedView{},
 	}
-	details := map[string]string{"session_id": created.Session.ID}
-	for _, c := range created.Ended {
+	for _, c := range res.Created.Ended {
 		if c.Reason == sessions.ReasonEvicted {
 			resp.Evicted = append(resp.Evicted, evictedView{SessionID: c.SessionID, DeviceID: c.DeviceID})
 		}
 	}
-	if n := len(resp.Evicted); n > 0 {
-		details["evicted"] = strconv.Itoa(n)
-	}
-	evs := []devices.Event{{Actor: devices.UserActor(user.ID), Action: "login.success", Subject: devices.UserActor(user.ID),
-		WarehouseID: dev.WarehouseID, DeviceID: dev.ID, Details: details}}
-	// The sessions this login ended (replaced on this device, evicted
-	// beyond the cap) are logouts with a reason: each is audited.
-	for _, c := range created.Ended {
-		evs = append(evs, devices.Event{Actor: devices.UserActor(user.ID), Action: "sessions.end", Subject: devices.UserActor(c.UserID),
-			WarehouseID: c.WarehouseID, DeviceID: c.DeviceID,
-			Details: map[string]string{"reason": string(c.Reason), "session_id": c.SessionID, "command_id": c.ID, "count": "1"}})
-	}
-	s.audit(ctx, evs...)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
-// policyOf is the session policy of the settings in force.
-func policyOf(set devices.Settings) sessions.Policy {
-	capN := set.SessionCap
-	if capN < 1 {
-		capN = 1
+// loginOutcome is the logins metric's label of a sign-in's result.
+func loginOutcome(err error) string {
+	switch {
+	case err == nil:
+		return outcomeSuccess
+	case errors.Is(err, devices.ErrInvalidCredentials):
+		return outcomeBadCredentials
+	case errors.Is(err, devices.ErrDisabled):
+		return outcomeDisabled
+	case errors.Is(err, signin.ErrWrongWarehouse):
+		return outcomeWrongWarehouse
+	case errors.Is(err, signin.ErrThrottled), errors.Is(err, signin.ErrInFlight):
+		return outcomeThrottled
+	case errors.Is(err, signin.ErrQuarantined):
+		return outcomeQuarantined
+	case errors.Is(err, sessions.ErrLimit):
+		return outcomeSessionLimit
+	case errors.Is(err, signin.ErrBusy):
+		return outcomeBusy
 	}
-	return sessions.Policy{
-		Cap:      capN,
-		DenyNew:  set.CapPolicy == devices.DenyNew,
-		Idle:     time.Duration(set.IdleTimeoutS) * time.Second,
-		Absolute: time.Duration(set.AbsoluteTimeoutS) * time.Second,
-	}
+	return outcomeError
 }
 
 // compareVersions compares dotted version numbers ("4.2.0" < "4.10"):

@@ -9,14 +9,11 @@ import (
 
 // metrics are the gateway's Prometheus collectors.
 type metrics struct {
-	logins            *prometheus.CounterVec // outcome
-	throttleDecisions *prometheus.CounterVec // step (check, fail), verdict
-	sprayAlarms       prometheus.Counter     //
-	pushes            *prometheus.CounterVec // type (logout, warning), path (live, queued)
-	pushLatency       prometheus.Histogram   // command created -> frame written, live pushes
-	socketsClosed     *prometheus.CounterVec // code
-	hashBusy          prometheus.Counter     // logins refused for want of a hashing slot
-	sockets           prometheus.GaugeFunc   //
+	logins        *prometheus.CounterVec // outcome
+	pushes        *prometheus.CounterVec // type (logout, warning), path (live, queued)
+	pushLatency   prometheus.Histogram   // command created -> frame written, live pushes
+	socketsClosed *prometheus.CounterVec // code
+	sockets       prometheus.GaugeFunc   //
 }
 
 func newMetrics(reg prometheus.Registerer, sockets func() int) (*metrics, error) {
@@ -25,14 +22,6 @@ func newMetrics(reg prometheus.Registerer, sockets func() int) (*metrics, error)
 			Namespace: "floorgate", Subsystem: "gateway", Name: "logins_total",
 			Help: "Device logins by outcome.",
 		}, []string{"outcome"}),
-		throttleDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "floorgate", Subsystem: "gateway", Name: "throttle_decisions_total",
-			Help: "Sign-in throttle decisions, at the check before hashing and after a failure.",
-		}, []string{"step", "verdict"}),
-		sprayAlarms: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "floorgate", Subsystem: "gateway", Name: "spray_alarms_total",
-			Help: "Warehouse spray alarms raised (many usernames failing).",
-		}),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "floorgate", Subsystem: "gateway", Name: "pushes_total",
 			Help: "Frames pushed to devices: live from the fan-out, or queued and sent after welcome.",
@@ -46,16 +35,12 @@ func newMetrics(reg prometheus.Registerer, sockets func() int) (*metrics, error)
 			Namespace: "floorgate", Subsystem: "gateway", Name: "socket_closes_total",
 			Help: "Sockets closed by the gateway, by close code (\"dropped\" for cut connections).",
 		}, []string{"code"}),
-		hashBusy: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "floorgate", Subsystem: "gateway", Name: "hash_busy_total",
-			Help: "Sign-ins answered 429 at once because every hashing slot was taken.",
-		}),
 	}
 	m.sockets = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "floorgate", Subsystem: "gateway", Name: "sockets",
 		Help: "Authenticated device sockets held by this instance.",
 	}, func() float64 { return float64(sockets()) })
-	for _, c := range []prometheus.Collector{m.logins, m.throttleDecisions, m.sprayAlarms, m.pushes, m.pushLatency, m.socketsClosed, m.hashBusy, m.sockets} {
+	for _, c := range []prometheus.Collector{m.logins, m.pushes, m.pushLatency, m.socketsClosed, m.sockets} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

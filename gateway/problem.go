@@ -3,11 +3,11 @@ package gateway
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // Error codes of API.md, plus the two the router needs for unknown paths
@@ -43,10 +43,13 @@ type Problem = problem.Problem
 var problems = problem.Table{
 	Typed: func(err error) *Error {
 		var (
+			te *signin.ThrottledError
 			pe *devices.PolicyError
 			ve *devices.ValidationError
 		)
 		switch {
+		case errors.As(err, &te):
+			return &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyAttempts, Detail: "try again later", RetryAfter: te.RetryAfter}
 		case errors.As(err, &pe):
 			field := "new_pin"
 			if pe.Secret == "password" {
@@ -60,6 +63,12 @@ var problems = problem.Table{
 		return nil
 	},
 	Sentinels: []problem.Sentinel{
+		{Err: signin.ErrInFlight, Status: http.StatusTooManyRequests, Code: CodeTooManyAttempts, Detail: "another attempt is in progress; try again"},
+		{Err: signin.ErrBusy, Status: http.StatusTooManyRequests, Code: CodeTooManyAttempts, Detail: "the server is busy; try again"},
+		{Err: signin.ErrQuarantined, Status: http.StatusForbidden, Code: CodeDeviceQuarantined, Detail: "too many failed attempts on this device: a manager must unlock it"},
+		{Err: signin.ErrWrongWarehouse, Status: http.StatusForbidden, Code: CodeWrongWarehouse, Detail: "this account belongs to another warehouse than the device"},
+		{Err: signin.ErrForbidden, Status: http.StatusForbidden, Code: CodeForbidden, Detail: "mobile_manager on this warehouse is required"},
+		{Err: signin.ErrUnavailable, Status: http.StatusServiceUnavailable, Code: CodeUnavailable},
 		{Err: devices.ErrInvalidCredentials, Status: http.StatusUnauthorized, Code: CodeInvalidCredentials, Detail: "the credentials are not valid"},
 		{Err: devices.ErrDisabled, Status: http.StatusForbidden, Code: CodeAccountDisabled, Detail: "the account is suspended or deleted"},
 		{Err: sessions.ErrLimit, Status: http.StatusConflict, Code: CodeSessionLimit, Detail: "the user is at the session limit"},
@@ -96,7 +105,6 @@ var (
 	errInvalidToken = &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Detail: "missing, unknown, revoked or expired token"}
 	errForbidden    = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: "not allowed"}
 	errPINChange    = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: "the PIN must be changed first"}
-	errBusy         = &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyAttempts, Detail: "the server is busy; try again", RetryAfter: time.Second}
 )
 
 // unavailable wraps a store error as 503 unavailable.

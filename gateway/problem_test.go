@@ -10,6 +10,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/signin"
 )
 
 func TestProblemOf(t *testing.T) {
@@ -32,6 +33,13 @@ func TestProblemOf(t *testing.T) {
 		{"unknown error", secret, 503, CodeUnavailable},
 		{"503 with a cause", unavailable(secret), 503, CodeUnavailable},
 		{"not found from a store", devices.ErrNotFound, 503, CodeUnavailable},
+		{"attempt in flight", fmt.Errorf("pin: %w", signin.ErrInFlight), 429, CodeTooManyAttempts},
+		{"no hashing slot", signin.ErrBusy, 429, CodeTooManyAttempts},
+		{"throttled", &signin.ThrottledError{RetryAfter: 3 * time.Second}, 429, CodeTooManyAttempts},
+		{"quarantined", signin.ErrQuarantined, 403, CodeDeviceQuarantined},
+		{"wrong warehouse", signin.ErrWrongWarehouse, 403, CodeWrongWarehouse},
+		{"no role to enroll", signin.ErrForbidden, 403, CodeForbidden},
+		{"throttle cannot count", fmt.Errorf("%w: throttle fail: %w", signin.ErrUnavailable, secret), 503, CodeUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,6 +57,16 @@ func TestProblemOf(t *testing.T) {
 			}
 		})
 	}
+	t.Run("in flight", func(t *testing.T) {
+		// An attempt made while another for the same username or device
+		// is between its check and its count (signin's claim; the claim
+		// itself is tested in signin): 429, Retry-After 1.
+		w := httptest.NewRecorder()
+		p := WriteProblem(w, signin.ErrInFlight)
+		if p.Status != 429 || p.Code != CodeTooManyAttempts || w.Header().Get("Retry-After") != "1" {
+			t.Errorf("WriteProblem(ErrInFlight) = %d %s, Retry-After %q; want 429 too_many_attempts, Retry-After 1", p.Status, p.Code, w.Header().Get("Retry-After"))
+		}
+	})
 	t.Run("retry after", func(t *testing.T) {
 		w := httptest.NewRecorder()
 		p := WriteProblem(w, &Error{Status: 429, Code: CodeTooManyAttempts, RetryAfter: 1500 * time.Millisecond})
@@ -84,12 +102,13 @@ func TestCompareVersions(t *testing.T) {
 // TestHashPoolBusy: with every hashing slot taken, a sign-in is answered
 // 429 at once instead of waiting in line.
 func TestHashPoolBusy(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.HashWorkers = 1; c.HashWait = time.Millisecond })
+	pool := signin.NewPool(1, time.Millisecond)
+	h := newPoolHarness(t, pool)
 	d := h.enroll("S21-0900")
 	h.user("max", h.wh.ID)
-	h.srv.hashSem <- struct{}{} // hold the only slot
+	release := hold(t, pool) // hold the only slot
 	r := h.login(d, "max", goodPIN)
-	<-h.srv.hashSem
+	release()
 	if r.status != 429 || r.code() != CodeTooManyAttempts || r.header.Get("Retry-After") == "" {
 		t.Fatalf("login with no free hashing slot = %d %s; want 429 with Retry-After", r.status, r.body)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // rawPost sends body to path with exactly the Content-Type given ("" for
@@ -89,7 +90,8 @@ func TestContentType(t *testing.T) {
 // wrong secret), never a panic; fields over the limits are refused before
 // any hashing (all hashing slots are held, so a hash would answer 429).
 func TestBadInput(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.HashWorkers = 1; c.HashWait = time.Millisecond })
+	pool := signin.NewPool(1, time.Millisecond)
+	h := newPoolHarness(t, pool)
 	d := h.enroll("S21-5100")
 	long := strings.Repeat("a", 300)
 	tests := []struct {
@@ -114,8 +116,8 @@ func TestBadInput(t *testing.T) {
 		{"lone surrogate in the pin", `{"username":"alice","pin":"48\ud80021"}`, 400, []string{"pin"}},
 		{"lone surrogate in an unknown field", `{"username":"alice","pin":"4821","note":"\udfff"}`, 400, []string{"note"}},
 	}
-	h.srv.hashSem <- struct{}{} // no hashing slot is free
-	defer func() { <-h.srv.hashSem }()
+	release := hold(t, pool) // no hashing slot is free
+	defer func() { release() }()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := h.do("POST", "/v1/login", d.token, tt.body)
@@ -132,53 +134,15 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	<-h.srv.hashSem
-	h.srv.hashSem <- struct{}{} // put it back for the deferred release
 	// NUL bytes reach the registry as a name no user can have: the one
 	// answer of a wrong secret. (Invalid UTF-8 is refused above.)
 	for _, body := range []string{`{"username":"ali\u0000ce","pin":"4821"}`, `{"username":"alice","pin":"48\u000021"}`} {
-		<-h.srv.hashSem
+		release()
 		r := h.do("POST", "/v1/login", d.token, body)
-		h.srv.hashSem <- struct{}{}
+		release = hold(t, pool)
 		if r.status != 401 || r.code() != CodeInvalidCredentials {
 			t.Errorf("login(%q) = %d %s; want 401 invalid_credentials", body, r.status, r.body)
 		}
-	}
-}
-
-// TestAttemptInFlight: while an attempt for a username (or from a device)
-// is between its throttle check and its failure count, another one is
-// answered 429 at once, for a known and an unknown username alike.
-func TestAttemptInFlight(t *testing.T) {
-	h := newHarness(t)
-	d, e := h.enroll("S21-5200"), h.enroll("S21-5201")
-	h.user("max", h.wh.ID)
-	tests := []struct {
-		name, held, username string
-		dev                  device
-	}{
-		{"known user", "subject:max", "max", e},
-		{"unknown user", "subject:nobody", "nobody", e},
-		{"same device", "source:" + d.id, "max", d},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			release, ok := h.srv.attempts.take(tt.held)
-			if !ok {
-				t.Fatalf("take(%q) = false; want true", tt.held)
-			}
-			r := h.login(tt.dev, tt.username, goodPIN)
-			release()
-			if r.status != 429 || r.code() != CodeTooManyAttempts || r.header.Get("Retry-After") != "1" {
-				t.Fatalf("login(%q) with an attempt in flight = %d %s; want 429 with Retry-After 1", tt.username, r.status, r.body)
-			}
-		})
-	}
-	if r := h.login(d, "max", goodPIN); r.status != 200 {
-		t.Errorf("login after the attempts ended = %d %s; want 200", r.status, r.body)
-	}
-	if _, ok := h.srv.attempts.take("subject:max", "source:"+d.id); !ok {
-		t.Errorf("the keys of a finished login are still held")
 	}
 }
 
@@ -408,5 +372,27 @@ func TestEnrollAddressNeverQuarantined(t *testing.T) {
 	}
 	if r := h.do("POST", "/v1/enroll", "", h.enrollBody("S21-6699")); r.status != 201 {
 		t.Fatalf("enroll by the right manager after 25 failures from the address = %d %s; want 201", r.status, r.body)
+	}
+}
+
+// TestKeyNamespaces: a PIN login under a username that spells a
+// manager's throttle key ("mgr:<email>", the older format, or "m:<email>")
+// counts against that username only: once it is locked, the manager is
+// locked out of nothing and still enrolls.
+func TestKeyNamespaces(t *testing.T) {
+	h := newHarness(t)
+	h.setWarehouse(devices.SettingsOverride{Throttle: &devices.Throttle{UserFailures: 3, PairFreeFailures: 50}})
+	d := h.enroll("S21-5400")
+	for _, username := range []string{"mgr:" + managerEmail, "m:" + managerEmail, "M:" + strings.ToUpper(managerEmail)} {
+		var r response
+		for range 4 {
+			if r = h.login(d, username, "9157"); r.status == http.StatusTooManyRequests {
+				break
+			}
+		}
+		if r.status != http.StatusTooManyRequests {
+			t.Fatalf("login(%q) after 4 wrong PINs = %d %s; want 429 (the username locked)", username, r.status, r.body)
+		}
+		h.enroll("S21-5401") // fails the test unless the manager's sign-in is untouched
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -17,15 +16,17 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
-	"github.com/floorgate/floorgate/throttle"
+	"github.com/floorgate/floorgate/signin"
 )
 
-// Config configures a Server. Registry, Sessions and Throttle are
+// Config configures a Server. Registry, Sessions and SignIn are
 // required; zero fields take the defaults written beside them.
 type Config struct {
 	Registry *devices.Registry
 	Sessions sessions.Store
-	Throttle throttle.Throttle
+	// SignIn is the process's sign-in policy (throttle, claims, hashing
+	// pool), shared with the admin API.
+	SignIn *signin.Policy
 	// Logger receives one line per error that stops a request or a socket.
 	// slog.Default() when nil.
 	Logger *slog.Logger
@@ -42,11 +43,6 @@ type Config struct {
 	// Metrics is where the gateway's collectors are registered; a private
 	// registry when nil.
 	Metrics prometheus.Registerer
-	// HashWorkers bounds how many PIN and password hashes run at once
-	// (GOMAXPROCS by default). HashWait is how long a request waits for a
-	// free worker before it is answered 429 (100ms by default).
-	HashWorkers int
-	HashWait    time.Duration
 	// AuthTimeout is how long a socket has to authenticate (10s).
 	AuthTimeout time.Duration
 	// PingEvery is the ping interval (25s); PongWait how long a silent
@@ -81,7 +77,7 @@ type Config struct {
 	// something changed, for the admin console's live pages (250ms).
 	ActivityEvery time.Duration
 	// ClientIP returns the address a request came from, the throttle source
-	// of enrollments. The connection's remote address by default; set it
+	// of enrollments (signin.AddressSource). The connection's remote address by default; set it
 	// when a trusted proxy forwards the client's address.
 	ClientIP func(r *http.Request) string
 }
@@ -92,13 +88,11 @@ type Server struct {
 	cfg      Config
 	reg      *devices.Registry
 	store    sessions.Store
-	throttle throttle.Throttle
+	signin   *signin.Policy
 	log      *slog.Logger
 	now      func() time.Time
 	origins  map[string]bool
 	anyOrig  bool
-	hashSem  chan struct{}
-	attempts inflight
 	upgrader websocket.Upgrader
 	metrics  *metrics
 	hub      *hub
@@ -114,11 +108,9 @@ type Server struct {
 
 // New checks cfg and returns a Server. Nothing starts until Run.
 func New(cfg Config) (*Server, error) {
-	if cfg.Registry == nil || cfg.Sessions == nil || cfg.Throttle == nil {
-		return nil, errors.New("gateway: Registry, Sessions and Throttle are required")
+	if cfg.Registry == nil || cfg.Sessions == nil || cfg.SignIn == nil {
+		return nil, errors.New("gateway: Registry, Sessions and SignIn are required")
 	}
-	setDefault(&cfg.HashWorkers, runtime.GOMAXPROCS(0))
-	setDefault(&cfg.HashWait, 100*time.Millisecond)
 	setDefault(&cfg.AuthTimeout, 10*time.Second)
 	setDefault(&cfg.PingEvery, 25*time.Second)
 	setDefault(&cfg.PongWait, 60*time.Second)
@@ -149,15 +141,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.Metrics = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:      cfg,
-		reg:      cfg.Registry,
-		store:    cfg.Sessions,
-		throttle: cfg.Throttle,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		origins:  make(map[string]bool),
-		hashSem:  make(chan struct{}, cfg.HashWorkers),
-		work:     newTasks(),
+		cfg:     cfg,
+		reg:     cfg.Registry,
+		store:   cfg.Sessions,
+		signin:  cfg.SignIn,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		origins: make(map[string]bool),
+		work:    newTasks(),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
@@ -349,18 +340,6 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// decidedWait bounds the work that follows a decision (see decided).
-const decidedWait = 5 * time.Second
-
-// decided returns the context for the work that must finish once a
-// request's answer is decided (a session created, a failure counted, a
-// throttle reset, an audit event): it keeps ctx's values but not its
-// cancellation, so a client that disconnects cannot undo half of it, and
-// it ends after decidedWait.
-func (s *Server) decided(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), decidedWait)
 }
 
 // opContext bounds one store call made outside a request.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/sessions"
-	"github.com/floorgate/floorgate/throttle"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // sessionView is the session object of GET /v1/session and of the
@@ -71,7 +71,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	s.reg.Seen(sess.DeviceID, "")
 	// The token was valid: the end and its audit event finish even if
 	// the client disconnects now.
-	ctx, cancel := s.decided(ctx)
+	ctx, cancel := signin.Decided(ctx)
 	defer cancel()
 	_, err = s.store.End(ctx, sess.ID, sessions.ReasonLogout)
 	switch {
@@ -87,8 +87,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// changePIN is POST /v1/pin: the user's own change, throttled like a
-// login (a wrong current PIN counts as a failure).
+// changePIN is POST /v1/pin: the user's own change, through signin's
+// order like a login (a wrong current PIN counts as a failure).
 func (s *Server) changePIN(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	sess, err := s.authSession(r, true)
@@ -104,38 +104,9 @@ func (s *Server) changePIN(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return unavailable(fmt.Errorf("settings of %s: %w", sess.WarehouseID, err))
 	}
-	limits := limitsOf(set.Throttle)
-	attempt := throttle.Attempt{Subject: usernameSubject(sess.Username), Source: sess.DeviceID, WarehouseID: sess.WarehouseID}
-	done, err := s.claimAttempt(attempt, true)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := s.checkThrottle(ctx, attempt, limits); err != nil {
-		return err
-	}
-	release, err := s.acquireHash(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = s.reg.ChangePIN(ctx, sess.UserID, req.CurrentPIN, req.NewPIN)
-	release()
-	// Decided: the failure count or the reset, the session's release from
-	// the PIN change and the audit finish even if the client disconnects.
-	ctx, cancel := s.decided(ctx)
-	defer cancel()
-	var pe *devices.PolicyError
+	err = s.signin.ChangePIN(ctx, signin.PINChange{Session: sess, Settings: set, Current: req.CurrentPIN, New: req.NewPIN})
 	var ve *devices.ValidationError
 	switch {
-	case errors.Is(err, devices.ErrInvalidCredentials):
-		if ferr := s.countFailure(ctx, attempt, limits, devices.DeviceActor(sess.DeviceID)); ferr != nil {
-			return ferr
-		}
-		s.audit(ctx, devices.Event{Actor: devices.UserActor(sess.UserID), Action: "pin.change_failure", Subject: devices.UserActor(sess.UserID),
-			WarehouseID: sess.WarehouseID, DeviceID: sess.DeviceID, Details: map[string]string{"reason": CodeInvalidCredentials}})
-		return devices.ErrInvalidCredentials
-	case errors.As(err, &pe):
-		return err // 422 weak_pin, detail says which rule
 	case errors.As(err, &ve):
 		for i := range ve.Fields {
 			if ve.Fields[i].Field == "pin" {
@@ -143,16 +114,10 @@ func (s *Server) changePIN(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		return err
-	case errors.Is(err, devices.ErrDisabled):
-		return devices.ErrDisabled
 	case errors.Is(err, devices.ErrNotFound):
 		return errInvalidToken // the user is gone (purged)
 	case err != nil:
-		return unavailable(fmt.Errorf("change pin: %w", err))
-	}
-	s.succeed(ctx, attempt)
-	if err := s.store.ClearPINChange(ctx, sess.ID); err != nil && !errors.Is(err, sessions.ErrNotFound) {
-		return unavailable(fmt.Errorf("clear pin change: %w", err))
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -20,6 +20,7 @@ import (
 	"github.com/floorgate/floorgate/devices/sqlite"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
+	"github.com/floorgate/floorgate/signin"
 	"github.com/floorgate/floorgate/throttle"
 	thmemory "github.com/floorgate/floorgate/throttle/memory"
 )
@@ -79,7 +80,11 @@ func newEnv(t *testing.T) *env {
 	}
 	ss := memory.New(memory.Options{Now: c.Now})
 	th := thmemory.New(thmemory.Options{Now: c.Now})
-	api, err := admin.New(admin.Config{Registry: reg, Sessions: ss, Throttle: th, Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
+	si, err := signin.New(signin.Config{Registry: reg, Sessions: ss, Throttle: th, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("signin.New: %v", err)
+	}
+	api, err := admin.New(admin.Config{Registry: reg, Sessions: ss, SignIn: si, Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("admin.New: %v", err)
 	}

@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/floorgate/floorgate/admin"
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // adminCommand runs `floorgate admin SUBCOMMAND [flags] ARGS`. The one
@@ -66,7 +66,11 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 		unlocked = "no (the session store does not answer; an admin can unlock the account later)"
 	} else {
 		uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := sess.Throttle.UnlockSubject(uctx, admin.ManagerThrottleSubject(m.Email)); err != nil {
+		si, err := signin.New(signin.Config{Registry: reg, Sessions: sess.Store, Throttle: sess.Throttle, Logger: log})
+		if err == nil {
+			err = si.UnlockManager(uctx, m)
+		}
+		if err != nil {
 			unlocked = "no (the session store does not answer; an admin can unlock the account later)"
 		}
 		cancel()

@@ -16,6 +16,7 @@ import (
 	"github.com/floorgate/floorgate/admin/console"
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/gateway"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // run is the whole program: it reads the flags in args (defaulting from
@@ -100,13 +101,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	metrics := newMetricsRegistry()
+	// One sign-in policy for both listeners: one throttle, one set of
+	// in-flight claims, one hashing pool.
+	signIn, err := signin.New(signin.Config{
+		Registry: reg,
+		Sessions: sess.Store,
+		Throttle: sess.Throttle,
+		Logger:   log.With("component", "signin"),
+		Metrics:  metrics,
+	})
+	if err != nil {
+		return fmt.Errorf("signin: %w", err)
+	}
 	// The console's live pages hear the fan-out through the gateway's
 	// one watcher (teeWatch), not a second subscription.
 	feed := console.NewFeed()
 	gw, err := gateway.New(gateway.Config{
 		Registry:       reg,
 		Sessions:       teeWatch{Store: sess.Store, also: feed.Publish},
-		Throttle:       sess.Throttle,
+		SignIn:         signIn,
 		Logger:         log.With("component", "gateway"),
 		Now:            time.Now,
 		AllowedOrigins: c.AllowedOrigins,
@@ -120,7 +133,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	adm, err := admin.New(admin.Config{
 		Registry: reg,
 		Sessions: sess.Store,
-		Throttle: sess.Throttle,
+		SignIn:   signIn,
 		Logger:   log.With("component", "admin"),
 		Now:      time.Now,
 		Metrics:  metrics,

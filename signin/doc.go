@@ -1,0 +1,45 @@
+// Package signin is Floorgate's one sign-in policy: every way of proving
+// a secret (a PIN on a device, POST /v1/login; a manager's password to
+// enroll a device, POST /v1/enroll; a manager's password on the admin
+// API, POST /admin/v1/login; and the user's own PIN change, POST /v1/pin)
+// goes through it, so that a fix to sign-in is made once.
+//
+// # What it owns
+//
+//   - The limits: Limits maps the registry's throttle settings to the
+//     throttle's, and AddressLimits turns off what must not apply to a
+//     client address (the source quarantine, which no one can lift for an
+//     address, and the spray alarm, which needs a warehouse).
+//   - The key formats of the throttle. Every subject and source has a
+//     namespace no typed input can reach: subjects u:<username key> and
+//     m:<email key>, sources d:<device id> and ip:<address>. A PIN login
+//     with the username "m:boss@example.com" counts against u:m:boss…,
+//     never against the manager.
+//   - The in-flight claim: on this instance, one attempt at a time per
+//     subject (and per device for PINs), from the throttle check to the
+//     failure count, so that parallel guesses cannot all pass the check
+//     before the first failure is counted. A second one is ErrInFlight.
+//   - The bounded hashing pool (Pool): at most Workers hashes at once; an
+//     attempt that finds no slot within Wait is ErrBusy at once instead of
+//     queuing until everything times out.
+//   - The order, the same for every kind:
+//     claim → check → hash → count → audit → issue.
+//     Refusals that need the right secret (account disabled, wrong
+//     warehouse, no role) come only after the hash. Every step after the
+//     hash (the failure count or the reset, the audit, issuing the
+//     session, the token or the enrollment) runs on a context the client
+//     cannot cancel (bounded by DecidedWait), so that a client that hangs
+//     up cannot undo half a decision.
+//   - Fail closed: a check or a failure count the throttle cannot make is
+//     ErrUnavailable (503 on both listeners), never a guess.
+//
+// Errors are this package's sentinels (ErrThrottled with a
+// *ThrottledError, ErrQuarantined, ErrInFlight, ErrBusy,
+// ErrWrongWarehouse, ErrForbidden, ErrUnavailable) or the registry's and
+// the session store's (devices.ErrInvalidCredentials, ErrDisabled,
+// sessions.ErrLimit, validation errors): each HTTP package maps them in
+// its one table.
+//
+// It imports devices, sessions and throttle (never gateway, admin or a
+// driver), and starts no goroutine.
+package signin

@@ -1,0 +1,192 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
+)
+
+// Login is a user's sign-in with a PIN on a device (POST /v1/login).
+type Login struct {
+	// Device is the authenticated, active device the PIN was typed on.
+	Device devices.Device
+	// Settings are the settings in force in the device's warehouse.
+	Settings devices.Settings
+	// Username and PIN are as typed.
+	Username, PIN string
+}
+
+// LoginResult is the signed-in user and the session issued.
+type LoginResult struct {
+	User    devices.User
+	Created sessions.Created
+}
+
+// Login takes a PIN sign-in through the order: claim (username and
+// device), check, hash, count, audit, issue the session. Unknown user,
+// wrong PIN and a suspended user with a wrong PIN are all
+// devices.ErrInvalidCredentials after the same work (the registry hashes
+// a dummy). Refusals that need the right PIN come after the hash:
+// devices.ErrDisabled, ErrWrongWarehouse, sessions.ErrLimit.
+func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
+	dev := in.Device
+	a := attempt{
+		kind:      kindPIN,
+		Attempt:   throttle.Attempt{Subject: UserSubject(in.Username), Source: DeviceSource(dev.ID), WarehouseID: dev.WarehouseID},
+		limits:    Limits(in.Settings.Throttle),
+		perSource: true,
+	}
+	release, _, err := p.begin(ctx, a)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	defer release()
+	var user devices.User
+	err = p.hash(ctx, a.kind, func() (err error) {
+		user, err = p.reg.AuthenticateUser(ctx, in.Username, in.PIN)
+		return err
+	})
+	if errors.Is(err, ErrBusy) {
+		return LoginResult{}, err
+	}
+	// The hash has decided: what follows (the failure count or the
+	// throttle reset, the session, the audit) must not be cut short by a
+	// client that disconnects.
+	ctx, cancel := Decided(ctx)
+	defer cancel()
+	failure := func(reason, subject string) devices.Event {
+		return devices.Event{Actor: devices.DeviceActor(dev.ID), Action: "login.failure", Subject: subject,
+			WarehouseID: dev.WarehouseID, DeviceID: dev.ID, Details: map[string]string{"reason": reason}}
+	}
+	switch {
+	case errors.Is(err, devices.ErrInvalidCredentials):
+		if err := p.countFailure(ctx, a, devices.DeviceActor(dev.ID)); err != nil {
+			return LoginResult{}, err
+		}
+		p.audit(ctx, failure("invalid_credentials", auditSubject(a.Subject)))
+		return LoginResult{}, devices.ErrInvalidCredentials
+	case errors.Is(err, devices.ErrDisabled):
+		p.succeed(ctx, a)
+		p.audit(ctx, failure("account_disabled", devices.UserActor(user.ID)))
+		return LoginResult{}, devices.ErrDisabled
+	case err != nil:
+		return LoginResult{}, unavailable("authenticate user", err)
+	}
+	p.succeed(ctx, a)
+	if user.WarehouseID != dev.WarehouseID {
+		p.audit(ctx, failure("wrong_warehouse", devices.UserActor(user.ID)))
+		return LoginResult{}, ErrWrongWarehouse
+	}
+
+	created, err := p.sessions.Create(ctx, sessions.NewSession{
+		UserID:            user.ID,
+		Username:          user.Username,
+		DeviceID:          dev.ID,
+		WarehouseID:       dev.WarehouseID,
+		PINChangeRequired: user.PINChangeRequired,
+	}, SessionPolicy(in.Settings))
+	switch {
+	case errors.Is(err, sessions.ErrLimit):
+		p.audit(ctx, failure("session_limit", devices.UserActor(user.ID)))
+		return LoginResult{}, sessions.ErrLimit
+	case err != nil:
+		return LoginResult{}, unavailable("create session", err)
+	}
+	details := map[string]string{"session_id": created.Session.ID}
+	evicted := 0
+	for _, c := range created.Ended {
+		if c.Reason == sessions.ReasonEvicted {
+			evicted++
+		}
+	}
+	if evicted > 0 {
+		details["evicted"] = strconv.Itoa(evicted)
+	}
+	evs := []devices.Event{{Actor: devices.UserActor(user.ID), Action: "login.success", Subject: devices.UserActor(user.ID),
+		WarehouseID: dev.WarehouseID, DeviceID: dev.ID, Details: details}}
+	// The sessions this login ended (replaced on this device, evicted
+	// beyond the cap) are logouts with a reason: each is audited.
+	for _, c := range created.Ended {
+		evs = append(evs, devices.Event{Actor: devices.UserActor(user.ID), Action: "sessions.end", Subject: devices.UserActor(c.UserID),
+			WarehouseID: c.WarehouseID, DeviceID: c.DeviceID,
+			Details: map[string]string{"reason": string(c.Reason), "session_id": c.SessionID, "command_id": c.ID, "count": "1"}})
+	}
+	p.audit(ctx, evs...)
+	return LoginResult{User: user, Created: created}, nil
+}
+
+// SessionPolicy is the session policy of the settings in force: the cap
+// (at least 1) and what happens at it, and the idle and absolute ends.
+func SessionPolicy(set devices.Settings) sessions.Policy {
+	return sessions.Policy{
+		Cap:      max(set.SessionCap, 1),
+		DenyNew:  set.CapPolicy == devices.DenyNew,
+		Idle:     time.Duration(set.IdleTimeoutS) * time.Second,
+		Absolute: time.Duration(set.AbsoluteTimeoutS) * time.Second,
+	}
+}
+
+// PINChange is a user's change of their own PIN (POST /v1/pin), made
+// with a session of theirs.
+type PINChange struct {
+	Session  sessions.Session
+	Settings devices.Settings // in force in the session's warehouse
+	Current  string
+	New      string
+}
+
+// ChangePIN takes a PIN change through the order of a login (a wrong
+// current PIN counts as a failure): claim, check, hash, count, audit,
+// then the change and the session's release from its PIN-change
+// confinement. The registry's refusals of the new PIN
+// (*devices.PolicyError, *devices.ValidationError naming "pin"),
+// devices.ErrDisabled and devices.ErrNotFound (the user is gone) pass
+// through.
+func (p *Policy) ChangePIN(ctx context.Context, in PINChange) error {
+	sess := in.Session
+	a := attempt{
+		kind:      kindPINChange,
+		Attempt:   throttle.Attempt{Subject: UserSubject(sess.Username), Source: DeviceSource(sess.DeviceID), WarehouseID: sess.WarehouseID},
+		limits:    Limits(in.Settings.Throttle),
+		perSource: true,
+	}
+	release, _, err := p.begin(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer release()
+	err = p.hash(ctx, a.kind, func() error {
+		_, err := p.reg.ChangePIN(ctx, sess.UserID, in.Current, in.New)
+		return err
+	})
+	if errors.Is(err, ErrBusy) {
+		return err
+	}
+	// Decided: the failure count or the reset, the session's release from
+	// the PIN change and the audit finish even if the client disconnects.
+	ctx, cancel := Decided(ctx)
+	defer cancel()
+	switch {
+	case errors.Is(err, devices.ErrInvalidCredentials):
+		if err := p.countFailure(ctx, a, devices.DeviceActor(sess.DeviceID)); err != nil {
+			return err
+		}
+		p.audit(ctx, devices.Event{Actor: devices.UserActor(sess.UserID), Action: "pin.change_failure", Subject: devices.UserActor(sess.UserID),
+			WarehouseID: sess.WarehouseID, DeviceID: sess.DeviceID, Details: map[string]string{"reason": "invalid_credentials"}})
+		return devices.ErrInvalidCredentials
+	case errors.Is(err, devices.ErrInvalid), errors.Is(err, devices.ErrDisabled), errors.Is(err, devices.ErrNotFound):
+		return err
+	case err != nil:
+		return unavailable("change pin", err)
+	}
+	p.succeed(ctx, a)
+	if err := p.sessions.ClearPINChange(ctx, sess.ID); err != nil && !errors.Is(err, sessions.ErrNotFound) {
+		return unavailable("clear pin change", err)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/throttle"
+)
+
+// ManagerLogin is a manager's sign-in to the admin API
+// (POST /admin/v1/login).
+type ManagerLogin struct {
+	Email, Password string
+	// ClientIP is the address the request came from: the throttle source.
+	ClientIP string
+}
+
+// ManagerSession is a signed-in manager and their token (shown once).
+type ManagerSession struct {
+	Manager   devices.Manager
+	Token     devices.Token
+	ExpiresAt time.Time
+}
+
+// ManagerLogin takes an admin sign-in through the order: claim (the
+// email), check, hash, count, audit, issue the manager token. The source
+// is the client address with AddressLimits, the same "ip:" source as
+// enrollment, so both share the delays of an (email, address) pair and
+// the lock of an email. A refused check is audited
+// (manager.login.throttled).
+func (p *Policy) ManagerLogin(ctx context.Context, in ManagerLogin) (ManagerSession, error) {
+	set, err := p.reg.Settings(ctx)
+	if err != nil {
+		return ManagerSession{}, unavailable("settings", err)
+	}
+	a := attempt{
+		kind:    kindManager,
+		Attempt: throttle.Attempt{Subject: ManagerSubject(in.Email), Source: AddressSource(in.ClientIP)},
+		limits:  AddressLimits(Limits(set.Throttle)),
+	}
+	subject := auditSubject(a.Subject)
+	release, d, err := p.begin(ctx, a)
+	if errors.Is(err, ErrThrottled) || errors.Is(err, ErrQuarantined) {
+		p.audit(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.throttled", Subject: subject,
+			Details: map[string]string{"verdict": string(d.Verdict), "remote_addr": in.ClientIP}})
+	}
+	if err != nil {
+		return ManagerSession{}, err
+	}
+	defer release()
+	var m devices.Manager
+	err = p.hash(ctx, a.kind, func() (err error) {
+		m, err = p.reg.AuthenticateManager(ctx, in.Email, in.Password)
+		return err
+	})
+	if errors.Is(err, ErrBusy) {
+		return ManagerSession{}, err
+	}
+	// The hash has decided: the count or the reset, the token and the
+	// audit finish even if the client disconnects.
+	ctx, cancel := Decided(ctx)
+	defer cancel()
+	addr := map[string]string{"remote_addr": in.ClientIP}
+	switch {
+	case errors.Is(err, devices.ErrInvalidCredentials):
+		if err := p.countFailure(ctx, a, "address:"+in.ClientIP); err != nil {
+			return ManagerSession{}, err
+		}
+		p.audit(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.failure", Subject: subject, Details: addr})
+		return ManagerSession{}, devices.ErrInvalidCredentials
+	case errors.Is(err, devices.ErrDisabled):
+		p.succeed(ctx, a)
+		p.audit(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.disabled", Subject: subject, Details: addr})
+		return ManagerSession{}, devices.ErrDisabled
+	case err != nil:
+		return ManagerSession{}, unavailable("authenticate manager", err)
+	}
+	p.succeed(ctx, a)
+	tok, mt, err := p.reg.IssueManagerToken(ctx, m.ID)
+	if err != nil {
+		return ManagerSession{}, unavailable("issue manager token", err)
+	}
+	p.audit(ctx, devices.Event{Actor: devices.ManagerActor(m.ID), Action: "manager.login", Subject: devices.ManagerActor(m.ID), Details: addr})
+	return ManagerSession{Manager: m, Token: tok, ExpiresAt: mt.ExpiresAt}, nil
+}

@@ -1,0 +1,203 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
+)
+
+// Sessions is what sign-in needs of the session store: issuing a session
+// (with the per-user cap) and lifting a session's PIN-change confinement.
+type Sessions interface {
+	Create(ctx context.Context, n sessions.NewSession, p sessions.Policy) (sessions.Created, error)
+	ClearPINChange(ctx context.Context, sessionID string) error
+}
+
+// Config configures a Policy. Registry, Sessions and Throttle are
+// required.
+type Config struct {
+	Registry *devices.Registry
+	Sessions Sessions
+	Throttle throttle.Throttle
+	// Pool bounds the hashes; NewPool(0, 0) (GOMAXPROCS slots, 100ms
+	// wait) when nil.
+	Pool *Pool
+	// Logger receives what fails after a decision and is not answered
+	// (an audit write, a throttle reset); slog.Default when nil.
+	Logger *slog.Logger
+	// Metrics receives the sign-in collectors; a private registry when
+	// nil.
+	Metrics prometheus.Registerer
+}
+
+// Policy is the sign-in policy of one process: its throttle, its claims
+// and its hashing pool. It is safe for concurrent use; build one per
+// process and give it to every listener that signs people in.
+type Policy struct {
+	reg      *devices.Registry
+	sessions Sessions
+	throttle throttle.Throttle
+	pool     *Pool
+	log      *slog.Logger
+	metrics  *metrics
+	claims   claims
+}
+
+// New checks cfg and returns a Policy.
+func New(cfg Config) (*Policy, error) {
+	if cfg.Registry == nil || cfg.Sessions == nil || cfg.Throttle == nil {
+		return nil, errors.New("signin: Registry, Sessions and Throttle are required")
+	}
+	if cfg.Pool == nil {
+		cfg.Pool = NewPool(0, 0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{reg: cfg.Registry, sessions: cfg.Sessions, throttle: cfg.Throttle, pool: cfg.Pool, log: cfg.Logger, metrics: m}, nil
+}
+
+// kind is one way of signing in: the label of its metrics.
+type kind string
+
+const (
+	kindPIN       kind = "pin"        // POST /v1/login
+	kindPINChange kind = "pin_change" // POST /v1/pin
+	kindEnroll    kind = "enroll"     // POST /v1/enroll
+	kindManager   kind = "manager"    // POST /admin/v1/login
+)
+
+// attempt is one sign-in try on its way through the order.
+type attempt struct {
+	kind kind
+	throttle.Attempt
+	limits    throttle.Limits
+	perSource bool // claim the source too (a device: one PIN at a time)
+}
+
+// begin claims the attempt's keys and asks the throttle whether it may
+// go on to the hash. On success the caller holds the claim until it
+// returns (release). A refusal is ErrInFlight, ErrQuarantined or a
+// *ThrottledError; a throttle that cannot answer is ErrUnavailable.
+func (p *Policy) begin(ctx context.Context, a attempt) (release func(), d throttle.Decision, err error) {
+	keys := []string{a.Subject}
+	if a.perSource {
+		keys = append(keys, a.Source)
+	}
+	release, ok := p.claims.take(keys...)
+	if !ok {
+		p.metrics.decision(a.kind, "check", "in_flight")
+		return nil, d, fmt.Errorf("%w: %s", ErrInFlight, a.kind)
+	}
+	d, err = p.throttle.Check(ctx, a.Attempt, a.limits)
+	if err != nil {
+		release()
+		return nil, d, unavailable("throttle check", err)
+	}
+	p.metrics.decision(a.kind, "check", string(d.Verdict))
+	switch d.Verdict {
+	case throttle.Allow:
+		return release, d, nil
+	case throttle.Quarantined:
+		release()
+		return nil, d, ErrQuarantined
+	case throttle.Delay, throttle.UserLocked:
+		release()
+		wait := d.RetryAfter
+		if wait <= 0 {
+			wait = LockedWait
+		}
+		return nil, d, &ThrottledError{RetryAfter: wait}
+	}
+	release()
+	return nil, d, unavailable("throttle check", fmt.Errorf("unknown verdict %q", d.Verdict))
+}
+
+// hash runs verify in the hashing pool: ErrBusy when no slot came free.
+func (p *Policy) hash(ctx context.Context, k kind, verify func() error) error {
+	release, err := p.pool.Acquire(ctx)
+	if err != nil {
+		p.metrics.hashBusy.WithLabelValues(string(k)).Inc()
+		return err
+	}
+	defer release()
+	return verify()
+}
+
+// DecidedWait bounds the work that follows a decision (see Decided).
+const DecidedWait = 5 * time.Second
+
+// Decided returns the context for the work that must finish once a
+// request's answer is decided (a failure counted, a throttle reset, a
+// session created, an audit event): it keeps ctx's values but not its
+// cancellation, so a client that disconnects cannot undo half of it, and
+// it ends after DecidedWait.
+func Decided(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), DecidedWait)
+}
+
+// countFailure counts a wrong secret and audits what the throttle
+// decided (a quarantine, a lock, the spray alarm). actor names the
+// source in the audit (device:<id>, address:<ip>). A failure that cannot
+// be counted fails the attempt (ErrUnavailable): otherwise a store
+// outage would lift the limits.
+func (p *Policy) countFailure(ctx context.Context, a attempt, actor string) error {
+	d, err := p.throttle.Fail(ctx, a.Attempt, a.limits)
+	if err != nil {
+		return unavailable("throttle fail", err)
+	}
+	p.metrics.decision(a.kind, "fail", string(d.Verdict))
+	var evs []devices.Event
+	switch d.Verdict {
+	case throttle.Quarantined:
+		evs = append(evs, devices.Event{Actor: devices.ActorSystem, Action: "throttle.quarantine",
+			Subject: actor, WarehouseID: a.WarehouseID, Details: map[string]string{"source": a.Source}})
+	case throttle.UserLocked:
+		evs = append(evs, devices.Event{Actor: devices.ActorSystem, Action: "throttle.lock",
+			Subject: auditSubject(a.Subject), WarehouseID: a.WarehouseID,
+			Details: map[string]string{"retry_after_s": fmt.Sprint(int(d.RetryAfter / time.Second))}})
+	}
+	if d.Spray {
+		p.metrics.sprayAlarms.Inc()
+		evs = append(evs, devices.Event{Actor: devices.ActorSystem, Action: "throttle.spray_alarm",
+			Subject: devices.WarehouseSubject(a.WarehouseID), WarehouseID: a.WarehouseID,
+			Details: map[string]string{"source": a.Source}})
+		p.log.Warn("password spray alarm", slog.String("warehouse_id", a.WarehouseID))
+	}
+	p.audit(ctx, evs...)
+	return nil
+}
+
+// succeed clears the attempt's delays after a right secret. It is best
+// effort: the secret was right, so a failure here only leaves a delay.
+func (p *Policy) succeed(ctx context.Context, a attempt) {
+	if err := p.throttle.Succeed(ctx, a.Attempt); err != nil {
+		p.log.Warn("throttle reset failed", slog.String("kind", string(a.kind)), slog.Any("err", err))
+	}
+}
+
+// audit records events; an audit write that fails is logged, not
+// answered, because the decision it records has already been taken.
+func (p *Policy) audit(ctx context.Context, evs ...devices.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	if err := p.reg.Record(ctx, evs...); err != nil {
+		p.log.Error("audit record failed", slog.String("type", evs[0].Action), slog.Any("err", err))
+	}
+}

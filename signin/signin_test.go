@@ -1,0 +1,279 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/devices/sqlite"
+	"github.com/floorgate/floorgate/internal/clock"
+	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/sessions/memory"
+	"github.com/floorgate/floorgate/throttle"
+	thmemory "github.com/floorgate/floorgate/throttle/memory"
+)
+
+const (
+	password = "Correct-Horse-9-battery"
+	goodPIN  = "4821"
+)
+
+// env is a Policy over an embedded registry, in-process sessions and
+// throttle, with a warehouse, a mobile manager, a user and a device.
+type env struct {
+	t     *testing.T
+	clock *clock.Clock
+	reg   *devices.Registry
+	th    throttle.Throttle
+	p     *Policy
+	wh    devices.Warehouse
+	mgr   devices.Manager
+	user  devices.User
+	dev   devices.Device
+}
+
+func newEnv(t *testing.T, wrap func(throttle.Throttle) throttle.Throttle) *env {
+	t.Helper()
+	ctx := context.Background()
+	clk := clock.New(time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "registry.db"))
+	if err != nil {
+		t.Fatalf("sqlite.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, err := devices.NewRegistry(st, devices.Options{
+		Pepper: []byte("a test pepper of enough bytes"), Now: clk.Now,
+		Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatalf("NewRegistry: %v", err)
+	}
+	var th throttle.Throttle = thmemory.New(thmemory.Options{Now: clk.Now})
+	if wrap != nil {
+		th = wrap(th)
+	}
+	p, err := New(Config{Registry: reg, Sessions: memory.New(memory.Options{Now: clk.Now}), Throttle: th, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	e := &env{t: t, clock: clk, reg: reg, th: th, p: p}
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	e.wh, err = reg.CreateWarehouse(ctx, devices.ActorSystem, devices.WarehouseInput{Name: "North", Code: "NORTH"})
+	must("CreateWarehouse", err)
+	e.mgr, err = reg.CreateManager(ctx, devices.ActorSystem, devices.ManagerInput{Email: "mia@example.com", FirstName: "Mia", LastName: "Stone",
+		Password: password, Roles: []devices.Role{{Role: devices.RoleMobileManager, WarehouseID: e.wh.ID}}})
+	must("CreateManager", err)
+	e.user, err = reg.CreateUser(ctx, devices.ActorSystem, devices.UserInput{Username: "max", FirstName: "Max", LastName: "Lee", WarehouseID: e.wh.ID, PIN: goodPIN})
+	must("CreateUser", err)
+	e.dev, _, _, err = reg.Enroll(ctx, e.mgr.ID, devices.EnrollInput{WarehouseID: e.wh.ID, Serial: "S-1"})
+	must("Enroll", err)
+	return e
+}
+
+func (e *env) settings() devices.Settings {
+	e.t.Helper()
+	set, err := e.reg.EffectiveSettings(context.Background(), e.wh.ID)
+	if err != nil {
+		e.t.Fatalf("EffectiveSettings: %v", err)
+	}
+	return set
+}
+
+func (e *env) login(username, pin string) error {
+	_, err := e.p.Login(context.Background(), Login{Device: e.dev, Settings: e.settings(), Username: username, PIN: pin})
+	return err
+}
+
+func (e *env) managerLogin(email, pw string) error {
+	_, err := e.p.ManagerLogin(context.Background(), ManagerLogin{Email: email, Password: pw, ClientIP: "192.0.2.1"})
+	return err
+}
+
+func TestKeys(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{UserSubject(" Max "), "u:max"},
+		{UserSubject("m:mia@example.com"), "u:m:mia@example.com"},
+		{UserSubject("mgr:mia@example.com"), "u:mgr:mia@example.com"},
+		{ManagerSubject("Mia@Example.com"), "m:mia@example.com"},
+		{ManagerSubject("not an email"), "m:not an email"},
+		{DeviceSource("dev_1"), "d:dev_1"},
+		{AddressSource("192.0.2.1"), "ip:192.0.2.1"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("key = %q; want %q", tt.got, tt.want)
+		}
+	}
+	// No username's subject is a manager's, whatever is typed.
+	for _, typed := range []string{"m:mia@example.com", "M:MIA@EXAMPLE.COM", "mgr:mia@example.com", "u:x", ":m:mia@example.com"} {
+		if s := UserSubject(typed); s == ManagerSubject("mia@example.com") || s[:2] != "u:" {
+			t.Errorf("UserSubject(%q) = %q; want it in the u: namespace, apart from the manager's", typed, s)
+		}
+	}
+}
+
+// TestUsernameCannotLockManager: PIN failures under a username that
+// spells a manager's key lock that username, never the manager.
+func TestUsernameCannotLockManager(t *testing.T) {
+	e := newEnv(t, nil)
+	l := Limits(e.settings().Throttle)
+	for range l.UserFailures + 1 {
+		if err := e.login("m:mia@example.com", "9157"); err != nil && !errors.Is(err, devices.ErrInvalidCredentials) && !errors.Is(err, ErrThrottled) {
+			t.Fatalf("login = %v", err)
+		}
+		e.clock.Advance(time.Minute) // past the pair delays
+	}
+	if err := e.login("m:mia@example.com", "9157"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("login after %d failures = %v; want ErrThrottled (the username locked)", l.UserFailures+1, err)
+	}
+	if err := e.managerLogin("mia@example.com", password); err != nil {
+		t.Errorf("ManagerLogin of the manager the username spells = %v; want nil", err)
+	}
+}
+
+// TestInFlight: while an attempt for a username (or from a device, or of
+// a manager's email) is between its throttle check and its failure
+// count, another is ErrInFlight at once, for a known and an unknown
+// account alike; a finished attempt gives its keys back.
+func TestInFlight(t *testing.T) {
+	e := newEnv(t, nil)
+	other, _, _, err := e.reg.Enroll(context.Background(), e.mgr.ID, devices.EnrollInput{WarehouseID: e.wh.ID, Serial: "S-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, held string
+		try        func() error
+		after      error // what the attempt gives once the other ended
+	}{
+		{"known user", "u:max", func() error {
+			_, err := e.p.Login(context.Background(), Login{Device: other, Settings: e.settings(), Username: "max", PIN: goodPIN})
+			return err
+		}, nil},
+		{"unknown user", "u:nobody", func() error {
+			_, err := e.p.Login(context.Background(), Login{Device: other, Settings: e.settings(), Username: "Nobody", PIN: goodPIN})
+			return err
+		}, devices.ErrInvalidCredentials},
+		{"same device", "d:" + e.dev.ID, func() error { return e.login("max", goodPIN) }, nil},
+		{"manager", "m:mia@example.com", func() error { return e.managerLogin("MIA@example.com", password) }, nil},
+		{"enroll", "m:mia@example.com", func() error {
+			_, err := e.p.Enroll(context.Background(), Enrollment{Email: "mia@example.com", Password: password, ClientIP: "192.0.2.9",
+				Device: devices.EnrollInput{WarehouseID: e.wh.ID, Serial: "S-3"}})
+			return err
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release, ok := e.p.claims.take(tt.held)
+			if !ok {
+				t.Fatalf("take(%q) = false on an idle policy", tt.held)
+			}
+			err := tt.try()
+			release()
+			if !errors.Is(err, ErrInFlight) {
+				t.Fatalf("attempt while %q is held = %v; want ErrInFlight", tt.held, err)
+			}
+			if err := tt.try(); !errors.Is(err, tt.after) {
+				t.Errorf("attempt after the other ended = %v; want %v", err, tt.after)
+			}
+			if release, ok := e.p.claims.take(tt.held); !ok {
+				t.Errorf("a finished attempt still holds %q", tt.held)
+			} else {
+				release()
+			}
+		})
+	}
+}
+
+// failingThrottle checks but cannot count.
+type failingThrottle struct{ throttle.Throttle }
+
+func (failingThrottle) Fail(context.Context, throttle.Attempt, throttle.Limits) (throttle.Decision, error) {
+	return throttle.Decision{}, fmt.Errorf("%w: connection refused", throttle.ErrUnavailable)
+}
+
+// downThrottle answers nothing.
+type downThrottle struct{ failingThrottle }
+
+func (downThrottle) Check(context.Context, throttle.Attempt, throttle.Limits) (throttle.Decision, error) {
+	return throttle.Decision{}, fmt.Errorf("%w: connection refused", throttle.ErrUnavailable)
+}
+
+// TestFailClosed: a wrong secret the throttle cannot count, and any
+// attempt it cannot check, is ErrUnavailable for every kind of sign-in;
+// a right secret needs no count and goes through.
+func TestFailClosed(t *testing.T) {
+	kinds := func(e *env, pin, pw string) map[string]error {
+		ctx := context.Background()
+		_, enrollErr := e.p.Enroll(ctx, Enrollment{Email: "mia@example.com", Password: pw, ClientIP: "192.0.2.9",
+			Device: devices.EnrollInput{WarehouseID: e.wh.ID, Serial: "S-9"}})
+		sess, err := e.p.sessions.Create(ctx, sessions.NewSession{UserID: e.user.ID, Username: "max", DeviceID: e.dev.ID, WarehouseID: e.wh.ID}, SessionPolicy(e.settings()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]error{
+			"login":      e.login("max", pin),
+			"manager":    e.managerLogin("mia@example.com", pw),
+			"enroll":     enrollErr,
+			"pin change": e.p.ChangePIN(ctx, PINChange{Session: sess.Session, Settings: e.settings(), Current: pin, New: "7294"}),
+		}
+	}
+	t.Run("cannot count", func(t *testing.T) {
+		e := newEnv(t, func(th throttle.Throttle) throttle.Throttle { return failingThrottle{th} })
+		for name, err := range kinds(e, "9157", "Wrong-password-1") {
+			if !errors.Is(err, ErrUnavailable) {
+				t.Errorf("%s with a wrong secret = %v; want ErrUnavailable", name, err)
+			}
+		}
+		for name, err := range kinds(e, goodPIN, password) {
+			if err != nil {
+				t.Errorf("%s with the right secret = %v; want nil", name, err)
+			}
+		}
+	})
+	t.Run("cannot check", func(t *testing.T) {
+		e := newEnv(t, func(th throttle.Throttle) throttle.Throttle { return downThrottle{failingThrottle{th}} })
+		for name, err := range kinds(e, goodPIN, password) {
+			if !errors.Is(err, ErrUnavailable) {
+				t.Errorf("%s = %v; want ErrUnavailable", name, err)
+			}
+		}
+	})
+}
+
+// TestPoolBusy: with every slot taken, an attempt is ErrBusy once the
+// wait is over, and its claim is given back.
+func TestPoolBusy(t *testing.T) {
+	e := newEnv(t, nil)
+	e.p.pool = NewPool(1, time.Millisecond)
+	release, err := e.p.pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.login("max", goodPIN); !errors.Is(err, ErrBusy) {
+		t.Errorf("login with no free slot = %v; want ErrBusy", err)
+	}
+	release()
+	if err := e.login("max", goodPIN); err != nil {
+		t.Errorf("login with a free slot = %v; want nil", err)
+	}
+}
+
+// TestAddressLimits: an address source is never quarantined, however
+// many emails fail from it.
+func TestAddressLimits(t *testing.T) {
+	l := AddressLimits(Limits(devices.DefaultThrottle()))
+	if l.DeviceFailures != 0 || l.SprayUsers != 0 || l.UserFailures == 0 || l.PairFreeFailures == 0 {
+		t.Errorf("AddressLimits = %+v; want no quarantine, no spray alarm, the user and pair rules kept", l)
+	}
+}

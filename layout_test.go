@@ -62,6 +62,21 @@ func exactly(dirs ...string) func(string) bool {
 // not matches what f does not.
 func not(f func(string) bool) func(string) bool { return func(p string) bool { return !f(p) } }
 
+// except matches what f matches and none of the others do.
+func except(f func(string) bool, others ...func(string) bool) func(string) bool {
+	return func(p string) bool {
+		if !f(p) {
+			return false
+		}
+		for _, o := range others {
+			if o(p) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // ofFloorgate matches the module's own packages.
 func ofFloorgate(p string) bool { return within(p, module) }
 
@@ -95,6 +110,10 @@ var rules = []rule{
 	{name: "gateway and admin reach the throttle through signin", from: under("gateway", "admin"), to: under("throttle"), direct: true},
 	{name: "the internal leaves import nothing of Floorgate", from: under("internal"), to: ofFloorgate},
 	{name: "only tests and suites use the test helpers", from: not(suites), to: under("internal/testenv", "internal/clock")},
+	{name: "registry stores import only devices", from: under("devices/postgres", "devices/sqlite"), to: except(ofFloorgate, exactly("devices"), under("internal"))},
+	{name: "session stores import only sessions", from: under("sessions/redis", "sessions/memory"), to: except(ofFloorgate, exactly("sessions"), under("internal"))},
+	{name: "throttle stores import only throttle", from: under("throttle/redis", "throttle/memory"), to: except(ofFloorgate, exactly("throttle"), under("internal"))},
+	{name: "only tests import the conformance suites", from: not(under("internal/testenv")), to: under("devices/devicestest", "sessions/sessionstest", "throttle/throttletest")},
 	{name: "the contracts import no driver", from: exactly("devices", "sessions", "throttle", "devices/devicestest", "sessions/sessionstest", "throttle/throttletest"), to: anyDriver},
 	{name: "signin, gateway and admin import no driver", from: under("signin", "gateway", "admin"), to: anyDriver},
 	{name: "devicesim speaks the protocol over the network only", from: under("cmd/devicesim"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "internal")},
@@ -170,6 +189,13 @@ func TestLayoutRules(t *testing.T) {
 		{"the contracts import no driver", ours("throttle"), "github.com/redis/go-redis/v9", true},
 		{"the contracts import no driver", ours("throttle/redis"), "github.com/redis/go-redis/v9", false},
 		{"signin, gateway and admin import no driver", ours("signin"), "github.com/jackc/pgx/v5", true},
+		{"registry stores import only devices", ours("devices/sqlite"), ours("sessions"), true},
+		{"registry stores import only devices", ours("devices/sqlite"), ours("devices/devicestest"), true},
+		{"registry stores import only devices", ours("devices/postgres"), ours("devices"), false},
+		{"registry stores import only devices", ours("devices/postgres"), ours("internal/token"), false},
+		{"session stores import only sessions", ours("sessions/memory"), ours("throttle"), true},
+		{"throttle stores import only throttle", ours("throttle/redis"), ours("sessions/redis"), true},
+		{"only tests import the conformance suites", ours("gateway"), ours("sessions/sessionstest"), true},
 	}
 	byName := map[string]rule{}
 	for _, r := range rules {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/internal/problem"
+	"github.com/floorgate/floorgate/internal/token"
 	"github.com/floorgate/floorgate/signin"
 )
 
@@ -163,7 +164,7 @@ func (a *API) authenticate(ctx context.Context, r *http.Request) (*principal, er
 	raw = strings.TrimSpace(raw)
 	switch {
 	case strings.HasPrefix(raw, devices.ManagerTokenPrefix):
-		tok, ok := devices.ParseToken(devices.ManagerTokenPrefix, raw)
+		tok, ok := token.Parse(devices.ManagerTokenPrefix, raw)
 		if !ok {
 			return nil, errInvalidToken
 		}
@@ -173,7 +174,7 @@ func (a *API) authenticate(ctx context.Context, r *http.Request) (*principal, er
 		}
 		return managerPrincipal(m, tok), nil
 	case strings.HasPrefix(raw, devices.ServiceKeyPrefix):
-		tok, ok := devices.ParseToken(devices.ServiceKeyPrefix, raw)
+		tok, ok := token.Parse(devices.ServiceKeyPrefix, raw)
 		if !ok {
 			return nil, errInvalidToken
 		}

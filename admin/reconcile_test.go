@@ -3,8 +3,6 @@ package admin
 import (
 	"context"
 	"errors"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -84,20 +82,5 @@ func TestRunStops(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v; want nil", err)
-	}
-}
-
-// TestImports keeps admin off the gateway and off any driver.
-func TestImports(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Skipf("go list: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, bad := range []string{"github.com/floorgate/floorgate/gateway", "github.com/jackc/pgx", "github.com/redis/go-redis", "modernc.org/sqlite"} {
-			if strings.HasPrefix(dep, bad) {
-				t.Errorf("admin imports %s", dep)
-			}
-		}
 	}
 }

@@ -3,6 +3,8 @@ package devices
 import (
 	"context"
 	"fmt"
+
+	"github.com/floorgate/floorgate/internal/id"
 )
 
 // Audit actions written by the Registry. Callers record their own (such
@@ -41,7 +43,7 @@ func (r *Registry) Record(ctx context.Context, evs ...Event) error {
 			ev.At = now
 		}
 		if ev.ID == "" {
-			ev.ID = NewID("evt_", ev.At)
+			ev.ID = id.New("evt_", ev.At)
 		}
 		out[i] = ev
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/floorgate/floorgate/internal/id"
+	"github.com/floorgate/floorgate/internal/token"
 )
 
 // Enroll registers a handheld for managerID, who must already have been
@@ -31,9 +34,9 @@ func (r *Registry) Enroll(ctx context.Context, managerID string, in EnrollInput)
 		return Device{}, "", nil, err
 	}
 	now := r.clock()
-	tok = NewToken(DeviceTokenPrefix)
+	tok = token.New(DeviceTokenPrefix)
 	d = Device{
-		ID:          NewID("dev_", now),
+		ID:          id.New("dev_", now),
 		Serial:      serial,
 		WarehouseID: whID,
 		Label:       label,
@@ -69,7 +72,7 @@ func (r *Registry) Enroll(ctx context.Context, managerID string, in EnrollInput)
 // malformed tokens return ErrInvalidCredentials; a revoked device is
 // returned with its status, for the caller to refuse.
 func (r *Registry) AuthenticateDevice(ctx context.Context, tok Token) (Device, error) {
-	if _, ok := ParseToken(DeviceTokenPrefix, tok.Reveal()); !ok {
+	if _, ok := token.Parse(DeviceTokenPrefix, tok.Reveal()); !ok {
 		return Device{}, ErrInvalidCredentials
 	}
 	d, err := r.store.DeviceByTokenHash(ctx, tok.Hash())

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/floorgate/floorgate/internal/token"
 )
 
 var testParams = HashParams{MemoryKiB: 64, Time: 1, Threads: 1}
@@ -169,10 +171,10 @@ func TestNewRegistryPepper(t *testing.T) {
 }
 
 func TestTokenRedacted(t *testing.T) {
-	tok := NewToken(DeviceTokenPrefix)
+	tok := token.New(DeviceTokenPrefix)
 	secret := tok.Reveal()
 	if !strings.HasPrefix(secret, "fgd_") || len(secret) < 4+43 {
-		t.Fatalf("NewToken() = %d characters; want fgd_ and 256 bits", len(secret))
+		t.Fatalf("token.New() = %d characters; want fgd_ and 256 bits", len(secret))
 	}
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("issued", "token", tok)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/floorgate/floorgate/internal/id"
 )
 
 // DefaultAdminEmail is the email EnsureAdmin uses when none is given.
@@ -99,7 +101,7 @@ func (r *Registry) CreateManager(ctx context.Context, actor string, in ManagerIn
 	}
 	now := r.clock()
 	m := Manager{
-		ID:           NewID("mgr_", now),
+		ID:           id.New("mgr_", now),
 		Email:        email,
 		FirstName:    first,
 		LastName:     last,

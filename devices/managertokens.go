@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/floorgate/floorgate/internal/token"
 )
 
 // Manager tokens end after ManagerTokenIdle unused or ManagerTokenAbsolute.
@@ -28,7 +30,7 @@ func (r *Registry) IssueManagerToken(ctx context.Context, managerID string) (Tok
 		return "", ManagerToken{}, fmt.Errorf("issue manager token: %w", ErrDisabled)
 	}
 	now := r.clock()
-	tok := NewToken(ManagerTokenPrefix)
+	tok := token.New(ManagerTokenPrefix)
 	mt := ManagerToken{
 		Hash:       tok.Hash(),
 		ManagerID:  managerID,
@@ -47,7 +49,7 @@ func (r *Registry) IssueManagerToken(ctx context.Context, managerID string) (Tok
 // ErrInvalidCredentials for unknown, expired, disabled or deleted. An
 // expired token is removed.
 func (r *Registry) AuthenticateManagerToken(ctx context.Context, tok Token) (Manager, error) {
-	if _, ok := ParseToken(ManagerTokenPrefix, tok.Reveal()); !ok {
+	if _, ok := token.Parse(ManagerTokenPrefix, tok.Reveal()); !ok {
 		return Manager{}, ErrInvalidCredentials
 	}
 	hash := tok.Hash()

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/floorgate/floorgate/internal/id"
 )
 
 // Actor strings name who did something, in audit events.
@@ -116,7 +118,7 @@ func (r *Registry) clock() time.Time {
 
 // event starts an audit event at the given time.
 func event(at time.Time, actor, action, subject string) Event {
-	return Event{ID: NewID("evt_", at), At: at, Actor: actor, Action: action, Subject: subject}
+	return Event{ID: id.New("evt_", at), At: at, Actor: actor, Action: action, Subject: subject}
 }
 
 // checkActor refuses an empty actor: every change names who made it.

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/floorgate/floorgate/internal/id"
+	"github.com/floorgate/floorgate/internal/token"
 )
 
 const (
@@ -87,9 +90,9 @@ func (r *Registry) CreateServiceKey(ctx context.Context, actor, name string, sco
 		return ServiceKey{}, "", err
 	}
 	now := r.clock()
-	tok := NewToken(ServiceKeyPrefix)
+	tok := token.New(ServiceKeyPrefix)
 	k := ServiceKey{
-		ID:        NewID("key_", now),
+		ID:        id.New("key_", now),
 		Name:      name,
 		Scope:     scope,
 		Hash:      tok.Hash(),
@@ -109,7 +112,7 @@ func (r *Registry) CreateServiceKey(ctx context.Context, actor, name string, sco
 // Options.ServiceKeyCache; last_used_at is written at most once a minute.
 // The caller checks the key's scope.
 func (r *Registry) AuthenticateServiceKey(ctx context.Context, tok Token) (ServiceKey, error) {
-	if _, ok := ParseToken(ServiceKeyPrefix, tok.Reveal()); !ok {
+	if _, ok := token.Parse(ServiceKeyPrefix, tok.Reveal()); !ok {
 		return ServiceKey{}, ErrInvalidCredentials
 	}
 	hash := tok.Hash()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/floorgate/floorgate/internal/id"
 )
 
 // PrepareUser validates in (normalised username, names, employee id,
@@ -84,7 +86,7 @@ func (r *Registry) ValidateUser(in UserInput, org Settings, wh *Warehouse) (User
 	}
 	now := r.clock()
 	return User{
-		ID:                NewID("usr_", now),
+		ID:                id.New("usr_", now),
 		Username:          username,
 		UsernameKey:       key,
 		FirstName:         first,

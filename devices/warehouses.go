@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/floorgate/floorgate/internal/id"
 )
 
 // maxCodeLength bounds a warehouse code.
@@ -66,7 +68,7 @@ func (r *Registry) CreateWarehouse(ctx context.Context, actor string, in Warehou
 	}
 	now := r.clock()
 	w := Warehouse{
-		ID:        NewID("wh_", now),
+		ID:        id.New("wh_", now),
 		Name:      name,
 		Code:      code,
 		Settings:  in.Settings,

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/token"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -189,7 +190,7 @@ func TestLoginErrors(t *testing.T) {
 	}{
 		{"no bearer", "", `{"username":"alice","pin":"4821"}`, 401, CodeInvalidToken, nil},
 		{"garbage bearer", "fgd_short", `{"username":"alice","pin":"4821"}`, 401, CodeInvalidToken, nil},
-		{"unknown device token", string(devices.NewToken(devices.DeviceTokenPrefix)), `{"username":"alice","pin":"4821"}`, 401, CodeInvalidToken, nil},
+		{"unknown device token", string(token.New(devices.DeviceTokenPrefix)), `{"username":"alice","pin":"4821"}`, 401, CodeInvalidToken, nil},
 		{"session token instead of device token", aliceTok, `{"username":"alice","pin":"4821"}`, 401, CodeInvalidToken, nil},
 		{"malformed json", d.token, `{"username":"alice",`, 400, CodeInvalidRequest, []string{"body"}},
 		{"trailing data", d.token, `{"username":"alice","pin":"4821"} {}`, 400, CodeInvalidRequest, []string{"body"}},
@@ -476,7 +477,7 @@ func TestIntrospect(t *testing.T) {
 	}{
 		{"no key", "", map[string]string{"token": tok}, 401, CodeInvalidToken, false},
 		{"device token as key", d.token, map[string]string{"token": tok}, 401, CodeInvalidToken, false},
-		{"unknown key", string(devices.NewToken(devices.ServiceKeyPrefix)), map[string]string{"token": tok}, 401, CodeInvalidToken, false},
+		{"unknown key", string(token.New(devices.ServiceKeyPrefix)), map[string]string{"token": tok}, 401, CodeInvalidToken, false},
 		{"malformed body", h.svcKey, `{"token":`, 400, CodeInvalidRequest, false},
 		{"missing token", h.svcKey, `{}`, 400, CodeInvalidRequest, false},
 		{"active", h.svcKey, map[string]string{"token": tok}, 200, "", true},

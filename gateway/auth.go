@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/token"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -23,7 +24,7 @@ func bearer(r *http.Request) string {
 // revoked tokens are errInvalidToken (revoked ones also return the
 // device, so that a socket can close with 4403); a store failure is 503.
 func (s *Server) deviceByToken(ctx context.Context, raw string) (devices.Device, error) {
-	tok, ok := devices.ParseToken(devices.DeviceTokenPrefix, raw)
+	tok, ok := token.Parse(devices.DeviceTokenPrefix, raw)
 	if !ok {
 		return devices.Device{}, errInvalidToken
 	}

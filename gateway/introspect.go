@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/token"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -31,7 +32,7 @@ var inactive = introspectResponse{Active: false}
 // anything else). A store that cannot answer is 503, never a guess.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	tok, ok := devices.ParseToken(devices.ServiceKeyPrefix, bearer(r))
+	tok, ok := token.Parse(devices.ServiceKeyPrefix, bearer(r))
 	if !ok {
 		return errInvalidToken
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/id"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/signin"
 )
@@ -132,7 +133,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.InstanceID == "" {
-		cfg.InstanceID = devices.NewID("gw_", time.Now())
+		cfg.InstanceID = id.New("gw_", time.Now())
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteIP

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/token"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -66,7 +67,7 @@ func TestWSCloseCodes(t *testing.T) {
 	if _, err := h.be.reg.RevokeDevice(ctx, devices.ActorSystem, revoked.id); err != nil {
 		t.Fatalf("RevokeDevice: %v", err)
 	}
-	unknown := string(devices.NewToken(devices.DeviceTokenPrefix))
+	unknown := string(token.New(devices.DeviceTokenPrefix))
 
 	tests := []struct {
 		name   string

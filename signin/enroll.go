@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/floorgate/floorgate/devices"
-	"github.com/floorgate/floorgate/throttle"
 )
 
 // Enrollment is a mobile manager's enrollment of a handheld with their
@@ -41,15 +40,9 @@ func (p *Policy) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 	if err != nil {
 		return Enrolled{}, err // a *ValidationError naming "email"
 	}
-	set, err := p.reg.Settings(ctx)
+	a, err := p.passwordAttempt(ctx, kindEnroll, in.Email, in.ClientIP)
 	if err != nil {
-		return Enrolled{}, unavailable("settings", err)
-	}
-	a := attempt{
-		kind:    kindEnroll,
-		Attempt: throttle.Attempt{Subject: ManagerSubject(in.Email), Source: AddressSource(in.ClientIP)},
-		limits:  AddressLimits(Limits(set.Throttle)),
-		// Per subject only: managers behind one NAT address enroll at once.
+		return Enrolled{}, err
 	}
 	release, _, err := p.begin(ctx, a)
 	if err != nil {
@@ -57,36 +50,23 @@ func (p *Policy) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 	}
 	defer release()
 	var m devices.Manager
-	err = p.hash(ctx, a.kind, func() (err error) {
+	ctx, cancel, err := p.hash(ctx, a.kind, func() (err error) {
 		m, err = p.reg.AuthenticateManager(ctx, in.Email, in.Password)
 		return err
 	})
 	if errors.Is(err, ErrBusy) {
 		return Enrolled{}, err
 	}
-	// The hash has decided: the failure count or the throttle reset, the
-	// enrollment and the audit finish even if the client disconnects.
-	ctx, cancel := Decided(ctx)
 	defer cancel()
 	failure := func(reason, subject string) devices.Event {
 		return devices.Event{Actor: devices.ActorSystem, Action: "enroll.failure", Subject: subject,
 			WarehouseID: in.Device.WarehouseID, Details: map[string]string{"reason": reason, "remote_addr": in.ClientIP}}
 	}
-	switch {
-	case errors.Is(err, devices.ErrInvalidCredentials):
-		if err := p.countFailure(ctx, a, "address:"+in.ClientIP); err != nil {
-			return Enrolled{}, err
-		}
-		p.audit(ctx, failure("invalid_credentials", "email:"+emailKey))
-		return Enrolled{}, devices.ErrInvalidCredentials
-	case errors.Is(err, devices.ErrDisabled):
-		p.succeed(ctx, a)
-		p.audit(ctx, failure("account_disabled", devices.ManagerActor(m.ID)))
-		return Enrolled{}, devices.ErrDisabled
-	case err != nil:
-		return Enrolled{}, unavailable("authenticate manager", err)
+	if err := p.settle(ctx, a, err, "address:"+in.ClientIP,
+		func() devices.Event { return failure("invalid_credentials", "email:"+emailKey) },
+		func() devices.Event { return failure("account_disabled", devices.ManagerActor(m.ID)) }); err != nil {
+		return Enrolled{}, err
 	}
-	p.succeed(ctx, a)
 
 	// An unknown warehouse is 400 for every authenticated manager,
 	// whatever their roles: the check comes before the role check, so a

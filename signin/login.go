@@ -47,37 +47,23 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	}
 	defer release()
 	var user devices.User
-	err = p.hash(ctx, a.kind, func() (err error) {
+	ctx, cancel, err := p.hash(ctx, a.kind, func() (err error) {
 		user, err = p.reg.AuthenticateUser(ctx, in.Username, in.PIN)
 		return err
 	})
 	if errors.Is(err, ErrBusy) {
 		return LoginResult{}, err
 	}
-	// The hash has decided: what follows (the failure count or the
-	// throttle reset, the session, the audit) must not be cut short by a
-	// client that disconnects.
-	ctx, cancel := Decided(ctx)
 	defer cancel()
 	failure := func(reason, subject string) devices.Event {
 		return devices.Event{Actor: devices.DeviceActor(dev.ID), Action: "login.failure", Subject: subject,
 			WarehouseID: dev.WarehouseID, DeviceID: dev.ID, Details: map[string]string{"reason": reason}}
 	}
-	switch {
-	case errors.Is(err, devices.ErrInvalidCredentials):
-		if err := p.countFailure(ctx, a, devices.DeviceActor(dev.ID)); err != nil {
-			return LoginResult{}, err
-		}
-		p.audit(ctx, failure("invalid_credentials", auditSubject(a.Subject)))
-		return LoginResult{}, devices.ErrInvalidCredentials
-	case errors.Is(err, devices.ErrDisabled):
-		p.succeed(ctx, a)
-		p.audit(ctx, failure("account_disabled", devices.UserActor(user.ID)))
-		return LoginResult{}, devices.ErrDisabled
-	case err != nil:
-		return LoginResult{}, unavailable("authenticate user", err)
+	if err := p.settle(ctx, a, err, devices.DeviceActor(dev.ID),
+		func() devices.Event { return failure("invalid_credentials", auditSubject(a.Subject)) },
+		func() devices.Event { return failure("account_disabled", devices.UserActor(user.ID)) }); err != nil {
+		return LoginResult{}, err
 	}
-	p.succeed(ctx, a)
 	if user.WarehouseID != dev.WarehouseID {
 		p.audit(ctx, failure("wrong_warehouse", devices.UserActor(user.ID)))
 		return LoginResult{}, ErrWrongWarehouse
@@ -160,31 +146,26 @@ func (p *Policy) ChangePIN(ctx context.Context, in PINChange) error {
 		return err
 	}
 	defer release()
-	err = p.hash(ctx, a.kind, func() error {
+	ctx, cancel, err := p.hash(ctx, a.kind, func() error {
 		_, err := p.reg.ChangePIN(ctx, sess.UserID, in.Current, in.New)
 		return err
 	})
 	if errors.Is(err, ErrBusy) {
 		return err
 	}
-	// Decided: the failure count or the reset, the session's release from
-	// the PIN change and the audit finish even if the client disconnects.
-	ctx, cancel := Decided(ctx)
 	defer cancel()
-	switch {
-	case errors.Is(err, devices.ErrInvalidCredentials):
-		if err := p.countFailure(ctx, a, devices.DeviceActor(sess.DeviceID)); err != nil {
-			return err
-		}
-		p.audit(ctx, devices.Event{Actor: devices.UserActor(sess.UserID), Action: "pin.change_failure", Subject: devices.UserActor(sess.UserID),
-			WarehouseID: sess.WarehouseID, DeviceID: sess.DeviceID, Details: map[string]string{"reason": "invalid_credentials"}})
-		return devices.ErrInvalidCredentials
-	case errors.Is(err, devices.ErrInvalid), errors.Is(err, devices.ErrDisabled), errors.Is(err, devices.ErrNotFound):
+	// The new PIN is refused, the user is disabled or gone: nothing to
+	// count, nothing changed.
+	if errors.Is(err, devices.ErrInvalid) || errors.Is(err, devices.ErrDisabled) || errors.Is(err, devices.ErrNotFound) {
 		return err
-	case err != nil:
-		return unavailable("change pin", err)
 	}
-	p.succeed(ctx, a)
+	if err := p.settle(ctx, a, err, devices.DeviceActor(sess.DeviceID),
+		func() devices.Event {
+			return devices.Event{Actor: devices.UserActor(sess.UserID), Action: "pin.change_failure", Subject: devices.UserActor(sess.UserID),
+				WarehouseID: sess.WarehouseID, DeviceID: sess.DeviceID, Details: map[string]string{"reason": "invalid_credentials"}}
+		}, nil); err != nil {
+		return err
+	}
 	if err := p.sessions.ClearPINChange(ctx, sess.ID); err != nil && !errors.Is(err, sessions.ErrNotFound) {
 		return unavailable("clear pin change", err)
 	}

@@ -31,14 +31,9 @@ type ManagerSession struct {
 // the lock of an email. A refused check is audited
 // (manager.login.throttled).
 func (p *Policy) ManagerLogin(ctx context.Context, in ManagerLogin) (ManagerSession, error) {
-	set, err := p.reg.Settings(ctx)
+	a, err := p.passwordAttempt(ctx, kindManager, in.Email, in.ClientIP)
 	if err != nil {
-		return ManagerSession{}, unavailable("settings", err)
-	}
-	a := attempt{
-		kind:    kindManager,
-		Attempt: throttle.Attempt{Subject: ManagerSubject(in.Email), Source: AddressSource(in.ClientIP)},
-		limits:  AddressLimits(Limits(set.Throttle)),
+		return ManagerSession{}, err
 	}
 	subject := auditSubject(a.Subject)
 	release, d, err := p.begin(ctx, a)
@@ -51,37 +46,44 @@ func (p *Policy) ManagerLogin(ctx context.Context, in ManagerLogin) (ManagerSess
 	}
 	defer release()
 	var m devices.Manager
-	err = p.hash(ctx, a.kind, func() (err error) {
+	ctx, cancel, err := p.hash(ctx, a.kind, func() (err error) {
 		m, err = p.reg.AuthenticateManager(ctx, in.Email, in.Password)
 		return err
 	})
 	if errors.Is(err, ErrBusy) {
 		return ManagerSession{}, err
 	}
-	// The hash has decided: the count or the reset, the token and the
-	// audit finish even if the client disconnects.
-	ctx, cancel := Decided(ctx)
 	defer cancel()
 	addr := map[string]string{"remote_addr": in.ClientIP}
-	switch {
-	case errors.Is(err, devices.ErrInvalidCredentials):
-		if err := p.countFailure(ctx, a, "address:"+in.ClientIP); err != nil {
-			return ManagerSession{}, err
-		}
-		p.audit(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.failure", Subject: subject, Details: addr})
-		return ManagerSession{}, devices.ErrInvalidCredentials
-	case errors.Is(err, devices.ErrDisabled):
-		p.succeed(ctx, a)
-		p.audit(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.disabled", Subject: subject, Details: addr})
-		return ManagerSession{}, devices.ErrDisabled
-	case err != nil:
-		return ManagerSession{}, unavailable("authenticate manager", err)
+	if err := p.settle(ctx, a, err, "address:"+in.ClientIP,
+		func() devices.Event {
+			return devices.Event{Actor: devices.ActorSystem, Action: "manager.login.failure", Subject: subject, Details: addr}
+		},
+		func() devices.Event {
+			return devices.Event{Actor: devices.ActorSystem, Action: "manager.login.disabled", Subject: subject, Details: addr}
+		}); err != nil {
+		return ManagerSession{}, err
 	}
-	p.succeed(ctx, a)
 	tok, mt, err := p.reg.IssueManagerToken(ctx, m.ID)
 	if err != nil {
 		return ManagerSession{}, unavailable("issue manager token", err)
 	}
 	p.audit(ctx, devices.Event{Actor: devices.ManagerActor(m.ID), Action: "manager.login", Subject: devices.ManagerActor(m.ID), Details: addr})
 	return ManagerSession{Manager: m, Token: tok, ExpiresAt: mt.ExpiresAt}, nil
+}
+
+// passwordAttempt is a manager's password attempt from a client address
+// (enrollment, admin sign-in), under the organisation's limits for an
+// address. It claims the email only: managers behind one NAT address
+// sign in at once.
+func (p *Policy) passwordAttempt(ctx context.Context, k kind, email, clientIP string) (attempt, error) {
+	set, err := p.reg.Settings(ctx)
+	if err != nil {
+		return attempt{}, unavailable("settings", err)
+	}
+	return attempt{
+		kind:    k,
+		Attempt: throttle.Attempt{Subject: ManagerSubject(email), Source: AddressSource(clientIP)},
+		limits:  AddressLimits(Limits(set.Throttle)),
+	}, nil
 }

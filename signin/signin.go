@@ -128,15 +128,48 @@ func (p *Policy) begin(ctx context.Context, a attempt) (release func(), d thrott
 	return nil, d, unavailable("throttle check", fmt.Errorf("unknown verdict %q", d.Verdict))
 }
 
-// hash runs verify in the hashing pool: ErrBusy when no slot came free.
-func (p *Policy) hash(ctx context.Context, k kind, verify func() error) error {
+// hash runs verify (the registry's check of the secret) in the hashing
+// pool and returns what it said, with the context for every step that
+// follows: the hash has decided, so the count or the reset, the audit and
+// the issue must not be cut short by a client that disconnects
+// (Decided). When no slot came free it returns ErrBusy and no context.
+func (p *Policy) hash(ctx context.Context, k kind, verify func() error) (context.Context, context.CancelFunc, error) {
 	release, err := p.pool.Acquire(ctx)
 	if err != nil {
 		p.metrics.hashBusy.WithLabelValues(string(k)).Inc()
-		return err
+		return nil, nil, err
 	}
-	defer release()
-	return verify()
+	err = verify()
+	release()
+	dctx, cancel := Decided(ctx)
+	return dctx, cancel, err
+}
+
+// settle counts what the hash decided and audits it. A wrong secret
+// (devices.ErrInvalidCredentials) is counted, with actor naming the
+// source in the throttle's own audit events, and audited with wrong(). A
+// right secret clears the attempt's delays; when the account is
+// disabled (devices.ErrDisabled) that is audited with disabled(). Any
+// other error is ErrUnavailable. It returns the error to answer, nil when
+// the sign-in goes on to issue. disabled may be nil when the caller
+// answers devices.ErrDisabled itself.
+func (p *Policy) settle(ctx context.Context, a attempt, err error, actor string, wrong, disabled func() devices.Event) error {
+	switch {
+	case errors.Is(err, devices.ErrInvalidCredentials):
+		if err := p.countFailure(ctx, a, actor); err != nil {
+			return err
+		}
+		p.audit(ctx, wrong())
+		return devices.ErrInvalidCredentials
+	case errors.Is(err, devices.ErrDisabled):
+		p.succeed(ctx, a)
+		p.audit(ctx, disabled())
+		return devices.ErrDisabled
+	case err != nil:
+		return unavailable("authenticate", err)
+	}
+	p.succeed(ctx, a)
+	return nil
 }
 
 // DecidedWait bounds the work that follows a decision (see Decided).

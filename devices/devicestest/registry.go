@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/token"
 )
 
 // runRegistry checks the Registry's rules over the store: the same rules
@@ -604,7 +605,7 @@ func testEnroll(t *testing.T, h Harness) {
 	if got, err := e.reg.AuthenticateDevice(e.ctx, tok2); err != nil || got.ID != d2.ID || got.Status != devices.DeviceActive {
 		t.Errorf("AuthenticateDevice(token 2) = %+v, %v; want %s active", got, err, d2.ID)
 	}
-	for _, bad := range []devices.Token{"", "fgd_short", devices.NewToken(devices.DeviceTokenPrefix), devices.Token("fgk_" + strings.TrimPrefix(tok2.Reveal(), "fgd_"))} {
+	for _, bad := range []devices.Token{"", "fgd_short", token.New(devices.DeviceTokenPrefix), devices.Token("fgk_" + strings.TrimPrefix(tok2.Reveal(), "fgd_"))} {
 		_, err := e.reg.AuthenticateDevice(e.ctx, bad)
 		regWantErr(t, "AuthenticateDevice(bad token)", err, devices.ErrInvalidCredentials)
 	}
@@ -844,7 +845,7 @@ func testRegistryManagerTokens(t *testing.T, h Harness) {
 	check("of a disabled manager", devices.ErrInvalidCredentials)
 	_, _, err = e.reg.IssueManagerToken(e.ctx, m.ID)
 	regWantErr(t, "IssueManagerToken(disabled)", err, devices.ErrDisabled)
-	for _, bad := range []devices.Token{"", "fgm_x", devices.NewToken(devices.ManagerTokenPrefix), devices.NewToken(devices.DeviceTokenPrefix)} {
+	for _, bad := range []devices.Token{"", "fgm_x", token.New(devices.ManagerTokenPrefix), token.New(devices.DeviceTokenPrefix)} {
 		_, err := e.reg.AuthenticateManagerToken(e.ctx, bad)
 		regWantErr(t, "AuthenticateManagerToken(garbage)", err, devices.ErrInvalidCredentials)
 	}
@@ -883,7 +884,7 @@ func testRegistryServiceKeys(t *testing.T, h Harness) {
 	e.clock.Advance(5 * time.Second)
 	_, err = other.AuthenticateServiceKey(e.ctx, tok)
 	regWantErr(t, "AuthenticateServiceKey(revoked elsewhere, after the cache time)", err, devices.ErrInvalidCredentials)
-	for _, bad := range []devices.Token{"", "fgk_x", devices.NewToken(devices.ServiceKeyPrefix)} {
+	for _, bad := range []devices.Token{"", "fgk_x", token.New(devices.ServiceKeyPrefix)} {
 		_, err := e.reg.AuthenticateServiceKey(e.ctx, bad)
 		regWantErr(t, "AuthenticateServiceKey(garbage)", err, devices.ErrInvalidCredentials)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/id"
+	"github.com/floorgate/floorgate/internal/token"
 )
 
 // runStore checks the Store contract itself, the same for every backend:
@@ -87,7 +89,7 @@ func newFixture(t *testing.T, h Harness) *fixture {
 // id returns a fresh id with prefix and the time it was made at.
 func (f *fixture) id(prefix string) (string, time.Time) {
 	f.at = f.at.Add(time.Millisecond)
-	return devices.NewID(prefix, f.at), f.at
+	return id.New(prefix, f.at), f.at
 }
 
 // event returns an event about subject.
@@ -172,7 +174,7 @@ func (f *fixture) newDevice(warehouseID, serial string) devices.Device {
 		EnrolledBy:  "mgr_x",
 		EnrolledAt:  at,
 		Status:      devices.DeviceActive,
-		TokenHash:   devices.NewToken(devices.DeviceTokenPrefix).Hash(),
+		TokenHash:   token.New(devices.DeviceTokenPrefix).Hash(),
 	}
 }
 

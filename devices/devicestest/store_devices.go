@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/token"
 )
 
 // This file checks devices (enrollment, replacement, filters, last seen)
@@ -35,7 +36,7 @@ func testDevices(t *testing.T, h Harness) {
 	t.Run("NotFound", func(t *testing.T) {
 		_, err := f.s.Device(ctx, "dev_missing")
 		wantErr(t, "Device(missing)", err, devices.ErrNotFound)
-		_, err = f.s.DeviceByTokenHash(ctx, devices.NewToken(devices.DeviceTokenPrefix).Hash())
+		_, err = f.s.DeviceByTokenHash(ctx, token.New(devices.DeviceTokenPrefix).Hash())
 		wantErr(t, "DeviceByTokenHash(missing)", err, devices.ErrNotFound)
 		_, err = f.s.UpdateDevice(ctx, "dev_missing", func(*devices.Device) (devices.Event, error) {
 			t.Errorf("UpdateDevice(missing) called fn")
@@ -314,7 +315,7 @@ func testServiceKeys(t *testing.T, h Harness) {
 			ID:        id,
 			Name:      name,
 			Scope:     scope,
-			Hash:      devices.NewToken(devices.ServiceKeyPrefix).Hash(),
+			Hash:      token.New(devices.ServiceKeyPrefix).Hash(),
 			CreatedBy: "mgr_x",
 			CreatedAt: at,
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/token"
 )
 
 // This file checks the organisation's records: settings, warehouses,
@@ -297,7 +298,7 @@ func testManagers(t *testing.T, h Harness) {
 
 	t.Run("Delete", func(t *testing.T) {
 		m := f.manager("gone@example.com", devices.Role{Role: devices.RoleAdmin}, devices.Role{Role: devices.RoleUserManager, WarehouseID: wa.ID})
-		tok := devices.ManagerToken{Hash: devices.NewToken(devices.ManagerTokenPrefix).Hash(), ManagerID: m.ID, CreatedAt: f.at, LastUsedAt: f.at, ExpiresAt: f.at.Add(time.Hour)}
+		tok := devices.ManagerToken{Hash: token.New(devices.ManagerTokenPrefix).Hash(), ManagerID: m.ID, CreatedAt: f.at, LastUsedAt: f.at, ExpiresAt: f.at.Add(time.Hour)}
 		if err := f.s.CreateManagerToken(ctx, tok); err != nil {
 			t.Fatalf("CreateManagerToken() = %v; want nil", err)
 		}
@@ -377,7 +378,7 @@ func testManagerTokens(t *testing.T, h Harness) {
 	token := func(managerID string) devices.ManagerToken {
 		_, at := f.id("")
 		return devices.ManagerToken{
-			Hash:       devices.NewToken(devices.ManagerTokenPrefix).Hash(),
+			Hash:       token.New(devices.ManagerTokenPrefix).Hash(),
 			ManagerID:  managerID,
 			CreatedAt:  at,
 			LastUsedAt: at,

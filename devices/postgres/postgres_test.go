@@ -16,6 +16,8 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/devicestest"
+	"github.com/floorgate/floorgate/internal/id"
+	"github.com/floorgate/floorgate/internal/token"
 )
 
 // testURL is the database the tests use; each test works in a schema of
@@ -232,13 +234,13 @@ func TestErrors(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6007, time.UTC)
-	w := devices.Warehouse{ID: devices.NewID("wh_", at), Name: "A", Code: "A1", CreatedAt: at, UpdatedAt: at}
+	w := devices.Warehouse{ID: id.New("wh_", at), Name: "A", Code: "A1", CreatedAt: at, UpdatedAt: at}
 	if err := s.CreateWarehouse(ctx, w, devices.Event{}); err != nil {
 		t.Fatalf("CreateWarehouse() = %v; want nil", err)
 	}
 	_, missing := s.Warehouse(ctx, "wh_missing")
 	lower := w
-	lower.ID, lower.Code = devices.NewID("wh_", at), "a1"
+	lower.ID, lower.Code = id.New("wh_", at), "a1"
 	dup := s.CreateWarehouse(ctx, lower, devices.Event{})
 	fk := s.CreateUsers(ctx, []devices.User{{ID: "usr_1", Username: "a", UsernameKey: "a", WarehouseID: "wh_missing", Status: devices.UserActive}}, nil)
 
@@ -303,7 +305,7 @@ func TestErrors(t *testing.T) {
 	}
 
 	// Audit rows can't be truncated either.
-	if err := s.AppendEvents(ctx, devices.Event{ID: devices.NewID("evt_", at), At: at, Actor: "system", Action: "x.y", Subject: "s"}); err != nil {
+	if err := s.AppendEvents(ctx, devices.Event{ID: id.New("evt_", at), At: at, Actor: "system", Action: "x.y", Subject: "s"}); err != nil {
 		t.Fatalf("AppendEvents() = %v", err)
 	}
 	if _, err := s.pool.Exec(ctx, "TRUNCATE audit_events"); err == nil {
@@ -318,7 +320,7 @@ func TestEnrollConcurrently(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	w := devices.Warehouse{ID: devices.NewID("wh_", at), Name: "A", Code: "A1", CreatedAt: at, UpdatedAt: at}
+	w := devices.Warehouse{ID: id.New("wh_", at), Name: "A", Code: "A1", CreatedAt: at, UpdatedAt: at}
 	if err := s.CreateWarehouse(ctx, w, devices.Event{}); err != nil {
 		t.Fatalf("CreateWarehouse() = %v; want nil", err)
 	}
@@ -329,9 +331,9 @@ func TestEnrollConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := devices.Device{ID: devices.NewID("dev_", at), Serial: "SN-RACE", WarehouseID: w.ID,
+			d := devices.Device{ID: id.New("dev_", at), Serial: "SN-RACE", WarehouseID: w.ID,
 				EnrolledBy: "mgr_x", EnrolledAt: at.Add(time.Duration(i) * time.Second), Status: devices.DeviceActive,
-				TokenHash: devices.NewToken(devices.DeviceTokenPrefix).Hash()}
+				TokenHash: token.New(devices.DeviceTokenPrefix).Hash()}
 			old, err := s.EnrollDevice(ctx, d, devices.Event{})
 			if err != nil {
 				t.Errorf("EnrollDevice() = %v; want nil", err)
@@ -369,7 +371,7 @@ func TestCreateUserRace(t *testing.T) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	var whs []string
 	for i := range 5 {
-		w := devices.Warehouse{ID: devices.NewID("wh_", at), Name: "W", Code: "W" + string(rune('0'+i)), CreatedAt: at, UpdatedAt: at}
+		w := devices.Warehouse{ID: id.New("wh_", at), Name: "W", Code: "W" + string(rune('0'+i)), CreatedAt: at, UpdatedAt: at}
 		if err := s.CreateWarehouse(ctx, w, devices.Event{}); err != nil {
 			t.Fatalf("CreateWarehouse() = %v; want nil", err)
 		}
@@ -382,9 +384,9 @@ func TestCreateUserRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u := devices.User{ID: devices.NewID("usr_", at), Username: "alice", UsernameKey: "alice",
+			u := devices.User{ID: id.New("usr_", at), Username: "alice", UsernameKey: "alice",
 				WarehouseID: whs[i%len(whs)], Status: devices.UserActive, CreatedAt: at, UpdatedAt: at}
-			ev := devices.Event{ID: devices.NewID("evt_", at), At: at, Actor: "system", Action: "user.create", Subject: devices.UserActor(u.ID)}
+			ev := devices.Event{ID: id.New("evt_", at), At: at, Actor: "system", Action: "user.create", Subject: devices.UserActor(u.ID)}
 			errs <- s.CreateUsers(ctx, []devices.User{u}, []devices.Event{ev})
 		}()
 	}

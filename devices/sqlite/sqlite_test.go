@@ -12,6 +12,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/devicestest"
+	"github.com/floorgate/floorgate/internal/id"
 )
 
 // openTemp opens a store on a fresh file in t's temporary directory.
@@ -53,8 +54,8 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("Open() = %v; want nil", err)
 	}
 	at := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
-	w := devices.Warehouse{ID: devices.NewID("wh_", at), Name: "North", Code: "N1", CreatedAt: at, UpdatedAt: at}
-	ev := devices.Event{ID: devices.NewID("evt_", at), At: at, Actor: devices.ActorSystem, Action: "warehouse.create", Subject: devices.WarehouseSubject(w.ID)}
+	w := devices.Warehouse{ID: id.New("wh_", at), Name: "North", Code: "N1", CreatedAt: at, UpdatedAt: at}
+	ev := devices.Event{ID: id.New("evt_", at), At: at, Actor: devices.ActorSystem, Action: "warehouse.create", Subject: devices.WarehouseSubject(w.ID)}
 	if err := s.CreateWarehouse(ctx, w, ev); err != nil {
 		t.Fatalf("CreateWarehouse() = %v; want nil", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/floorgate/floorgate/internal/id"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -73,7 +74,7 @@ func (s *Store) Create(ctx context.Context, n sessions.NewSession, p sessions.Po
 	e := &entry{
 		hash: tok.Hash(),
 		s: sessions.Session{
-			ID:                newID("ses_", now),
+			ID:                id.New("ses_", now),
 			UserID:            n.UserID,
 			Username:          n.Username,
 			DeviceID:          n.DeviceID,

@@ -144,16 +144,3 @@ func TestCommandRetention(t *testing.T) {
 		t.Errorf("after the retention: %d queues, %d commands; want none", len(st.queues), len(st.commands))
 	}
 }
-
-// Session ids sort in creation order across milliseconds.
-func TestIDsSortByTime(t *testing.T) {
-	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	prev := ""
-	for i := range 100 {
-		id := newID("ses_", t0.Add(time.Duration(i)*time.Millisecond))
-		if len(id) != 30 || id <= prev {
-			t.Fatalf("newID #%d = %q after %q; want 30 characters, ascending", i, id, prev)
-		}
-		prev = id
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floorgate/floorgate/internal/id"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -137,13 +138,13 @@ func (s *Store) insertLocked(e *entry) {
 // endLocked removes a session from every index and queues its logout
 // command. The caller publishes the command once it has unlocked.
 func (s *Store) endLocked(e *entry, r sessions.Reason, by *sessions.By, now time.Time) sessions.Command {
-	id := e.s.ID
-	delete(s.byID, id)
+	sid := e.s.ID
+	delete(s.byID, sid)
 	delete(s.byHash, e.hash)
-	dropIndex(s.byUser, e.s.UserID, id)
-	dropIndex(s.byDevice, e.s.DeviceID, id)
+	dropIndex(s.byUser, e.s.UserID, sid)
+	dropIndex(s.byDevice, e.s.DeviceID, sid)
 	list := s.byWarehouse[e.s.WarehouseID]
-	if i := sort.SearchStrings(list, id); i < len(list) && list[i] == id {
+	if i := sort.SearchStrings(list, sid); i < len(list) && list[i] == sid {
 		list = append(list[:i], list[i+1:]...)
 	}
 	if len(list) == 0 {
@@ -156,8 +157,8 @@ func (s *Store) endLocked(e *entry, r sessions.Reason, by *sessions.By, now time
 	e.end, e.warn = nil, nil
 
 	c := &sessions.Command{
-		ID:          newID("cmd_", now),
-		SessionID:   id,
+		ID:          id.New("cmd_", now),
+		SessionID:   sid,
 		UserID:      e.s.UserID,
 		DeviceID:    e.s.DeviceID,
 		WarehouseID: e.s.WarehouseID,

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/id"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -147,26 +147,10 @@ func (s *Store) journalKey() string { return s.prefix + "{g}journal" }
 
 // --- ids ------------------------------------------------------------------
 
-const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
-
 // newID returns prefix, 26 characters that sort by time (milliseconds,
 // then 80 random bits) and the bucket.
 func newID(prefix string, now time.Time, bucket string) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	if _, err := rand.Read(b[6:]); err != nil {
-		panic("sessions/redis: crypto/rand failed: " + err.Error())
-	}
-	hi := binary.BigEndian.Uint64(b[:8])
-	lo := binary.BigEndian.Uint64(b[8:])
-	out := make([]byte, len(prefix)+26, len(prefix)+26+len(bucket))
-	copy(out, prefix)
-	for i := 25; i >= 0; i-- {
-		out[len(prefix)+i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return string(append(out, bucket...))
+	return id.NewSuffixed(prefix, now, bucket)
 }
 
 // commandIDFor is the id of the logout command of a session: a session

@@ -103,6 +103,7 @@ type env struct {
 	t        *testing.T
 	clock    *clock
 	reg      *devices.Registry
+	store    devices.Store // the registry's store, for tests that wrap it
 	sess     sessions.Store
 	throttle throttle.Throttle
 	signin   *signin.Policy
@@ -140,7 +141,7 @@ func newEnv(t *testing.T, b backend) *env {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	e := &env{t: t, clock: c, reg: reg, sess: ss, throttle: th, signin: si, api: api, tokens: map[string]string{}, managers: map[string]devices.Manager{}}
+	e := &env{t: t, clock: c, reg: reg, store: ds, sess: ss, throttle: th, signin: si, api: api, tokens: map[string]string{}, managers: map[string]devices.Manager{}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

@@ -613,7 +613,7 @@ func (a *API) checkTaken(ctx context.Context, rec *importRecord, taken *takenSet
 		return fmt.Errorf("import line %d: %w", rec.line, err)
 	}
 	if u.EmployeeID != "" {
-		switch _, err := a.reg.Store().UserByEmployeeID(ctx, u.EmployeeID); {
+		switch _, err := a.reg.UserByEmployeeID(ctx, u.EmployeeID); {
 		case err == nil:
 			rec.add(ProblemEmployeeIDTaken, "employee_id", "an existing user has this employee id")
 		case !errors.Is(err, devices.ErrNotFound):

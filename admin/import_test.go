@@ -330,7 +330,7 @@ func (s *countingStore) WarehouseByCode(ctx context.Context, code string) (devic
 // path (lookups per row) and the large one (names in use preloaded).
 func TestImportReadsOncePerImport(t *testing.T) {
 	e := newEnv(t, embedded())
-	cs := &countingStore{Store: e.reg.Store()}
+	cs := &countingStore{Store: e.store}
 	reg, err := devices.NewRegistry(cs, devices.Options{Pepper: []byte("a test pepper of enough bits"), Now: e.clock.Now,
 		Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
 	if err != nil {

@@ -107,9 +107,6 @@ func NewRegistry(s Store, o Options) (*Registry, error) {
 	return r, nil
 }
 
-// Store returns the underlying store.
-func (r *Registry) Store() Store { return r.store }
-
 // clock returns the current time from Options.Now, in UTC and at the
 // microsecond precision the databases keep.
 func (r *Registry) clock() time.Time {

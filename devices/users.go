@@ -271,6 +271,19 @@ func (r *Registry) UserByUsername(ctx context.Context, username string) (User, e
 	return u, nil
 }
 
+// UserByEmployeeID reads the user (of any status) holding an employee id;
+// ErrNotFound when none does.
+func (r *Registry) UserByEmployeeID(ctx context.Context, employeeID string) (User, error) {
+	if strings.TrimSpace(employeeID) == "" {
+		return User{}, fmt.Errorf("user by employee id: %w", ErrNotFound)
+	}
+	u, err := r.store.UserByEmployeeID(ctx, employeeID)
+	if err != nil {
+		return User{}, fmt.Errorf("user by employee id: %w", err)
+	}
+	return u, nil
+}
+
 // Users lists users.
 func (r *Registry) Users(ctx context.Context, f UserFilter) ([]User, error) {
 	us, err := r.store.Users(ctx, f)

@@ -71,6 +71,13 @@ type DeviceSeen struct {
 // not at all. Update methods read the record, call fn, and write it back
 // atomically (row lock or serialised transaction); when fn returns an
 // error nothing is written and that error is returned.
+//
+// Errors: apart from fn's own, every error a Store returns matches one of
+// this package's sentinels (ErrNotFound, ErrExists, ErrInvalid) or
+// ErrUnavailable (a database that does not answer, a context that ended,
+// an error the backend does not know), never a driver type, so that
+// callers map them in one place and fail closed. devicestest checks this
+// against a closed store and an ended context.
 type Store interface {
 	Ping(ctx context.Context) error
 	Close() error

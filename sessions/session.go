@@ -12,7 +12,11 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrLimit: policy deny_new and the user is at the cap.
 	ErrLimit = errors.New("session limit reached")
-	// ErrUnavailable: the store cannot be reached. Callers fail closed.
+	// ErrInvalid: the call breaks the contract (a session without a user
+	// or a device, a policy without a cap or a lifetime).
+	ErrInvalid = errors.New("invalid session request")
+	// ErrUnavailable: the store cannot be reached, or the call's context
+	// ended first. Callers fail closed.
 	ErrUnavailable = errors.New("session store unavailable")
 )
 

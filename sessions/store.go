@@ -59,6 +59,13 @@ type PageRequest struct {
 // sessionstest.Run. Every method that ends sessions creates one logout
 // Command per ended session, queues it for the device, and publishes a
 // KindEnded Event.
+//
+// Errors: every error a Store returns matches one of this package's
+// sentinels (ErrNotFound, ErrLimit, ErrInvalid) or ErrUnavailable (a
+// server that does not answer, a context that ended), so that callers
+// map them in one place and fail closed; Watch returns only its
+// context's error. sessionstest checks this against a server that does
+// not answer.
 type Store interface {
 	Ping(ctx context.Context) error
 

@@ -66,6 +66,7 @@ func runStore(t *testing.T, h Harness) {
 	t.Run("ServiceKeys", func(t *testing.T) { testServiceKeys(t, h) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, h) })
 	t.Run("AuditImmutable", func(t *testing.T) { testAuditImmutable(t, h) })
+	t.Run("ErrorContract", func(t *testing.T) { testErrorContract(t, h) })
 }
 
 // t0 has microseconds but no nanoseconds: every backend keeps it exactly.

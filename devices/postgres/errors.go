@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/puddle/v2"
 
 	"github.com/floorgate/floorgate/devices"
 )
@@ -18,9 +15,12 @@ import (
 // translate turns a driver error into the devices sentinels, so that no
 // pgx type ever reaches a caller: no row is devices.ErrNotFound, a unique
 // violation devices.ErrExists, a reference to a missing warehouse or
-// manager devices.ErrNotFound, a database that cannot be reached (or is
-// shutting down, or is out of connections) devices.ErrUnavailable. The
-// driver's message is kept as text, never wrapped.
+// manager devices.ErrNotFound, a value the schema refuses (a data
+// exception, a check violation) devices.ErrInvalid, and everything else
+// (a database that cannot be reached, is shutting down or out of
+// connections, a context that ended, an error we do not know)
+// devices.ErrUnavailable: callers fail closed. The driver's message is
+// kept as text, never wrapped.
 func translate(op string, err error) error {
 	if err == nil {
 		return nil
@@ -41,30 +41,18 @@ func translate(op string, err error) error {
 			pgErr.Code == "57P02", // crash_shutdown
 			pgErr.Code == "57P03": // cannot_connect_now
 			return fmt.Errorf("postgres: %s: %w: %s", op, devices.ErrUnavailable, pgErr.Message)
+		case strings.HasPrefix(pgErr.Code, "22"), // data_exception
+			pgErr.Code == "23514", // check_violation
+			pgErr.Code == "23502": // not_null_violation
+			return fmt.Errorf("postgres: %s: %w: %s", op, devices.ErrInvalid, pgErr.Message)
 		}
-		return fmt.Errorf("postgres: %s: %s", op, err.Error())
+		return fmt.Errorf("postgres: %s: %w: %s", op, devices.ErrUnavailable, err.Error())
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("postgres: %s: %w", op, context.Canceled)
+		return fmt.Errorf("postgres: %s: %w: %w", op, devices.ErrUnavailable, context.Canceled)
 	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
 		return fmt.Errorf("postgres: %s: %w: %w", op, devices.ErrUnavailable, context.DeadlineExceeded)
-	case unreachable(err):
-		return fmt.Errorf("postgres: %s: %w: %s", op, devices.ErrUnavailable, err.Error())
 	}
-	return fmt.Errorf("postgres: %s: %s", op, err.Error())
-}
-
-// unreachable reports whether err says that the database could not be
-// reached or the connection broke.
-func unreachable(err error) bool {
-	var connectErr *pgconn.ConnectError
-	var netErr net.Error
-	return errors.As(err, &connectErr) ||
-		errors.As(err, &netErr) ||
-		errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, puddle.ErrClosedPool) ||
-		pgconn.SafeToRetry(err)
+	return fmt.Errorf("postgres: %s: %w: %s", op, devices.ErrUnavailable, err.Error())
 }

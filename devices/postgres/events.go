@@ -37,7 +37,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, evs ...devices.Event) error {
 		if len(ev.Details) > 0 {
 			b, err := json.Marshal(ev.Details)
 			if err != nil {
-				return callerError{fmt.Errorf("postgres: event %s details: %w", ev.Action, err)}
+				return callerError{fmt.Errorf("postgres: event %s details: %w: %v", ev.Action, devices.ErrUnavailable, err)}
 			}
 			s := string(b)
 			d = &s

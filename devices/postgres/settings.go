@@ -29,7 +29,7 @@ func decodeSettings(data []byte) (devices.Settings, error) {
 		return st, nil
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
-		return devices.Settings{}, fmt.Errorf("postgres: settings: %w", err)
+		return devices.Settings{}, fmt.Errorf("postgres: settings: %w: %v", devices.ErrUnavailable, err)
 	}
 	return st, nil
 }
@@ -58,7 +58,7 @@ func (s *Store) UpdateSettings(ctx context.Context, fn func(*devices.Settings) (
 		}
 		b, err := json.Marshal(st)
 		if err != nil {
-			return callerError{fmt.Errorf("postgres: settings: %w", err)}
+			return callerError{fmt.Errorf("postgres: settings: %w: %v", devices.ErrUnavailable, err)}
 		}
 		if _, err := tx.Exec(ctx, "UPDATE settings SET data = $1, updated_at = now() WHERE id = 1", b); err != nil {
 			return err

@@ -33,7 +33,7 @@ func scanWarehouse(row pgx.CollectableRow) (devices.Warehouse, error) {
 func warehouseArgs(w devices.Warehouse) ([]any, error) {
 	settings, err := json.Marshal(w.Settings)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: warehouse settings: %w", err)
+		return nil, fmt.Errorf("postgres: warehouse settings: %w: %v", devices.ErrUnavailable, err)
 	}
 	return []any{w.ID, w.Name, w.Code, settings, utc(w.CreatedAt), utc(w.UpdatedAt)}, nil
 }

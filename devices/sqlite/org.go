@@ -30,7 +30,7 @@ func loadSettings(ctx context.Context, q queryer) (devices.Settings, error) {
 	// Fields added since the row was saved keep their defaults.
 	st := devices.DefaultSettings()
 	if err := json.Unmarshal([]byte(data), &st); err != nil {
-		return devices.Settings{}, fmt.Errorf("settings: decode: %v", err)
+		return devices.Settings{}, fmt.Errorf("settings: %w: decode: %v", devices.ErrUnavailable, err)
 	}
 	return st, nil
 }
@@ -50,7 +50,7 @@ func (s *Store) UpdateSettings(ctx context.Context, fn func(*devices.Settings) (
 		}
 		b, err := json.Marshal(st)
 		if err != nil {
-			return fmt.Errorf("update settings: encode: %v", err)
+			return fmt.Errorf("update settings: %w: encode: %v", devices.ErrUnavailable, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (id, data) VALUES (1, ?)
 			ON CONFLICT (id) DO UPDATE SET data = excluded.data`, string(b)); err != nil {
@@ -72,7 +72,7 @@ func scanWarehouse(sc scanner) (devices.Warehouse, error) {
 		return w, err
 	}
 	if err := json.Unmarshal([]byte(settings), &w.Settings); err != nil {
-		return w, fmt.Errorf("warehouse %s: decode settings: %v", w.ID, err)
+		return w, fmt.Errorf("warehouse %s: %w: decode settings: %v", w.ID, devices.ErrUnavailable, err)
 	}
 	w.CreatedAt, w.UpdatedAt = fromTS(created), fromTS(updated)
 	return w, nil
@@ -81,7 +81,7 @@ func scanWarehouse(sc scanner) (devices.Warehouse, error) {
 func warehouseSettings(w devices.Warehouse) (string, error) {
 	b, err := json.Marshal(w.Settings)
 	if err != nil {
-		return "", fmt.Errorf("warehouse %s: encode settings: %v", w.ID, err)
+		return "", fmt.Errorf("warehouse %s: %w: encode settings: %v", w.ID, devices.ErrUnavailable, err)
 	}
 	return string(b), nil
 }

@@ -222,8 +222,12 @@ func (s *Store) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 	return fn(tx)
 }
 
-// translate turns a driver error into the devices sentinels, or into an
-// error that carries only the driver's message, with op for context.
+// translate turns a driver error into the devices sentinels, with op for
+// context and the driver's message as text: no row is ErrNotFound, a
+// unique violation ErrExists, a missing reference ErrNotFound, a value
+// the schema refuses ErrInvalid, and everything else (a database that is
+// busy, closed or unreadable, a context that ended, an error we do not
+// know) ErrUnavailable: callers fail closed.
 func translate(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
@@ -232,10 +236,10 @@ func translate(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %w", op, devices.ErrNotFound)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("%s: %w", op, ctxErr)
+		return fmt.Errorf("%s: %w: %w", op, devices.ErrUnavailable, ctxErr)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s: %w: %w", op, devices.ErrUnavailable, err)
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
@@ -245,18 +249,17 @@ func translate(ctx context.Context, op string, err error) error {
 			return fmt.Errorf("%s: %w", op, devices.ErrExists)
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return fmt.Errorf("%s: a referenced record: %w", op, devices.ErrNotFound)
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return fmt.Errorf("%s: %w: %s", op, devices.ErrInvalid, se.Error())
 		}
 		switch code & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
 			sqlite3.SQLITE_FULL, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_READONLY:
 			return fmt.Errorf("%s: %w: %s", op, devices.ErrUnavailable, se.Error())
 		}
-		return fmt.Errorf("%s: %s", op, se.Error())
+		return fmt.Errorf("%s: %w: %s", op, devices.ErrUnavailable, se.Error())
 	}
-	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") {
-		return fmt.Errorf("%s: %w", op, devices.ErrUnavailable)
-	}
-	return fmt.Errorf("%s: %s", op, err.Error())
+	return fmt.Errorf("%s: %w: %s", op, devices.ErrUnavailable, err.Error())
 }
 
 // Times are INTEGER unix nanoseconds; the zero time is 0.

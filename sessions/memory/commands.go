@@ -11,7 +11,7 @@ import (
 // Pending lists the device's commands neither acknowledged nor older than
 // sessions.CommandTTL, oldest first.
 func (s *Store) Pending(ctx context.Context, deviceID string) ([]sessions.Command, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -33,7 +33,7 @@ func (s *Store) Pending(ctx context.Context, deviceID string) ([]sessions.Comman
 // Command reads a command by id while it is retained
 // (Options.CommandRetention), whatever its status.
 func (s *Store) Command(ctx context.Context, id string) (sessions.Command, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return sessions.Command{}, err
 	}
 	s.mu.RLock()
@@ -47,7 +47,7 @@ func (s *Store) Command(ctx context.Context, id string) (sessions.Command, error
 
 // Delivered records the first time a command was sent to its device.
 func (s *Store) Delivered(ctx context.Context, id string) error {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return err
 	}
 	now := s.now()
@@ -66,7 +66,7 @@ func (s *Store) Delivered(ctx context.Context, id string) error {
 // Ack records the device's acknowledgement and takes the command off the
 // device's queue. A command of another device is ErrNotFound.
 func (s *Store) Ack(ctx context.Context, deviceID, commandID string) error {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return err
 	}
 	now := s.now()

@@ -19,11 +19,14 @@ import (
 // Under DenyNew a refusal changes nothing, not even the device's previous
 // session of another user.
 func (s *Store) Create(ctx context.Context, n sessions.NewSession, p sessions.Policy) (sessions.Created, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return sessions.Created{}, err
 	}
+	if n.UserID == "" || n.DeviceID == "" {
+		return sessions.Created{}, fmt.Errorf("create session: %w: user id and device id are required", sessions.ErrInvalid)
+	}
 	if p.Cap < 1 || p.Idle <= 0 || p.Absolute <= 0 {
-		return sessions.Created{}, fmt.Errorf("create session for user %s: invalid policy (cap %d, idle %v, absolute %v)", n.UserID, p.Cap, p.Idle, p.Absolute)
+		return sessions.Created{}, fmt.Errorf("create session for user %s: %w: policy cap %d, idle %v, absolute %v", n.UserID, sessions.ErrInvalid, p.Cap, p.Idle, p.Absolute)
 	}
 	tok := sessions.NewToken()
 	now := s.now()

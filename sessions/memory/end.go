@@ -10,7 +10,7 @@ import (
 
 // End ends one live session with reason r and returns its logout command.
 func (s *Store) End(ctx context.Context, sessionID string, r sessions.Reason) (sessions.Command, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return sessions.Command{}, err
 	}
 	now := s.now()
@@ -54,7 +54,7 @@ func (s *Store) EndWarehouse(ctx context.Context, warehouseID string, r sessions
 // oldest first. Sessions already past their end are left to Sweep, which
 // ends them with their own reason.
 func (s *Store) endAll(ctx context.Context, pick func() []*entry, r sessions.Reason) ([]sessions.Command, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return nil, err
 	}
 	now := s.now()

@@ -77,7 +77,7 @@ func cloneEvent(ev sessions.Event) sessions.Event {
 // Publish sends e to every Watch of this store. It never blocks on a slow
 // watcher: see Dropped.
 func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return err
 	}
 	s.fan.publish(e)

@@ -13,7 +13,7 @@ type presence struct {
 
 // MarkOnline records that origin holds each device's socket for ttl.
 func (s *Store) MarkOnline(ctx context.Context, origin string, deviceIDs []string, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return err
 	}
 	until := s.now().Add(ttl)
@@ -27,7 +27,7 @@ func (s *Store) MarkOnline(ctx context.Context, origin string, deviceIDs []strin
 
 // MarkOffline forgets the device's presence if origin still holds it.
 func (s *Store) MarkOffline(ctx context.Context, origin, deviceID string) error {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return err
 	}
 	s.presMu.Lock()
@@ -40,7 +40,7 @@ func (s *Store) MarkOffline(ctx context.Context, origin, deviceID string) error 
 
 // Online reports which of the devices hold a socket now.
 func (s *Store) Online(ctx context.Context, deviceIDs []string) (map[string]bool, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return nil, err
 	}
 	now := s.now()

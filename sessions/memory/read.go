@@ -12,7 +12,7 @@ import (
 // unless the session was last touched Options.TouchEvery ago or more:
 // then it records the activity under the write lock.
 func (s *Store) Validate(ctx context.Context, t sessions.Token) (sessions.Session, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return sessions.Session{}, err
 	}
 	h := t.Hash()
@@ -45,7 +45,7 @@ func (s *Store) Validate(ctx context.Context, t sessions.Token) (sessions.Sessio
 
 // Session reads a live session without touching it.
 func (s *Store) Session(ctx context.Context, id string) (sessions.Session, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return sessions.Session{}, err
 	}
 	now := s.now()
@@ -69,7 +69,7 @@ func (s *Store) ByDevice(ctx context.Context, deviceID string) ([]sessions.Sessi
 }
 
 func (s *Store) list(ctx context.Context, m map[string]map[string]*entry, key string) ([]sessions.Session, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -98,7 +98,7 @@ const (
 // ByWarehouse lists the warehouse's live sessions in id order, starting
 // after p.After, from the warehouse's sorted index.
 func (s *Store) ByWarehouse(ctx context.Context, warehouseID string, p sessions.PageRequest) ([]sessions.Session, string, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return nil, "", err
 	}
 	limit := p.Limit
@@ -130,7 +130,7 @@ func (s *Store) ByWarehouse(ctx context.Context, warehouseID string, p sessions.
 // ClearPINChange lifts the pin_change_required confinement of a live
 // session.
 func (s *Store) ClearPINChange(ctx context.Context, sessionID string) error {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return err
 	}
 	now := s.now()

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
@@ -105,7 +106,7 @@ func New(opts Options) *Store {
 }
 
 // Ping always succeeds: the store is in this process.
-func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }
+func (s *Store) Ping(ctx context.Context) error { return live(ctx) }
 
 // expired reports whether a session's idle or absolute end has come.
 func expired(ss *sessions.Session, now time.Time) bool { return !now.Before(ss.EndsAt()) }
@@ -226,4 +227,13 @@ func (s *Store) publishEnded(cmds []sessions.Command) {
 		c := cmds[i]
 		s.fan.publish(sessions.Event{Kind: sessions.KindEnded, Command: &c})
 	}
+}
+
+// live is nil while ctx runs, and ErrUnavailable once it has ended: like
+// every error of a Store, one of the package's sentinels.
+func live(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", sessions.ErrUnavailable, err)
+	}
+	return nil
 }

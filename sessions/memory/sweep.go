@@ -15,7 +15,7 @@ import (
 // at its new end. Sweep also forgets commands past their retention and
 // lapsed presence.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
-	if err := ctx.Err(); err != nil {
+	if err := live(ctx); err != nil {
 		return 0, err
 	}
 	now := s.now()

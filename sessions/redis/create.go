@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,11 +17,11 @@ import (
 // order of the steps and why each failure in between is safe.
 func (s *Store) Create(ctx context.Context, n sessions.NewSession, p sessions.Policy) (sessions.Created, error) {
 	if n.UserID == "" || n.DeviceID == "" {
-		return sessions.Created{}, errors.New("create session: user id and device id are required")
+		return sessions.Created{}, fmt.Errorf("create session: %w: user id and device id are required", sessions.ErrInvalid)
 	}
 	if p.Cap < 1 || p.Idle <= 0 || p.Absolute <= 0 {
-		return sessions.Created{}, fmt.Errorf("create session for user %s: invalid policy (cap %d, idle %v, absolute %v)",
-			n.UserID, p.Cap, p.Idle, p.Absolute)
+		return sessions.Created{}, fmt.Errorf("create session for user %s: %w: policy cap %d, idle %v, absolute %v",
+			n.UserID, sessions.ErrInvalid, p.Cap, p.Idle, p.Absolute)
 	}
 	now := time.UnixMicro(us(s.now())).UTC()
 	b := bucketOf(n.UserID)

@@ -19,6 +19,9 @@ func harness(c goredis.UniversalClient) sessionstest.Harness {
 		New: func(t *testing.T, clock func() time.Time) sessions.Store {
 			return sredis.New(c, sredis.Options{Prefix: testenv.RedisPrefix(t, c), Now: clock})
 		},
+		Down: func(t *testing.T) sessions.Store {
+			return sredis.New(testenv.DeadRedis(t), sredis.Options{Prefix: "fgtest:dead:"})
+		},
 		Peers: func(t *testing.T, clock func() time.Time, n int) []sessions.Store {
 			prefix := testenv.RedisPrefix(t, c)
 			out := make([]sessions.Store, n)

@@ -18,6 +18,10 @@ type Harness struct {
 	// Peers returns n Stores that share one fresh namespace, as n
 	// instances would. Nil for a backend that serves one instance only.
 	Peers func(t *testing.T, clock func() time.Time, n int) []sessions.Store
+	// Down returns a Store whose server does not answer (nothing listens
+	// at its address), for the error contract. Nil for an in-process
+	// backend, which has no server to lose.
+	Down func(t *testing.T) sessions.Store
 	// RaceRounds is how many rounds of 50 concurrent creates for one user
 	// the suite runs (0 means 3). Shared backends raise it.
 	RaceRounds int

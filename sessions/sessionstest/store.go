@@ -105,6 +105,7 @@ func runStore(t *testing.T, h Harness) {
 		{"WatchPeers", testWatchPeers},
 		{"Presence", testPresence},
 		{"ClearPINChange", testClearPINChange},
+		{"ErrorContract", testErrorContract},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })

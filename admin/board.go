@@ -25,8 +25,8 @@ type WarehouseSummary struct {
 	InUse       int    `json:"in_use"`      // a user is signed in on it
 	OnlineFree  int    `json:"online_free"` // holds a socket, nobody signed in
 	Offline     int    `json:"offline"`     // holds no socket
-	// NotSeen counts devices not seen for NotSeenHours or more (never
-	// seen included).
+	// NotSeen counts devices offline and not seen for NotSeenHours or
+	// more (never seen included).
 	NotSeen      int    `json:"not_seen"`
 	NotSeenHours int    `json:"not_seen_hours"`
 	Quarantined  int    `json:"quarantined"`
@@ -173,7 +173,7 @@ func (a *API) countDevices(ctx context.Context, sum *WarehouseSummary, ds []devi
 		if !online[d.ID] {
 			sum.Offline++
 		}
-		if d.LastSeenAt == nil || d.LastSeenAt.Before(cutoff) {
+		if !online[d.ID] && (d.LastSeenAt == nil || d.LastSeenAt.Before(cutoff)) {
 			sum.NotSeen++
 		}
 		if quarantined[i] {

@@ -49,7 +49,7 @@ const testPassword = "Correct-Horse-9-Battery"
 // on 127.0.0.1, with warehouses A and B, an admin, a user manager of A
 // and a mobile manager of B.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *clock
 	reg      *devices.Registry
 	sess     sessions.Store
@@ -62,7 +62,7 @@ type env struct {
 	secure   bool
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	c := &clock{t: time.Now().UTC().Truncate(time.Second)}

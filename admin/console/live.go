@@ -92,6 +92,7 @@ func (c *Console) live(w http.ResponseWriter, r *http.Request, src liveSource) e
 	tick := time.NewTicker(c.cfg.RefreshEvery)
 	defer tick.Stop()
 	pending := false
+	var notBefore time.Time // the next refresh, at the earliest
 	for {
 		select {
 		case <-ctx.Done():
@@ -101,14 +102,16 @@ func (c *Console) live(w http.ResponseWriter, r *http.Request, src liveSource) e
 		case e := <-events:
 			if !pending && src.relevant(e) {
 				pending = true
-				refresh.Reset(c.cfg.Coalesce)
+				refresh.Reset(max(c.cfg.Coalesce, time.Until(notBefore)))
 			}
 			continue
 		case <-tick.C:
 		case <-refresh.C:
 		}
 		pending = false
+		began := time.Now()
 		parts, err := src.render(ctx)
+		notBefore = time.Now().Add(refreshGap(time.Since(began)))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -142,6 +145,15 @@ func (c *Console) live(w http.ResponseWriter, r *http.Request, src liveSource) e
 		}
 	}
 }
+
+// refreshGap is how long a live page waits after a refresh that took
+// took before the next one: four times as long (a page of a very large
+// warehouse takes a tenth of a second, so a busy floor costs at most a
+// fifth of a core per open page), but never more than maxRefreshGap, so
+// that a change still shows within a second.
+func refreshGap(took time.Duration) time.Duration { return min(4*took, maxRefreshGap) }
+
+const maxRefreshGap = 700 * time.Millisecond
 
 // writeEvent writes one server-sent event whose data is html, one data
 // line per line.

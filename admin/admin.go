@@ -51,6 +51,9 @@ type Config struct {
 	// ImportWorkers is how many PINs an import hashes at once
 	// (GOMAXPROCS by default).
 	ImportWorkers int
+	// MaxSummaryDevices bounds the devices one warehouse summary counts
+	// (100,000 by default); beyond it the summary says partial.
+	MaxSummaryDevices int
 }
 
 // API serves the admin REST API.
@@ -94,6 +97,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.MaxImportRows <= 0 {
 		cfg.MaxImportRows = DefaultMaxImportRows
+	}
+	if cfg.MaxSummaryDevices <= 0 {
+		cfg.MaxSummaryDevices = defaultMaxSummaryDevices
 	}
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {

@@ -37,7 +37,7 @@ type WarehouseSummary struct {
 	// neither acknowledged nor expired.
 	Unacked int `json:"unacked_commands"`
 	// Partial is true when the warehouse has more than
-	// maxSummaryDevices devices: the counts cover the first ones.
+	// Config.MaxSummaryDevices devices: the counts cover the first ones.
 	Partial bool      `json:"partial,omitempty"`
 	At      time.Time `json:"at"`
 }
@@ -63,8 +63,8 @@ type HolderUser struct {
 }
 
 const (
-	// maxSummaryDevices bounds the devices one summary reads.
-	maxSummaryDevices = 100000
+	// defaultMaxSummaryDevices bounds the devices one summary reads.
+	defaultMaxSummaryDevices = 100000
 	// defaultNotSeenHours is the summary's "not seen for" default.
 	defaultNotSeenHours = 24
 	// summaryWorkers bounds the store calls one summary runs at once.
@@ -95,7 +95,7 @@ func (a *API) warehouseSummary(w http.ResponseWriter, r *http.Request) error {
 
 	inUse := map[string]bool{}
 	sp := sessions.PageRequest{Limit: maxPageSize}
-	for range maxSummaryDevices / maxPageSize {
+	for range a.cfg.MaxSummaryDevices/maxPageSize + 1 {
 		list, next, err := a.sess.ByWarehouse(ctx, wh.ID, sp)
 		if err != nil {
 			return fmt.Errorf("summary sessions: %w", err)
@@ -110,7 +110,7 @@ func (a *API) warehouseSummary(w http.ResponseWriter, r *http.Request) error {
 		sp.After = next
 	}
 
-	f := devices.DeviceFilter{WarehouseIDs: []string{wh.ID}, Status: devices.DeviceActive, Page: devices.Page{Limit: maxPageSize}}
+	f := devices.DeviceFilter{WarehouseIDs: []string{wh.ID}, Status: devices.DeviceActive, Page: devices.Page{Limit: min(maxPageSize, a.cfg.MaxSummaryDevices)}}
 	for {
 		ds, err := a.reg.Devices(ctx, f)
 		if err != nil {
@@ -122,7 +122,7 @@ func (a *API) warehouseSummary(w http.ResponseWriter, r *http.Request) error {
 		if len(ds) < f.Limit {
 			break
 		}
-		if sum.Devices >= maxSummaryDevices {
+		if sum.Devices >= a.cfg.MaxSummaryDevices {
 			sum.Partial = true
 			break
 		}

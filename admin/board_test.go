@@ -56,6 +56,15 @@ func TestWarehouseSummary(t *testing.T) {
 		if sum != want {
 			t.Errorf("summary =\n %+v; want\n %+v", sum, want)
 		}
+		// The summary counts at most MaxSummaryDevices devices, and says so.
+		e.api.cfg.MaxSummaryDevices = 2
+		var part WarehouseSummary
+		e.expect(200, "admin", "GET", "/warehouses/"+e.whA.ID+"/summary", nil).decode(t, &part)
+		if part.Devices != 2 || !part.Partial {
+			t.Errorf("summary with a limit of 2 = %d devices, partial %v; want 2 and partial", part.Devices, part.Partial)
+		}
+		e.api.cfg.MaxSummaryDevices = defaultMaxSummaryDevices
+
 		e.clock.Advance(25 * time.Hour)
 		e.expect(200, "key_admin", "GET", "/warehouses/"+e.whA.ID+"/summary?not_seen_hours=1", nil).decode(t, &sum)
 		if sum.NotSeen != 4 || sum.NotSeenHours != 1 {
@@ -162,5 +171,14 @@ func TestCheckUsername(t *testing.T) {
 	}
 	if r := e.call("admin", "GET", "/users/username?first_name=%21%21", nil); r.status != 400 {
 		t.Errorf("suggestion from no letters = %d; want 400", r.status)
+	}
+	// Past maxSuggestTries taken candidates, none is offered as free.
+	for i := 3; i <= maxSuggestTries; i++ {
+		e.mkUser(fmt.Sprintf("marial%d", i), e.whA.ID)
+	}
+	var none UsernameCheck
+	e.expect(200, "um_a", "GET", "/users/username?first_name=Maria&last_name=Lopez", nil).decode(t, &none)
+	if none != (UsernameCheck{Username: "marial", Suggested: true}) {
+		t.Errorf("suggestion with %d candidates taken = %+v; want marial, not available", maxSuggestTries, none)
 	}
 }

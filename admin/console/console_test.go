@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -478,4 +481,58 @@ func FuzzLocalPath(f *testing.F) {
 			t.Errorf("localPath(%q) = %q; want a path on this site", s, p)
 		}
 	})
+}
+
+// TestNoStoreAccess: the console's code names no registry, store or
+// throttle, so it cannot read or change anything but through the API.
+func TestNoStoreAccess(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbidden := []string{"devices.Registry", "devices.Store", "sessions.Store", "sessions.Throttle", "devices/sqlite", "devices/postgres", "sessions/memory", "sessions/redis"}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range forbidden {
+			if strings.Contains(string(b), name) {
+				t.Errorf("%s names %s: the console goes through the admin API only", f, name)
+			}
+		}
+	}
+}
+
+// TestLimits drives the console's limits: the upload size, and the
+// logout commands one change follows in its page.
+func TestLimits(t *testing.T) {
+	e := newEnv(t)
+	e.cons.cfg.MaxUpload = 1 << 10
+	b := e.signIn("admin@example.com")
+	big := "username,first_name,last_name,pin,warehouse_code\n" + strings.Repeat("someone,Some,One,4821,ALP\n", 100)
+	if p := b.post("/users/import", url.Values{"step": {"check"}, "csv": {big}}); p.status != http.StatusRequestEntityTooLarge || !strings.Contains(p.body, "too large") {
+		t.Errorf("an upload over MaxUpload = %d %s; want 413 saying too large", p.status, pageText(p.body))
+	}
+
+	// A change that ends more sessions than a page follows sends the
+	// browser to the warehouse's list instead.
+	for i := range maxFlashCommands + 1 {
+		u := e.mkUser(fmt.Sprintf("many%02d", i), "Many", e.whB.ID)
+		e.mkSession(u, e.mkDevice(fmt.Sprintf("SER-M%02d", i), e.whB.ID))
+	}
+	p := b.post("/warehouses/"+e.whB.ID+"/logout", url.Values{"confirm": {"yes"}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/commands?warehouse="+e.whB.ID {
+		t.Fatalf("a logout of %d sessions = %d to %q; want the warehouse's commands", maxFlashCommands+1, p.status, p.header.Get("Location"))
+	}
+	page := b.follow(p)
+	if n := strings.Count(page.body, `<tr class="st-pending"`); n < maxFlashCommands {
+		t.Errorf("the commands page lists %d pending commands; want all %d", n, maxFlashCommands+1)
+	}
+	if !strings.Contains(page.body, "and 1 more") {
+		t.Errorf("the page does not say that one command is not followed at the top")
+	}
 }

@@ -16,13 +16,12 @@ func TestNoServerErrorFromInput(t *testing.T) {
 	u := e.mkUser("victim", "Vic", e.whA.ID)
 	d := e.mkDevice("SER-J", e.whA.ID)
 	s := e.mkSession(u, d)
-	ids := []string{"x", "usr_nope", u.ID, d.ID, s.Session.ID, e.whA.ID, strings.Repeat("z", 3000), "..", "%00", "a%2Fb", "<script>"}
+	ids := []string{"usr_nope", u.ID, d.ID, s.Session.ID, e.whA.ID, strings.Repeat("z", 3000), "a%2Fb<script>"}
 	queries := []url.Values{
 		{},
-		{"page": {"!!"}, "warehouse": {"../x"}, "hours": {"-1"}, "q": {"<b>"}, "status": {"zzz"}, "online": {"maybe"}},
-		{"warehouse": {e.whA.ID}, "page": {"djE6"}, "hours": {"99999999999999999999"}},
-		{"id": {"cmd_x", "", strings.Repeat("c", 500)}, "from": {"yesterday"}, "to": {"2025-13-45T99:99"}, "type": {"%"}},
-		{"username": {"a b"}, "first_name": {"!!"}, "next": {"//evil"}},
+		{"page": {"!!"}, "warehouse": {"../x"}, "hours": {"-1"}, "q": {"<b>"}, "status": {"zzz"}, "online": {"maybe"},
+			"id": {"cmd_x", "", strings.Repeat("c", 500)}, "from": {"yesterday"}, "to": {"2025-13-45T99:99"}, "type": {"%"}},
+		{"warehouse": {e.whA.ID}, "page": {"djE6"}, "hours": {"99999999999999999999"}, "username": {"a b"}, "first_name": {"!!"}, "next": {"//evil"}},
 	}
 	forms := []url.Values{
 		{},
@@ -38,18 +37,25 @@ func TestNoServerErrorFromInput(t *testing.T) {
 		if rt.Path == "/static/" || rt.Path == "/signout" || strings.HasSuffix(rt.Path, "/events") {
 			continue
 		}
-		paths := []string{rt.Path}
-		if strings.Contains(rt.Path, "{id}") {
-			paths = paths[:0]
-			for _, id := range ids {
-				paths = append(paths, strings.Replace(rt.Path, "{id}", url.PathEscape(id), 1))
+		for pi, b := range people {
+			// The admin gets every junk value; the others, who are
+			// refused earlier, a few.
+			some := ids
+			qs, fs := queries, forms
+			if pi > 0 {
+				some, qs, fs = []string{u.ID, "x"}, queries[:2], forms[:2]
 			}
-		}
-		for _, b := range people {
+			paths := []string{rt.Path}
+			if strings.Contains(rt.Path, "{id}") {
+				paths = paths[:0]
+				for _, id := range some {
+					paths = append(paths, strings.Replace(rt.Path, "{id}", url.PathEscape(id), 1))
+				}
+			}
 			for _, p := range paths {
 				p = strings.Replace(p, "{$}", "", 1)
 				if rt.Method == "GET" {
-					for _, q := range queries {
+					for _, q := range qs {
 						requests++
 						if got := b.get(p + "?" + q.Encode()); got.status >= 500 {
 							t.Errorf("GET %s?%s = %d: %s", p, q.Encode(), got.status, pageText(got.body))
@@ -57,7 +63,7 @@ func TestNoServerErrorFromInput(t *testing.T) {
 					}
 					continue
 				}
-				for _, f := range forms {
+				for _, f := range fs {
 					requests++
 					if got := b.post(p, f); got.status >= 500 {
 						t.Errorf("%s %s %v = %d: %s", rt.Method, p, f, got.status, pageText(got.body))

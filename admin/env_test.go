@@ -3,47 +3,26 @@ package admin
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/sqlite"
+	"github.com/floorgate/floorgate/internal/clock"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
 	"github.com/floorgate/floorgate/signin"
 	"github.com/floorgate/floorgate/throttle"
 	thmemory "github.com/floorgate/floorgate/throttle/memory"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // backend opens the stores of one test run.
 type backend struct {
@@ -79,21 +58,6 @@ func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	}
 }
 
-// skipOrFail skips when a server is unreachable, or fails under CI.
-func skipOrFail(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-func randomName() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 const testPassword = "Correct-Horse-9-Battery"
 
 // env is one admin API over fresh stores, with a small world in it:
@@ -101,7 +65,7 @@ const testPassword = "Correct-Horse-9-Battery"
 // each warehouse, and a session for each user.
 type env struct {
 	t        *testing.T
-	clock    *clock
+	clock    *clock.Clock
 	reg      *devices.Registry
 	store    devices.Store // the registry's store, for tests that wrap it
 	sess     sessions.Store
@@ -123,7 +87,7 @@ type env struct {
 func newEnv(t *testing.T, b backend) *env {
 	t.Helper()
 	ctx := context.Background()
-	c := &clock{t: time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)}
+	c := clock.New(time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC))
 	ds, ss, th := b.open(t, c.Now)
 	reg, err := devices.NewRegistry(ds, devices.Options{
 		Pepper: []byte("a test pepper of enough bits"),

@@ -283,7 +283,7 @@ func TestLoginThrottle(t *testing.T) {
 		if r := h.login(d, "bob", goodPIN); r.status != 429 {
 			t.Errorf("right PIN during the delay = %d %s; want 429", r.status, r.body)
 		}
-		h.clk.Add(time.Duration(ra+1) * time.Second)
+		h.clk.Advance(time.Duration(ra+1) * time.Second)
 		if r := h.login(d, "bob", goodPIN); r.status != 200 {
 			t.Errorf("right PIN after the delay = %d %s; want 200", r.status, r.body)
 		}

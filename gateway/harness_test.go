@@ -20,6 +20,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/sqlite"
+	"github.com/floorgate/floorgate/internal/clock"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
 	"github.com/floorgate/floorgate/signin"
@@ -41,26 +42,9 @@ const (
 // instead of hanging. It is a safety net, not a timing assertion.
 const frameWait = 10 * time.Second
 
-// clock is a settable clock shared by the registry, the session store,
-// the throttle and the gateway.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the settable clock (internal/clock) shared by the
+// registry, the session store, the throttle and the gateway.
+func newClock() *clock.Clock { return clock.New(time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)) }
 
 // backend is what a harness runs on.
 type backend struct {
@@ -71,7 +55,7 @@ type backend struct {
 
 // embedded is the SQLite registry in t.TempDir() with in-process
 // sessions: the default of every test.
-func embedded(t testing.TB, clk *clock) backend {
+func embedded(t testing.TB, clk *clock.Clock) backend {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "registry.db"))
 	if err != nil {
@@ -134,7 +118,7 @@ func withSignIn(p *signin.Policy) option { return func(c *Config) { c.SignIn = p
 // warehouse, a mobile manager and a service key.
 type harness struct {
 	t      testing.TB
-	clk    *clock
+	clk    *clock.Clock
 	be     backend
 	srv    *Server
 	ts     *httptest.Server
@@ -154,7 +138,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	return newHarnessOn(t, clk, embedded(t, clk), opts...)
 }
 
-func newHarnessOn(t testing.TB, clk *clock, be backend, opts ...option) *harness {
+func newHarnessOn(t testing.TB, clk *clock.Clock, be backend, opts ...option) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, clk: clk, be: be}

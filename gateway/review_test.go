@@ -210,7 +210,7 @@ func TestSocketAnnouncedElsewhere(t *testing.T) {
 	if s := h.srv.hub.get(d.id); s == nil || s.closing {
 		t.Fatalf("socket closing after an older socket was announced; want it kept")
 	}
-	h.clk.Add(socketRace + time.Second)
+	h.clk.Advance(socketRace + time.Second)
 	h.srv.hub.event(older)
 	if got := closeCode(t, c); got != closeReplaced {
 		t.Errorf("close code = %d; want %d", got, closeReplaced)
@@ -337,9 +337,9 @@ func TestLoginAuditsEndedSessions(t *testing.T) {
 	h.user("quinn", h.wh.ID)
 	h.user("rosa", h.wh.ID)
 	_, first := h.mustLogin(d, "quinn")
-	h.clk.Add(time.Second)
+	h.clk.Advance(time.Second)
 	_, second := h.mustLogin(e, "quinn") // evicts the first
-	h.clk.Add(time.Second)
+	h.clk.Advance(time.Second)
 	h.mustLogin(e, "rosa") // replaces the second
 	evs, err := h.be.reg.Events(ctx, devices.EventFilter{Action: "sessions.end"})
 	if err != nil {

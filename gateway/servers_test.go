@@ -2,94 +2,36 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/postgres"
 	"github.com/floorgate/floorgate/devices/sqlite"
+	"github.com/floorgate/floorgate/internal/clock"
+	"github.com/floorgate/floorgate/internal/testenv"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/redis"
 	thredis "github.com/floorgate/floorgate/throttle/redis"
 )
 
-func getenv(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-// unreachable skips the test, or fails it under CI.
-func unreachable(t *testing.T, variable string, err error) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is unreachable: %v", variable, err)
-	}
-	t.Skipf("%s is unreachable, skipping: %v", variable, err)
-}
-
-func randomName(t *testing.T) string {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b[:])
-}
-
 // servers is the production backend: the PostgreSQL registry in a schema
 // of its own and Redis sessions under a key prefix of their own, both
 // removed at cleanup.
-func servers(t *testing.T, clk *clock) backend {
+func servers(t *testing.T, clk *clock.Clock) backend {
 	t.Helper()
 	ctx := context.Background()
-	url := getenv("FLOORGATE_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(cctx, url)
-	if err != nil {
-		unreachable(t, "FLOORGATE_TEST_POSTGRES_URL", err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	schema := "t_" + randomName(t)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("CREATE SCHEMA: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("DROP SCHEMA %s: %v", schema, err)
-		}
-	})
-	st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 8})
+	schema := testenv.PostgresSchema(t)
+	st, err := postgres.Open(ctx, testenv.PostgresURL(), postgres.Options{Schema: schema, MaxConns: 8})
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-
-	client := goredis.NewClient(&goredis.Options{Addr: getenv("FLOORGATE_TEST_REDIS_ADDR", "127.0.0.1:6379")})
-	if err := client.Ping(cctx).Err(); err != nil {
-		client.Close()
-		unreachable(t, "FLOORGATE_TEST_REDIS_ADDR", err)
-	}
-	prefix := "fgtest:gw:" + randomName(t) + ":"
-	t.Cleanup(func() {
-		defer client.Close()
-		ctx := context.Background()
-		iter := client.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-	})
+	client := testenv.Redis(t)
+	prefix := testenv.RedisPrefix(t, client)
 	reg, err := devices.NewRegistry(st, devices.Options{
 		Pepper: []byte("a test pepper of enough bytes"), Now: clk.Now, Hash: testHash, Logger: discard(),
 	})
@@ -115,7 +57,7 @@ func TestOnServers(t *testing.T) {
 	c, _ := h.connect(url2, devs[0]) // held by the second instance
 	var first map[string]any
 	for i, d := range devs {
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		_, m := h.mustLogin(d, "kim") // through the first
 		if i == 0 {
 			first = m
@@ -148,17 +90,6 @@ func TestOnServers(t *testing.T) {
 	}
 }
 
-// closedAddr is a 127.0.0.1 address nothing listens on.
-func closedAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // TestUnavailable: with the session store down (a Redis client pointed at
 // a closed port) and then the registry down, every call answers 503
 // unavailable, with no error text, never a guess at success.
@@ -173,8 +104,7 @@ func TestUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewRegistry: %v", err)
 	}
-	client := goredis.NewClient(&goredis.Options{Addr: closedAddr(t), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
-	t.Cleanup(func() { client.Close() })
+	client := testenv.DeadRedis(t)
 	opts := redis.Options{Prefix: "fgtest:down:", Now: clk.Now, Logger: discard()}
 	h := newHarnessOn(t, clk, backend{reg: reg, store: redis.New(client, opts), throttle: thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now})})
 	h.user("lena", h.wh.ID)

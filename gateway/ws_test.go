@@ -214,7 +214,7 @@ func TestEvictFlow(t *testing.T) {
 	c, _ := h.connect(h.ts.URL, devs[0])
 	var first map[string]any
 	for i, d := range devs {
-		h.clk.Add(time.Second) // distinct creation times: "oldest" is well defined
+		h.clk.Advance(time.Second) // distinct creation times: "oldest" is well defined
 		_, m := h.mustLogin(d, "gina")
 		if i == 0 {
 			first = m
@@ -299,7 +299,7 @@ func TestWSWelcomeAndWarning(t *testing.T) {
 		t.Fatalf("welcome session = %v; want session %v", w["session"], m["session_id"])
 	}
 	exp, _ := time.Parse(time.RFC3339, m["expires_at"].(string))
-	h.clk.Add(exp.Sub(h.clk.Now()) - 4*time.Minute)
+	h.clk.Advance(exp.Sub(h.clk.Now()) - 4*time.Minute)
 	f := readFrame(t, c)
 	if f["type"] != "warning" || f["reason"] != "expires_soon" || f["session_id"] != m["session_id"] {
 		t.Fatalf("frame = %v; want warning expires_soon", f)
@@ -307,7 +307,7 @@ func TestWSWelcomeAndWarning(t *testing.T) {
 	if at, _ := time.Parse(time.RFC3339, f["at"].(string)); !at.Equal(exp) {
 		t.Errorf("warning at = %v; want %v", f["at"], exp)
 	}
-	h.clk.Add(5 * time.Minute)
+	h.clk.Advance(5 * time.Minute)
 	f = readFrame(t, c)
 	if f["type"] != "logout" || f["reason"] != "expired" || f["session_id"] != m["session_id"] {
 		t.Fatalf("frame = %v; want logout expired", f)
@@ -329,7 +329,7 @@ func TestCrossInstance(t *testing.T) {
 		t.Errorf("socket on instance 1 closed with %d; want %d", got, closeReplaced)
 	}
 	_, m := h.mustLogin(d, "jack")
-	h.clk.Add(time.Second)
+	h.clk.Advance(time.Second)
 	one := 1
 	h.setWarehouse(devices.SettingsOverride{SessionCap: &one})
 	h.mustLogin(e, "jack")

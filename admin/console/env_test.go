@@ -11,37 +11,19 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/floorgate/floorgate/admin"
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/sqlite"
+	"github.com/floorgate/floorgate/internal/clock"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
 	"github.com/floorgate/floorgate/signin"
 	"github.com/floorgate/floorgate/throttle"
 	thmemory "github.com/floorgate/floorgate/throttle/memory"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 const testPassword = "Correct-Horse-9-Battery"
 
@@ -50,7 +32,7 @@ const testPassword = "Correct-Horse-9-Battery"
 // and a mobile manager of B.
 type env struct {
 	t        testing.TB
-	clock    *clock
+	clock    *clock.Clock
 	reg      *devices.Registry
 	sess     sessions.Store
 	throttle throttle.Throttle
@@ -65,7 +47,7 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	c := clock.NewNow()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "registry.db"))
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)

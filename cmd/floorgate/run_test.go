@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/floorgate/floorgate/internal/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the writers of run and a test.
@@ -223,104 +219,15 @@ func signIn(stdout string) (email, password string) {
 	return email, password
 }
 
-// randomName returns prefix and 12 random hex digits.
-func randomName(prefix string) string {
-	var b [6]byte
-	rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
-// unreachable skips the test, or fails it under CI, when a server the
-// test needs does not answer.
-func unreachable(t *testing.T, variable string, err error) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s does not answer (%v) and CI is set", variable, err)
-	}
-	t.Skipf("%s does not answer (%v); set it to a reachable server to run this test", variable, err)
-}
-
 // postgresURL returns a URL of the test database whose search_path is a
 // fresh schema, dropped at t's cleanup.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("FLOORGATE_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		unreachable(t, "FLOORGATE_TEST_POSTGRES_URL", err)
-	}
-	defer conn.Close(ctx)
-	schema := randomName("t_")
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("FLOORGATE_TEST_POSTGRES_URL is not a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func postgresURL(t *testing.T) string { return testenv.PostgresSchemaURL(t) }
 
 // redisURL returns the test Redis as a URL and a fresh key prefix whose
 // keys are deleted at t's cleanup.
 func redisURL(t *testing.T) (string, string) {
 	t.Helper()
-	addr := os.Getenv("FLOORGATE_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	client := goredis.NewClient(&goredis.Options{Addr: addr})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		client.Close()
-		unreachable(t, "FLOORGATE_TEST_REDIS_ADDR", err)
-	}
-	prefix := randomName("fgtest:") + ":"
-	t.Cleanup(func() {
-		defer client.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var cursor uint64
-		for range 10000 { // bounded: 10,000 pages of 100 keys
-			keys, next, err := client.Scan(ctx, cursor, prefix+"*", 100).Result()
-			if err != nil {
-				t.Errorf("clean redis prefix %s: %v", prefix, err)
-				return
-			}
-			if len(keys) > 0 {
-				if err := client.Unlink(ctx, keys...).Err(); err != nil {
-					t.Errorf("clean redis prefix %s: %v", prefix, err)
-					return
-				}
-			}
-			if cursor = next; cursor == 0 {
-				return
-			}
-		}
-	})
-	return "redis://" + addr + "/0", prefix
+	return testenv.RedisURL(t) + "/0", testenv.RedisPrefix(t, testenv.Redis(t))
 }
 
 // TestRun is issue 2's "Done when" for the binary: with each backend,

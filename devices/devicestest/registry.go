@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/clock"
 	"github.com/floorgate/floorgate/internal/token"
 )
 
@@ -43,36 +44,18 @@ var (
 	regAdmin  = devices.ManagerActor("mgr_suite_admin")
 )
 
-// regClock is the injected clock: it moves only when the test says so.
-type regClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *regClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *regClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // regEnv is a Registry over a fresh store with a fake clock.
 type regEnv struct {
 	t     *testing.T
 	ctx   context.Context
 	store devices.Store
-	clock *regClock
+	clock *clock.Clock
 	reg   *devices.Registry
 }
 
 func newRegEnv(t *testing.T, h Harness) *regEnv {
 	t.Helper()
-	e := &regEnv{t: t, ctx: context.Background(), store: h.Open(t), clock: &regClock{now: regStart}}
+	e := &regEnv{t: t, ctx: context.Background(), store: h.Open(t), clock: clock.New(regStart)}
 	e.reg = e.registry(regParams, 0)
 	return e
 }

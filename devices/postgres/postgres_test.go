@@ -2,10 +2,7 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,55 +14,25 @@ import (
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/devicestest"
 	"github.com/floorgate/floorgate/internal/id"
+	"github.com/floorgate/floorgate/internal/testenv"
 	"github.com/floorgate/floorgate/internal/token"
 )
 
-// testURL is the database the tests use; each test works in a schema of
+// testURL is the shared test database; each test works in a schema of
 // its own.
-func testURL() string {
-	if u := os.Getenv("FLOORGATE_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func testURL() string { return testenv.PostgresURL() }
 
 // adminConn connects straight to the test database, outside any Store.
-// It skips the test when PostgreSQL cannot be reached (fails under CI).
-func adminConn(t *testing.T) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testURL())
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at FLOORGATE_TEST_POSTGRES_URL is unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set FLOORGATE_TEST_POSTGRES_URL): %v", err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
+func adminConn(t *testing.T) *pgx.Conn { return testenv.PostgresConn(t) }
 
-// newSchema creates an empty schema t_<random>, dropped at cleanup, and
-// returns its name and a connection whose search_path is that schema.
+// newSchema creates an empty schema (testenv.PostgresSchema), dropped at
+// cleanup, and returns its name and a connection whose search_path is
+// that schema.
 func newSchema(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
-	conn := adminConn(t)
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "t_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("CREATE SCHEMA %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("DROP SCHEMA %s: %v", schema, err)
-		}
-	})
-	if _, err := conn.Exec(ctx, "SET search_path TO "+schema); err != nil {
+	schema := testenv.PostgresSchema(t)
+	conn := testenv.PostgresConn(t)
+	if _, err := conn.Exec(context.Background(), "SET search_path TO "+schema); err != nil {
 		t.Fatalf("SET search_path: %v", err)
 	}
 	return schema, conn

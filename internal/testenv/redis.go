@@ -57,6 +57,18 @@ func Redis(tb testing.TB) goredis.UniversalClient {
 	return redisClient
 }
 
+// NewRedisClient returns a client of its own to the shared test Redis,
+// named name (CLIENT SETNAME, so a test can find and kill its
+// connections), closed at tb's cleanup; it skips (fails under CI) when
+// Redis does not answer.
+func NewRedisClient(tb testing.TB, name string) *goredis.Client {
+	tb.Helper()
+	Redis(tb)
+	c := goredis.NewClient(&goredis.Options{Addr: redisAddr, ClientName: name})
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // RedisURL is the redis:// URL of the shared test Redis, or skips (fails
 // under CI) when it does not answer.
 func RedisURL(tb testing.TB) string {

@@ -2,76 +2,20 @@ package redis
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
+	"github.com/floorgate/floorgate/internal/clock"
+	"github.com/floorgate/floorgate/internal/testenv"
 	"github.com/floorgate/floorgate/sessions"
 )
 
 // These tests reach inside the Store to stop an operation where a crash
 // would: between its Lua script and the writes that follow.
-
-func internalClient(t *testing.T, name string) *goredis.Client {
-	t.Helper()
-	addr := os.Getenv("FLOORGATE_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c := goredis.NewClient(&goredis.Options{Addr: addr, ClientName: name})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis does not answer (FLOORGATE_TEST_REDIS_ADDR): %v", err)
-		}
-		t.Skipf("Redis does not answer (set FLOORGATE_TEST_REDIS_ADDR to its address): %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-func internalPrefix(t *testing.T, c *goredis.Client) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "fgtest:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		it := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for it.Next(ctx) {
-			c.Del(ctx, it.Val())
-		}
-	})
-	return prefix
-}
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // TestSweepFinishesDeadOperation: an End that died after its script (the
 // session ended, its command written to the bucket's outbox) but before
@@ -79,9 +23,9 @@ func (c *testClock) Advance(d time.Duration) {
 // journal entry is older than journalGrace; no command is lost.
 func TestSweepFinishesDeadOperation(t *testing.T) {
 	ctx := context.Background()
-	c := internalClient(t, "")
-	clock := &testClock{now: time.Date(2030, 1, 2, 8, 0, 0, 0, time.UTC)}
-	st := New(c, Options{Prefix: internalPrefix(t, c), Now: clock.Now})
+	c := testenv.NewRedisClient(t, "")
+	clk := clock.New(time.Date(2030, 1, 2, 8, 0, 0, 0, time.UTC))
+	st := New(c, Options{Prefix: testenv.RedisPrefix(t, c), Now: clk.Now})
 	p := sessions.Policy{Cap: 3, Idle: time.Hour, Absolute: 12 * time.Hour}
 	cr, err := st.Create(ctx, sessions.NewSession{UserID: "u1", DeviceID: "d1", WarehouseID: "w1"}, p)
 	if err != nil {
@@ -93,7 +37,7 @@ func TestSweepFinishesDeadOperation(t *testing.T) {
 	if _, err := st.journal(ctx, []string{b}); err != nil {
 		t.Fatalf("journal() = %v", err)
 	}
-	res, err := endScript.Run(ctx, st.c, []string{st.outboxKey(b)}, st.bp(b), us(clock.Now()),
+	res, err := endScript.Run(ctx, st.c, []string{st.outboxKey(b)}, st.bp(b), us(clk.Now()),
 		string(sessions.ReasonAdmin), "", "", "", ttlMS(sessions.CommandTTL), "ids", cr.Session.ID).Slice()
 	if err != nil || len(res) != 10 {
 		t.Fatalf("end script = %v, %v; want one command", res, err)
@@ -114,7 +58,7 @@ func TestSweepFinishesDeadOperation(t *testing.T) {
 		t.Fatalf("Pending(d1) after a Sweep within the grace = %d commands; want 0", len(got))
 	}
 
-	clock.Advance(journalGrace + time.Second)
+	clk.Advance(journalGrace + time.Second)
 	if _, err := st.Sweep(ctx); err != nil {
 		t.Fatalf("Sweep() = %v", err)
 	}
@@ -133,10 +77,10 @@ func TestSweepFinishesDeadOperation(t *testing.T) {
 // Watch subscribes again by itself and events flow on.
 func TestWatchResubscribes(t *testing.T) {
 	name := "fgtest-watch-" + randomHex()
-	c := internalClient(t, name)
+	c := testenv.NewRedisClient(t, name)
 	// The lost subscription is logged; keep it out of the test output.
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st := New(c, Options{Prefix: internalPrefix(t, c), Logger: quiet})
+	st := New(c, Options{Prefix: testenv.RedisPrefix(t, c), Logger: quiet})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	got := make(chan sessions.Event, 100)

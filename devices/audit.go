@@ -3,9 +3,24 @@ package devices
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/floorgate/floorgate/internal/id"
 )
+
+// Event is one audit record. Events are append-only: the stores refuse to
+// change or remove them. They carry ids, not names, so that purging a
+// user leaves only a pseudonymous id behind.
+type Event struct {
+	ID          string            `json:"id"`
+	At          time.Time         `json:"at"`
+	Actor       string            `json:"actor"`   // "manager:<id>", "service_key:<id>", "device:<id>", "user:<id>", "system"
+	Action      string            `json:"type"`    // e.g. "user.create", "login.failure"
+	Subject     string            `json:"subject"` // "user:<id>", "device:<id>", "warehouse:<id>", ...
+	WarehouseID string            `json:"warehouse_id,omitempty"`
+	DeviceID    string            `json:"device_id,omitempty"`
+	Details     map[string]string `json:"details,omitempty"`
+}
 
 // Audit actions written by the Registry. Callers record their own (such
 // as "login.success", "login.failure", "logout") with Record.

@@ -5,10 +5,38 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/floorgate/floorgate/internal/id"
 	"github.com/floorgate/floorgate/internal/token"
 )
+
+// DeviceStatus is the state of one enrollment.
+type DeviceStatus string
+
+const (
+	DeviceActive  DeviceStatus = "active"
+	DeviceRevoked DeviceStatus = "revoked" // revoked by an admin or replaced by a re-enrollment
+)
+
+// Device is one enrollment of a handheld. Re-enrolling a serial revokes
+// the old record and creates a new one, so a device id names exactly one
+// credential.
+type Device struct {
+	ID          string       `json:"id"`
+	Serial      string       `json:"serial"` // unique among active devices
+	WarehouseID string       `json:"warehouse_id"`
+	Label       string       `json:"label"`
+	Model       string       `json:"model"`
+	OSVersion   string       `json:"os_version"`
+	AppVersion  string       `json:"app_version"`
+	EnrolledBy  string       `json:"enrolled_by"` // manager id
+	EnrolledAt  time.Time    `json:"enrolled_at"`
+	LastSeenAt  *time.Time   `json:"last_seen_at,omitempty"`
+	Status      DeviceStatus `json:"status"`
+	RevokedAt   *time.Time   `json:"revoked_at,omitempty"`
+	TokenHash   string       `json:"-"` // Token.Hash() of the device token
+}
 
 // Enroll registers a handheld for managerID, who must already have been
 // authorised by the caller. The device gets a new id and a new device

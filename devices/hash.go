@@ -15,6 +15,18 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
+// HashParams are argon2id parameters. They are stored with every hash,
+// so they can be raised later: old hashes still verify and are rehashed
+// on the next successful sign-in.
+type HashParams struct {
+	MemoryKiB uint32 // 19 MiB = 19456 by default
+	Time      uint32 // passes, 2 by default
+	Threads   uint8  // 1 by default
+}
+
+// DefaultHashParams are OWASP's argon2id minimum: 19 MiB, t=2, p=1.
+func DefaultHashParams() HashParams { return HashParams{MemoryKiB: 19 * 1024, Time: 2, Threads: 1} }
+
 // Hashes of PINs and passwords are argon2id over HMAC-SHA256(pepper,
 // secret), encoded like the PHC string format with their parameters:
 //

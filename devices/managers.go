@@ -7,9 +7,48 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/floorgate/floorgate/internal/id"
 )
+
+// Role names.
+type RoleName string
+
+const (
+	RoleAdmin         RoleName = "admin"          // organisation-wide, everything
+	RoleUserManager   RoleName = "user_manager"   // per warehouse: mobile users
+	RoleMobileManager RoleName = "mobile_manager" // per warehouse: enroll and unlock devices
+)
+
+// Role is one grant. WarehouseID is empty for RoleAdmin and required for
+// the others.
+type Role struct {
+	Role        RoleName `json:"role"`
+	WarehouseID string   `json:"warehouse_id,omitempty"`
+}
+
+// ManagerStatus is the state of a manager account.
+type ManagerStatus string
+
+const (
+	ManagerActive   ManagerStatus = "active"
+	ManagerDisabled ManagerStatus = "disabled"
+)
+
+// Manager is a person who signs in with email and password: admins, user
+// managers and mobile managers.
+type Manager struct {
+	ID           string        `json:"id"`
+	Email        string        `json:"email"` // as entered; unique after EmailKey
+	FirstName    string        `json:"first_name"`
+	LastName     string        `json:"last_name"`
+	PasswordHash string        `json:"-"`
+	Status       ManagerStatus `json:"status"`
+	Roles        []Role        `json:"roles"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
+}
 
 // DefaultAdminEmail is the email EnsureAdmin uses when none is given.
 const DefaultAdminEmail = "admin@localhost"

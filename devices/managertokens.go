@@ -9,6 +9,16 @@ import (
 	"github.com/floorgate/floorgate/internal/token"
 )
 
+// ManagerToken is a signed-in admin console or API session of a manager.
+// Only the token's hash is kept.
+type ManagerToken struct {
+	Hash       string    `json:"-"`
+	ManagerID  string    `json:"manager_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"` // absolute end
+}
+
 // Manager tokens end after ManagerTokenIdle unused or ManagerTokenAbsolute.
 const (
 	ManagerTokenIdle     = 15 * time.Minute

@@ -12,6 +12,21 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
+// PasswordPolicy is what a manager password must have.
+type PasswordPolicy struct {
+	MinLength  int  // 12 by default
+	NeedUpper  bool // at least one upper-case letter
+	NeedLower  bool
+	NeedDigit  bool
+	NeedSymbol bool
+	MaxLength  int // 256 by default, so a huge body is not hashed
+}
+
+// DefaultPasswordPolicy is at least 12 characters with upper, lower, digit and symbol.
+func DefaultPasswordPolicy() PasswordPolicy {
+	return PasswordPolicy{MinLength: 12, NeedUpper: true, NeedLower: true, NeedDigit: true, NeedSymbol: true, MaxLength: 256}
+}
+
 // passwordFloor is the lowest MinLength a policy may set.
 const passwordFloor = 8
 

@@ -11,6 +11,27 @@ import (
 	"github.com/floorgate/floorgate/internal/token"
 )
 
+// Scope of a service key.
+type Scope string
+
+const (
+	ScopeIntrospect Scope = "introspect"
+	ScopeAdmin      Scope = "admin"
+)
+
+// ServiceKey lets a backend call introspect (or automation call the admin
+// API). Only the hash of the key is kept.
+type ServiceKey struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Scope      Scope      `json:"scope"`
+	Hash       string     `json:"-"`
+	CreatedBy  string     `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
 const (
 	// serviceKeyTouch is how stale last_used_at may get before a use
 	// writes it.

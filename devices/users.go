@@ -5,9 +5,42 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/floorgate/floorgate/internal/id"
 )
+
+// UserStatus is the lifecycle state of a mobile device user.
+type UserStatus string
+
+const (
+	UserActive    UserStatus = "active"
+	UserSuspended UserStatus = "suspended"
+	UserDeleted   UserStatus = "deleted" // soft-deleted: restorable for RestoreWindow
+)
+
+// RestoreWindow is how long a soft-deleted user can be restored; after it
+// the user is purged.
+const RestoreWindow = 30 * 24 * time.Hour
+
+// User is a mobile device user: an associate who signs in on a handheld
+// with username and PIN.
+type User struct {
+	ID                string     `json:"id"`
+	Username          string     `json:"username"` // as entered (trimmed)
+	UsernameKey       string     `json:"-"`        // NormalizeUsername(Username); unique
+	FirstName         string     `json:"first_name"`
+	LastName          string     `json:"last_name"`
+	EmployeeID        string     `json:"employee_id,omitempty"` // unique when not empty
+	WarehouseID       string     `json:"warehouse_id"`
+	Language          string     `json:"language"` // BCP 47; empty means the organisation's
+	PINHash           string     `json:"-"`
+	PINChangeRequired bool       `json:"pin_change_required"`
+	Status            UserStatus `json:"status"`
+	DeletedAt         *time.Time `json:"deleted_at,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+}
 
 // PrepareUser validates in (normalised username, names, employee id,
 // language, warehouse, PIN policy of the warehouse) and hashes the PIN,

@@ -5,9 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/floorgate/floorgate/internal/id"
 )
+
+// Warehouse is one site. Users and devices belong to exactly one.
+type Warehouse struct {
+	ID        string           `json:"id"`
+	Name      string           `json:"name"`
+	Code      string           `json:"code"` // unique, case-insensitive; stored upper-case
+	Settings  SettingsOverride `json:"settings"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
+}
 
 // maxCodeLength bounds a warehouse code.
 const maxCodeLength = 32

@@ -1,66 +1,28 @@
-// Package gateway serves the device protocol of API.md: POST /v1/enroll,
-// /v1/login, /v1/pin, /v1/logout, /v1/introspect, GET /v1/session and the
-// websocket GET /v1/ws; it holds this instance's table of device sockets
-// and pushes logouts, warnings and revocations to them. /healthz, /readyz
-// and /metrics belong to cmd/floorgate.
+// Package gateway serves the device listener: the HTTP handlers of
+// POST /v1/enroll, /v1/login, /v1/pin, /v1/logout, /v1/introspect,
+// GET /v1/session and the websocket GET /v1/ws, this instance's table of
+// device sockets, and the pushes of logouts, warnings and revocations to
+// them. The protocol itself (paths, codes, fields, frames, close codes)
+// is docs/PROTOCOL.md; what the gateway decides where the protocol is
+// silent (limits, audit events, metrics) is docs/DEVICE-API.md.
+// /healthz, /readyz and /metrics belong to cmd/floorgate.
 //
 // # What it owns
 //
-//   - The HTTP contract: every status, code and field of API.md. Errors
-//     become RFC 9457 problems through one table, ProblemOf (the problem
-//     type, writer and decoder are internal/problem's, shared with the
-//     admin API); a 5xx body never carries an error's text; an error it
-//     does not know is 503 unavailable (fail closed).
-//   - Request bodies: at most 16 KiB, one JSON object of valid UTF-8,
-//     declared as application/json (or not declared), required fields
-//     checked, each problem named in errors[]. Unknown fields are ignored,
-//     so that a newer app can talk to an older server (fields may be
-//     added, API.md). Login also accepts an optional app_version, the
-//     app's version now; without it the version recorded at enrollment
-//     is compared with the warehouse's minimum, and an empty or
-//     unreadable version counts as below any minimum.
-//   - Sign-in (login, PIN change, enrollment): the device token, the
-//     body and (login) the app version here, then the signin package's
-//     order: claim, throttle check, hash in the shared pool, count,
-//     audit, issue. Manager sign-in for enrollment is throttled with the
-//     client address as the source (Config.ClientIP behind a proxy).
-//   - Introspection: answered from the session store and the registry's
-//     service-key cache, no database read per call. A session confined to
-//     a PIN change introspects as {"active":false}: it may be used for
-//     nothing but /v1/pin and /v1/logout.
-//
-// # Sockets
-//
-// Refused before the upgrade, as problems: a token in the query string
-// (400: the parameters token, device_token, access_token, or any value
-// holding a Floorgate token prefix), an Origin not on the allow-list (403), a registry that cannot
-// answer (503). After it, close codes: 4401 bad token, 4403 revoked, 4408
-// no auth message within AuthTimeout, 4409 replaced by a newer socket of
-// the device (on this instance or another: KindSocketOpened carries a
-// socket id time-ordered to the nanosecond: a socket registered more
-// than socketRace before the announcement closes, and of two sockets
-// within socketRace the smaller id closes, so clock skew between
-// instances cannot keep an old socket open), 4403 also when a session
-// of the device ends with reason device_revoked (a backstop for a lost
-// revocation event), 1008 more than
-// MessageRate messages per second beyond a burst of MessageBurst, 1009 a
-// message over 4 KiB, 1001 on Shutdown, or when the session store cannot
-// answer at connect (reconnect later). Before welcome a connect makes
-// three store calls: the socket's announcement (KindSocketOpened), the
-// device's sessions (then the user of the newest, for the session view)
-// and its queued commands. Presence is not among them: Run marks the
-// sockets welcomed since its last pass every PresenceFlushEvery, all in
-// one MarkOnline, and a socket that closes while its batch is in flight
-// is marked offline after the batch has landed. A message the gateway cannot parse
-// or does not know (anything but ack after authentication) is answered
-// with nothing; it only counts toward the rate limit.
-//
-// welcome is always the first frame; logouts pushed between registration
-// and welcome are held and sent after it, with the queued ones
-// (Sessions.Pending), each once. Every logout frame written is marked
-// delivered. Push latency is measured for live pushes only (from the
-// command's creation to the frame written); queued ones are counted
-// apart.
+//   - Its table from errors to problems (ProblemOf; the problem type, the
+//     writer and the body decoder are internal/problem's, shared with the
+//     admin API, docs/ERRORS.md). An error it does not know is 503.
+//   - The request bodies of the device protocol (decode.go) and the
+//     checks before a sign-in: the device token, the body, the app
+//     version. The sign-in itself (claim, throttle, hash, count, audit,
+//     issue) is the signin package's (docs/SIGNIN.md).
+//   - Introspection, answered from the session store and the registry's
+//     service-key cache, with no database read per call.
+//   - The socket table (hub.go): one socket per device on this instance,
+//     and across instances through KindSocketOpened announcements whose
+//     socket ids are time-ordered, so that the newer socket wins even
+//     with clock skew (socketRace); pushes from the fan-out; presence in
+//     batches.
 //
 // # Goroutines
 //

@@ -47,10 +47,6 @@ const (
 	defaultShutdownTimeout = 15 * time.Second
 )
 
-// errHelp is returned by parseConfig after -h has printed the usage, so
-// that run ends without an error.
-var errHelp = flag.ErrHelp
-
 // parseConfig reads the flags in args (args[0] is the program name).
 // Every flag defaults from its FLOORGATE_* variable, read through getenv,
 // and then from the built-in default: a flag given on the command line

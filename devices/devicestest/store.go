@@ -3,7 +3,6 @@ package devicestest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -340,5 +339,3 @@ func pages[T any](t *testing.T, name string, want []string, list func(devices.Pa
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func errFn(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -153,15 +153,6 @@ func newID(prefix string, now time.Time, bucket string) string {
 	return id.NewSuffixed(prefix, now, bucket)
 }
 
-// commandIDFor is the id of the logout command of a session: a session
-// ends once, so it has at most one command.
-func commandIDFor(sid string) string {
-	if len(sid) > 4 && sid[:4] == "ses_" {
-		return "cmd_" + sid[4:]
-	}
-	return "cmd_" + sid
-}
-
 // newToken is a sessions token with the bucket appended, so that its
 // index key is in the user's slot.
 func newToken(bucket string) sessions.Token {

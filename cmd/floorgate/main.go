@@ -8,6 +8,9 @@
 // FLOORGATE_* environment variable: `floorgate -h` lists them. The
 // admin listener also serves the admin console at "/".
 //
+// `floorgate version` (or -version) prints the module version and the VCS
+// commit it was built from; /metrics has them as floorgate_build_info.
+//
 // `floorgate admin reset-password [flags] EMAIL`, with the server's
 // flags and environment, gives a manager account (the only admin's,
 // typically) a new generated password, printed once.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -180,6 +181,9 @@ func checkOps(t *testing.T, in *instance) {
 		status, body := get(t, base+"/metrics")
 		if status != http.StatusOK || !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "process_") {
 			t.Errorf("GET %s/metrics = %d %.200q; want 200 with the Go and process collectors", base, status, body)
+		}
+		if !regexp.MustCompile(`(?m)^floorgate_build_info\{.*version=".+".*\} 1$`).MatchString(body) {
+			t.Errorf("GET %s/metrics has no floorgate_build_info gauge of 1 with a version label", base)
 		}
 	}
 }

@@ -11,12 +11,22 @@ import (
 
 // activity coalesces the notes of what changed in each warehouse (a
 // login, a logout delivered or acknowledged, a device online or
-// offline) into at most one sessions.KindActivity event per warehouse
-// every ActivityEvery, for the admin console's live pages. A note costs
-// a map insert: no store call on the hot path.
+// offline, an enrollment) into sessions.KindActivity events for the
+// admin console's live pages. A note costs a map insert: no store call
+// on the hot path. The first note after a quiet ActivityEvery is
+// published at once (the loop is woken); the notes that follow within
+// ActivityEvery are published together at its end: at most about two
+// events per warehouse per ActivityEvery.
 type activity struct {
 	mu      sync.Mutex
 	pending map[string]struct{}
+	last    time.Time     // when the loop last published
+	every   time.Duration // Config.ActivityEvery
+	wake    chan struct{} // a note after a quiet spell wakes the loop
+}
+
+func newActivity(every time.Duration) *activity {
+	return &activity{pending: make(map[string]struct{}), every: every, wake: make(chan struct{}, 1)}
 }
 
 // note marks warehouseID as changed; "" is ignored.
@@ -25,16 +35,22 @@ func (a *activity) note(warehouseID string) {
 		return
 	}
 	a.mu.Lock()
-	if a.pending == nil {
-		a.pending = make(map[string]struct{})
-	}
 	a.pending[warehouseID] = struct{}{}
+	quiet := time.Since(a.last) >= a.every
 	a.mu.Unlock()
+	if quiet {
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
+// take returns the warehouses noted since the last take.
 func (a *activity) take() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.last = time.Now()
 	if len(a.pending) == 0 {
 		return nil
 	}
@@ -46,9 +62,9 @@ func (a *activity) take() []string {
 	return ids
 }
 
-// activityLoop publishes the warehouses noted since its last pass,
-// every ActivityEvery, until ctx ends. A failed publish is dropped: the
-// console also refreshes on a slow timer.
+// activityLoop publishes the warehouses noted, when woken after a quiet
+// spell and every ActivityEvery, until ctx ends. A failed publish is
+// dropped: the console also refreshes on a slow timer.
 func (s *Server) activityLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.ActivityEvery)
 	defer t.Stop()
@@ -57,6 +73,7 @@ func (s *Server) activityLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.activity.wake:
 		}
 		for _, wh := range s.activity.take() {
 			pctx, cancel := s.opContext()

@@ -74,7 +74,7 @@ type Config struct {
 	// DefaultLanguage is the organisation's language, returned at login for
 	// users without one ("en").
 	DefaultLanguage string
-	// ActivityEvery is how often Run publishes the warehouses where
+	// ActivityEvery paces the events Run publishes about the warehouses where
 	// something changed, for the admin console's live pages (250ms).
 	ActivityEvery time.Duration
 	// ClientIP returns the address a request came from, the throttle source
@@ -97,7 +97,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	metrics  *metrics
 	hub      *hub
-	activity activity
+	activity *activity
 	work     *tasks // the sockets' goroutines, for Shutdown
 	router   chi.Router
 
@@ -159,6 +159,7 @@ func New(cfg Config) (*Server, error) {
 			s.origins[strings.ToLower(o)] = true
 		}
 	}
+	s.activity = newActivity(cfg.ActivityEvery)
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.hub = newHub(s)
 	m, err := newMetrics(cfg.Metrics, s.Sockets)

@@ -31,7 +31,7 @@ type Config struct {
 	Secure func(r *http.Request) bool
 	// RefreshEvery is how often a live page refreshes without an event
 	// (15s). Coalesce is how long a live page waits after an event for
-	// more before it refetches (100ms).
+	// more before it refetches (50ms).
 	RefreshEvery time.Duration
 	Coalesce     time.Duration
 	// MaxUpload bounds a CSV import's upload (8 MiB).
@@ -67,7 +67,7 @@ func New(cfg Config) (*Console, error) {
 		cfg.RefreshEvery = 15 * time.Second
 	}
 	if cfg.Coalesce <= 0 {
-		cfg.Coalesce = 100 * time.Millisecond
+		cfg.Coalesce = 50 * time.Millisecond
 	}
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 8 << 20

@@ -147,13 +147,13 @@ func (c *Console) live(w http.ResponseWriter, r *http.Request, src liveSource) e
 }
 
 // refreshGap is how long a live page waits after a refresh that took
-// took before the next one: four times as long (a page of a very large
+// took before the next one: three times as long (a page of a very large
 // warehouse takes a tenth of a second, so a busy floor costs at most a
-// fifth of a core per open page), but never more than maxRefreshGap, so
-// that a change still shows within a second.
-func refreshGap(took time.Duration) time.Duration { return min(4*took, maxRefreshGap) }
+// quarter of a core per open page), but never more than maxRefreshGap,
+// so that a change still shows within a second.
+func refreshGap(took time.Duration) time.Duration { return min(3*took, maxRefreshGap) }
 
-const maxRefreshGap = 700 * time.Millisecond
+const maxRefreshGap = 500 * time.Millisecond
 
 // writeEvent writes one server-sent event whose data is html, one data
 // line per line.

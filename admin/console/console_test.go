@@ -536,3 +536,21 @@ func TestLimits(t *testing.T) {
 		t.Errorf("the page does not say that one command is not followed at the top")
 	}
 }
+
+// TestFirstStart: on a registry with no warehouse, the admin's board
+// offers to add the first one, and adding it shows its board.
+func TestFirstStart(t *testing.T) {
+	fresh := newEnvEmpty(t)
+	b := fresh.signIn("admin@example.com")
+	p := b.get("/board")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "There is no warehouse yet") || !strings.Contains(p.body, `action="/warehouses"`) {
+		t.Fatalf("the first board = %d %s; want the offer to add a warehouse", p.status, pageText(p.body))
+	}
+	p = b.post("/warehouses", url.Values{"name": {"Dock North"}, "code": {"DN1"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("add the first warehouse = %d", p.status)
+	}
+	if p := b.get("/board"); !strings.Contains(p.body, "Dock North") || !strings.Contains(p.body, `data-tile="in_use">0<`) {
+		t.Errorf("the board after the first warehouse: %s", pageText(p.body))
+	}
+}

@@ -29,7 +29,7 @@ const testPassword = "Correct-Horse-9-Battery"
 
 // env is a console over the admin API over the embedded stores, served
 // on 127.0.0.1, with warehouses A and B, an admin, a user manager of A
-// and a mobile manager of B.
+// and a mobile manager of B (newEnv), or only the admin (newEnvEmpty).
 type env struct {
 	t        testing.TB
 	clock    *clock.Clock
@@ -45,6 +45,18 @@ type env struct {
 }
 
 func newEnv(t testing.TB) *env {
+	t.Helper()
+	e := newEnvEmpty(t)
+	e.whA = e.mkWarehouse("Alpha", "ALP")
+	e.whB = e.mkWarehouse("Bravo", "BRV")
+	e.mkManager("um-a@example.com", devices.Role{Role: devices.RoleUserManager, WarehouseID: e.whA.ID})
+	e.mkManager("mm-b@example.com", devices.Role{Role: devices.RoleMobileManager, WarehouseID: e.whB.ID})
+	return e
+}
+
+// newEnvEmpty is the console over empty stores with one admin,
+// admin@example.com.
+func newEnvEmpty(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	c := clock.NewNow()
@@ -86,11 +98,7 @@ func newEnv(t testing.TB) *env {
 		e.feed.Close()
 		e.srv.Close()
 	})
-	e.whA = e.mkWarehouse("Alpha", "ALP")
-	e.whB = e.mkWarehouse("Bravo", "BRV")
 	e.mkManager("admin@example.com", devices.Role{Role: devices.RoleAdmin})
-	e.mkManager("um-a@example.com", devices.Role{Role: devices.RoleUserManager, WarehouseID: e.whA.ID})
-	e.mkManager("mm-b@example.com", devices.Role{Role: devices.RoleMobileManager, WarehouseID: e.whB.ID})
 	return e
 }
 

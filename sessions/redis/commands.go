@@ -8,6 +8,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/redisval"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -33,7 +34,7 @@ func (s *Store) Delivered(ctx context.Context, id string) error {
 	if !ok {
 		return fmt.Errorf("mark command delivered: %w", sessions.ErrNotFound)
 	}
-	n, err := deliveredScript.Run(ctx, s.c, []string{s.commandKey(b, id)}, us(s.now())).Int64()
+	n, err := deliveredScript.Run(ctx, s.c, []string{s.commandKey(b, id)}, redisval.Micros(s.now())).Int64()
 	if err != nil {
 		return wrapErr("mark command delivered", err)
 	}
@@ -51,7 +52,7 @@ func (s *Store) Ack(ctx context.Context, deviceID, commandID string) error {
 	if !ok {
 		return fmt.Errorf("ack command: %w", sessions.ErrNotFound)
 	}
-	n, err := ackScript.Run(ctx, s.c, []string{s.commandKey(b, commandID)}, deviceID, us(s.now())).Int64()
+	n, err := ackScript.Run(ctx, s.c, []string{s.commandKey(b, commandID)}, deviceID, redisval.Micros(s.now())).Int64()
 	if err != nil {
 		return wrapErr("ack command", err)
 	}
@@ -71,7 +72,7 @@ func (s *Store) Ack(ctx context.Context, deviceID, commandID string) error {
 func (s *Store) Pending(ctx context.Context, deviceID string) ([]sessions.Command, error) {
 	now := s.now()
 	q := s.deviceQueueKey(deviceID)
-	since := "(" + strconv.FormatInt(us(now.Add(-sessions.CommandTTL)), 10)
+	since := "(" + strconv.FormatInt(redisval.Micros(now.Add(-sessions.CommandTTL)), 10)
 	ids, err := s.c.ZRangeByScore(ctx, q, &goredis.ZRangeBy{Min: since, Max: "+inf"}).Result()
 	if err != nil {
 		return nil, wrapErr("list pending commands", err)
@@ -125,12 +126,12 @@ func commandFromHash(m map[string]string) sessions.Command {
 		DeviceID:    m["d"],
 		WarehouseID: m["w"],
 		Reason:      sessions.Reason(m["r"]),
-		CreatedAt:   fromUS(atoi(m["c"])),
+		CreatedAt:   redisval.FromMicros(redisval.Atoi(m["c"])),
 		DeliveredAt: timePtr(m["dv"]),
 		AckedAt:     timePtr(m["ak"]),
 	}
 	if m["bd"] != "" {
-		c.By = &sessions.By{DeviceID: m["bd"], WarehouseID: m["bw"], At: fromUS(atoi(m["ba"]))}
+		c.By = &sessions.By{DeviceID: m["bd"], WarehouseID: m["bw"], At: redisval.FromMicros(redisval.Atoi(m["ba"]))}
 	}
 	return c
 }

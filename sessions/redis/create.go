@@ -7,6 +7,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/redisval"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -23,13 +24,13 @@ func (s *Store) Create(ctx context.Context, n sessions.NewSession, p sessions.Po
 		return sessions.Created{}, fmt.Errorf("create session for user %s: %w: policy cap %d, idle %v, absolute %v",
 			n.UserID, sessions.ErrInvalid, p.Cap, p.Idle, p.Absolute)
 	}
-	now := time.UnixMicro(us(s.now())).UTC()
+	now := time.UnixMicro(redisval.Micros(s.now())).UTC()
 	b := bucketOf(n.UserID)
 	sid := newID("ses_", now, b)
 	tok := newToken(b)
 	th := tok.Hash()
 	expires := now.Add(p.Absolute)
-	gc := p.Absolute + keyMargin
+	gc := p.Absolute + redisval.KeyMargin
 	devKey := s.deviceSessionsKey(n.DeviceID)
 
 	// Step 1: the indexes outside the bucket, written before the session
@@ -39,15 +40,15 @@ func (s *Store) Create(ctx context.Context, n sessions.NewSession, p sessions.Po
 	journal := []string{randomHex() + ":" + b}
 	var open *goredis.StringSliceCmd
 	_, err := s.c.Pipelined(ctx, func(pl goredis.Pipeliner) error {
-		pl.ZAdd(ctx, s.journalKey(), goredis.Z{Score: float64(us(now)), Member: journal[0]})
+		pl.ZAdd(ctx, s.journalKey(), goredis.Z{Score: float64(redisval.Micros(now)), Member: journal[0]})
 		open = pl.SMembers(ctx, devKey)
 		pl.SAdd(ctx, devKey, sid)
 		pl.ExpireNX(ctx, devKey, gc)
 		pl.ExpireGT(ctx, devKey, gc)
 		pl.ZAdd(ctx, s.warehouseKey(n.WarehouseID), goredis.Z{Score: 0, Member: sid})
-		pl.ZAdd(ctx, s.absKey(), goredis.Z{Score: float64(us(expires)), Member: sid})
-		pl.ZAdd(ctx, s.idleKey(), goredis.Z{Score: float64(us(now.Add(p.Idle))), Member: sid})
-		pl.ZAdd(ctx, s.warnKey(), goredis.Z{Score: float64(us(expires.Add(-sessions.WarningLead))), Member: sid})
+		pl.ZAdd(ctx, s.absKey(), goredis.Z{Score: float64(redisval.Micros(expires)), Member: sid})
+		pl.ZAdd(ctx, s.idleKey(), goredis.Z{Score: float64(redisval.Micros(now.Add(p.Idle))), Member: sid})
+		pl.ZAdd(ctx, s.warnKey(), goredis.Z{Score: float64(redisval.Micros(expires.Add(-sessions.WarningLead))), Member: sid})
 		return nil
 	})
 	if err != nil {
@@ -94,8 +95,8 @@ func (s *Store) Create(ctx context.Context, n sessions.NewSession, p sessions.Po
 	if n.PINChangeRequired {
 		pin = "1"
 	}
-	args := []any{s.bp(b), us(now), p.Cap, deny, "1", sid, n.Username, n.DeviceID, n.WarehouseID,
-		us(expires), durUS(p.Idle), pin, th, gc.Milliseconds(), ttlMS(sessions.CommandTTL), n.UserID}
+	args := []any{s.bp(b), redisval.Micros(now), p.Cap, deny, "1", sid, n.Username, n.DeviceID, n.WarehouseID,
+		redisval.Micros(expires), redisval.DurMicros(p.Idle), pin, th, gc.Milliseconds(), redisval.TTLMillis(sessions.CommandTTL), n.UserID}
 	for _, id := range same {
 		args = append(args, id)
 	}
@@ -109,13 +110,13 @@ func (s *Store) Create(ctx context.Context, n sessions.NewSession, p sessions.Po
 	if len(res) == 0 {
 		return sessions.Created{Ended: ended}, fmt.Errorf("create session: %w: empty script reply", sessions.ErrUnavailable)
 	}
-	switch str(res[0]) {
+	switch redisval.Str(res[0]) {
 	case "deny":
 		s.dropIndexes(ctx, sid, n.DeviceID, n.WarehouseID, journal)
 		return sessions.Created{Ended: ended}, fmt.Errorf("create session: %w", sessions.ErrLimit)
 	case "ok":
 	default:
-		return sessions.Created{Ended: ended}, fmt.Errorf("create session: %w: unexpected script reply %q", sessions.ErrUnavailable, str(res[0]))
+		return sessions.Created{Ended: ended}, fmt.Errorf("create session: %w: unexpected script reply %q", sessions.ErrUnavailable, redisval.Str(res[0]))
 	}
 	evicted, err := parseCommands(res[1:])
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/redisval"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -37,7 +38,7 @@ func (s *Store) EndUser(ctx context.Context, userID string, r sessions.Reason) (
 		return nil, fmt.Errorf("end user sessions: %w", err)
 	}
 	res, err := endScript.Run(ctx, s.c, []string{s.outboxKey(b), s.userKey(b, userID)},
-		s.bp(b), us(s.now()), string(r), "", "", "", ttlMS(sessions.CommandTTL), "user").Slice()
+		s.bp(b), redisval.Micros(s.now()), string(r), "", "", "", redisval.TTLMillis(sessions.CommandTTL), "user").Slice()
 	if err != nil {
 		return nil, wrapErr("end user sessions", err)
 	}
@@ -132,12 +133,12 @@ func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by 
 	}
 	bd, bw, ba := "", "", ""
 	if by != nil {
-		bd, bw, ba = by.DeviceID, by.WarehouseID, strconv.FormatInt(us(by.At), 10)
+		bd, bw, ba = by.DeviceID, by.WarehouseID, strconv.FormatInt(redisval.Micros(by.At), 10)
 	}
-	now := us(s.now())
+	now := redisval.Micros(s.now())
 	argsOf := func(b string) []any {
 		args := make([]any, 0, 8+len(groups[b]))
-		args = append(args, s.bp(b), now, string(r), bd, bw, ba, ttlMS(sessions.CommandTTL), "ids")
+		args = append(args, s.bp(b), now, string(r), bd, bw, ba, redisval.TTLMillis(sessions.CommandTTL), "ids")
 		for _, id := range groups[b] {
 			args = append(args, id)
 		}
@@ -230,7 +231,7 @@ func (s *Store) endChunk(ctx context.Context, buckets, members []string, argsOf 
 // hides another's.
 func (s *Store) journal(ctx context.Context, buckets []string) ([]string, error) {
 	op := randomHex()
-	now := float64(us(s.now()))
+	now := float64(redisval.Micros(s.now()))
 	members := make([]string, len(buckets))
 	zs := make([]goredis.Z, len(buckets))
 	for i, b := range buckets {
@@ -258,8 +259,8 @@ func (s *Store) finish(ctx context.Context, cmds []sessions.Command, journal []s
 			byWarehouse := map[string][]any{}
 			for i, c := range cmds {
 				q := s.deviceQueueKey(c.DeviceID)
-				p.ZAdd(ctx, q, goredis.Z{Score: float64(us(c.CreatedAt)), Member: c.ID})
-				p.PExpire(ctx, q, sessions.CommandTTL+keyMargin)
+				p.ZAdd(ctx, q, goredis.Z{Score: float64(redisval.Micros(c.CreatedAt)), Member: c.ID})
+				p.PExpire(ctx, q, sessions.CommandTTL+redisval.KeyMargin)
 				p.SRem(ctx, s.deviceSessionsKey(c.DeviceID), c.SessionID)
 				all[i] = c.SessionID
 				byWarehouse[c.WarehouseID] = append(byWarehouse[c.WarehouseID], c.SessionID)
@@ -324,7 +325,7 @@ func parseCommands(vals []any) ([]sessions.Command, error) {
 	for i := 0; i < len(vals); i += width {
 		f := make([]string, width)
 		for k := range width {
-			f[k] = str(vals[i+k])
+			f[k] = redisval.Str(vals[i+k])
 		}
 		c := sessions.Command{
 			ID:          f[0],
@@ -333,41 +334,14 @@ func parseCommands(vals []any) ([]sessions.Command, error) {
 			DeviceID:    f[3],
 			WarehouseID: f[4],
 			Reason:      sessions.Reason(f[5]),
-			CreatedAt:   fromUS(atoi(f[9])),
+			CreatedAt:   redisval.FromMicros(redisval.Atoi(f[9])),
 		}
 		if f[6] != "" {
-			c.By = &sessions.By{DeviceID: f[6], WarehouseID: f[7], At: fromUS(atoi(f[8]))}
+			c.By = &sessions.By{DeviceID: f[6], WarehouseID: f[7], At: redisval.FromMicros(redisval.Atoi(f[8]))}
 		}
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-func str(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
-func atoi(s string) int64 {
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
-}
-
-func toInt(v any) int64 {
-	switch v := v.(type) {
-	case int64:
-		return v
-	case string:
-		return atoi(v)
-	}
-	return 0
 }
 
 // timePtr returns a stored time, or nil when the field is empty.
@@ -375,6 +349,6 @@ func timePtr(s string) *time.Time {
 	if s == "" {
 		return nil
 	}
-	t := fromUS(atoi(s))
+	t := redisval.FromMicros(redisval.Atoi(s))
 	return &t
 }

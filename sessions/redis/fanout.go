@@ -13,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/redisval"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -117,10 +118,10 @@ func (s *Store) MarkOnline(ctx context.Context, origin string, deviceIDs []strin
 	if len(deviceIDs) == 0 {
 		return nil
 	}
-	v := strconv.FormatInt(us(s.now().Add(ttl)), 10) + ":" + origin
+	v := strconv.FormatInt(redisval.Micros(s.now().Add(ttl)), 10) + ":" + origin
 	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, d := range deviceIDs {
-			p.Set(ctx, s.onlineKey(d), v, ttl+keyMargin)
+			p.Set(ctx, s.onlineKey(d), v, ttl+redisval.KeyMargin)
 		}
 		return nil
 	})
@@ -156,10 +157,10 @@ func (s *Store) Online(ctx context.Context, deviceIDs []string) (map[string]bool
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, wrapErr("read presence", err)
 	}
-	now := us(s.now())
+	now := redisval.Micros(s.now())
 	for i, d := range deviceIDs {
 		until, _, _ := strings.Cut(cmds[i].Val(), ":")
-		out[d] = atoi(until) > now
+		out[d] = redisval.Atoi(until) > now
 	}
 	return out, nil
 }

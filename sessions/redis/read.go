@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/redisval"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -24,7 +25,7 @@ func (s *Store) Validate(ctx context.Context, t sessions.Token) (sessions.Sessio
 	}
 	th := t.Hash()
 	res, err := validateScript.Run(ctx, s.c, []string{s.tokenKey(b, th)},
-		s.bp(b), th, us(s.now()), durUS(s.touchEvery)).Text()
+		s.bp(b), th, redisval.Micros(s.now()), redisval.DurMicros(s.touchEvery)).Text()
 	if err != nil {
 		return sessions.Session{}, wrapErr("validate", err)
 	}
@@ -42,10 +43,10 @@ func (s *Store) Validate(ctx context.Context, t sessions.Token) (sessions.Sessio
 		Username:          f[2],
 		DeviceID:          f[3],
 		WarehouseID:       f[4],
-		CreatedAt:         fromUS(atoi(f[5])),
-		LastActiveAt:      fromUS(atoi(f[6])),
-		ExpiresAt:         fromUS(atoi(f[7])),
-		IdleTimeout:       time.Duration(atoi(f[8])) * time.Microsecond,
+		CreatedAt:         redisval.FromMicros(redisval.Atoi(f[5])),
+		LastActiveAt:      redisval.FromMicros(redisval.Atoi(f[6])),
+		ExpiresAt:         redisval.FromMicros(redisval.Atoi(f[7])),
+		IdleTimeout:       time.Duration(redisval.Atoi(f[8])) * time.Microsecond,
 		PINChangeRequired: f[9] == "1",
 	}, nil
 }
@@ -219,10 +220,10 @@ func sessionFromHash(id string, m map[string]string) sessions.Session {
 		Username:          m["n"],
 		DeviceID:          m["d"],
 		WarehouseID:       m["w"],
-		CreatedAt:         fromUS(atoi(m["c"])),
-		LastActiveAt:      fromUS(atoi(m["a"])),
-		ExpiresAt:         fromUS(atoi(m["x"])),
-		IdleTimeout:       time.Duration(atoi(m["i"])) * time.Microsecond,
+		CreatedAt:         redisval.FromMicros(redisval.Atoi(m["c"])),
+		LastActiveAt:      redisval.FromMicros(redisval.Atoi(m["a"])),
+		ExpiresAt:         redisval.FromMicros(redisval.Atoi(m["x"])),
+		IdleTimeout:       time.Duration(redisval.Atoi(m["i"])) * time.Microsecond,
 		PINChangeRequired: m["p"] == "1",
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/internal/clock"
+	"github.com/floorgate/floorgate/internal/redisval"
 	"github.com/floorgate/floorgate/internal/testenv"
 	"github.com/floorgate/floorgate/sessions"
 )
@@ -37,12 +38,12 @@ func TestSweepFinishesDeadOperation(t *testing.T) {
 	if _, err := st.journal(ctx, []string{b}); err != nil {
 		t.Fatalf("journal() = %v", err)
 	}
-	res, err := endScript.Run(ctx, st.c, []string{st.outboxKey(b)}, st.bp(b), us(clk.Now()),
-		string(sessions.ReasonAdmin), "", "", "", ttlMS(sessions.CommandTTL), "ids", cr.Session.ID).Slice()
+	res, err := endScript.Run(ctx, st.c, []string{st.outboxKey(b)}, st.bp(b), redisval.Micros(clk.Now()),
+		string(sessions.ReasonAdmin), "", "", "", redisval.TTLMillis(sessions.CommandTTL), "ids", cr.Session.ID).Slice()
 	if err != nil || len(res) != 10 {
 		t.Fatalf("end script = %v, %v; want one command", res, err)
 	}
-	cmdID := str(res[0])
+	cmdID := redisval.Str(res[0])
 
 	if _, err := st.Validate(ctx, cr.Token); !errors.Is(err, sessions.ErrNotFound) {
 		t.Errorf("Validate() after the script = %v; want ErrNotFound", err)

@@ -38,9 +38,6 @@ type Options struct {
 const DefaultTouchEvery = 5 * time.Second
 
 const (
-	// keyMargin is added to every garbage-collection TTL so that a key
-	// outlives the time rule that decides about it.
-	keyMargin = time.Hour
 	// journalGrace is how old a journal entry must be before Sweep takes
 	// over the operation that wrote it (it probably died).
 	journalGrace = 30 * time.Second
@@ -186,20 +183,4 @@ func wrapErr(op string, err error) error {
 		return fmt.Errorf("redis %s: %w: %s", op, sessions.ErrUnavailable, ne.Error())
 	}
 	return fmt.Errorf("redis %s: %w: %s", op, sessions.ErrUnavailable, err.Error())
-}
-
-// Times are stored as Unix microseconds: exact in a Lua number and in a
-// sorted-set score (both are doubles).
-func us(t time.Time) int64 { return t.UnixMicro() }
-
-func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-func durUS(d time.Duration) int64 { return d.Microseconds() }
-
-// ttlMS is a garbage-collection TTL in milliseconds, at least one.
-func ttlMS(d time.Duration) int64 {
-	if m := (d + keyMargin).Milliseconds(); m > 0 {
-		return m
-	}
-	return 1
 }

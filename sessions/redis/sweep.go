@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/redisval"
 	"github.com/floorgate/floorgate/sessions"
 )
 
@@ -65,7 +66,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 
 func (s *Store) due(ctx context.Context, key string, now time.Time) ([]string, error) {
 	ids, err := s.c.ZRangeByScore(ctx, key, &goredis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(us(now), 10), Count: sweepBatch,
+		Min: "-inf", Max: strconv.FormatInt(redisval.Micros(now), 10), Count: sweepBatch,
 	}).Result()
 	if err != nil {
 		return nil, wrapErr("read deadlines", err)
@@ -111,18 +112,18 @@ func (s *Store) sweepDeadlines(ctx context.Context, key string, now time.Time) (
 			continue
 		}
 		res, err := sweepScript.Run(ctx, s.c, []string{s.outboxKey(b)},
-			s.bp(b), id, us(now), ttlMS(sessions.CommandTTL)).Slice()
+			s.bp(b), id, redisval.Micros(now), redisval.TTLMillis(sessions.CommandTTL)).Slice()
 		if err != nil {
 			firstErr = wrapErr("sweep session", err)
 			break
 		}
-		switch str(res[0]) {
+		switch redisval.Str(res[0]) {
 		case "gone":
 			gone = append(gone, id)
 		case "live":
-			at := toInt(res[1]) // idle end
+			at := redisval.Int(res[1]) // idle end
 			if key == s.absKey() {
-				at = toInt(res[2])
+				at = redisval.Int(res[2])
 			}
 			later = append(later, resched{id, at})
 		case "ended":
@@ -177,17 +178,17 @@ func (s *Store) sweepWarnings(ctx context.Context, now time.Time) (more bool, er
 			continue
 		}
 		res, err := warnScript.Run(ctx, s.c, []string{s.sessionKey(b, id)},
-			us(now), durUS(sessions.WarningLead)).Slice()
+			redisval.Micros(now), redisval.DurMicros(sessions.WarningLead)).Slice()
 		if err != nil {
 			return false, wrapErr("sweep warning", err)
 		}
-		switch str(res[0]) {
+		switch redisval.Str(res[0]) {
 		case "gone", "done":
 			drop = append(drop, id)
 		case "early":
-			later = append(later, goredis.Z{Score: float64(toInt(res[1])), Member: id})
+			later = append(later, goredis.Z{Score: float64(redisval.Int(res[1])), Member: id})
 		case "warn":
-			w := sessions.Warning{SessionID: id, DeviceID: str(res[1]), At: fromUS(toInt(res[2]))}
+			w := sessions.Warning{SessionID: id, DeviceID: redisval.Str(res[1]), At: redisval.FromMicros(redisval.Int(res[2]))}
 			if err := s.Publish(ctx, sessions.Event{Kind: sessions.KindWarning, Warning: &w}); err != nil {
 				// At most once, like every push: the session's end is
 				// still enforced and still produces its command.
@@ -219,7 +220,7 @@ func (s *Store) sweepWarnings(ctx context.Context, now time.Time) (more bool, er
 // event is harmless (the command id is the same), a lost one is not.
 func (s *Store) recoverJournal(ctx context.Context, now time.Time) error {
 	members, err := s.c.ZRangeByScore(ctx, s.journalKey(), &goredis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(us(now.Add(-journalGrace)), 10), Count: 100,
+		Min: "-inf", Max: strconv.FormatInt(redisval.Micros(now.Add(-journalGrace)), 10), Count: 100,
 	}).Result()
 	if err != nil {
 		return wrapErr("read journal", err)

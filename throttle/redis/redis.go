@@ -7,6 +7,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/floorgate/floorgate/internal/redisval"
 	"github.com/floorgate/floorgate/throttle"
 )
 
@@ -171,14 +172,14 @@ func (t *Throttle) Check(ctx context.Context, a throttle.Attempt, l throttle.Lim
 	}
 	sv, qv := sub.Val(), src.Val()
 	st := throttleState{
-		quarantined: str(qv[0]) == "1",
-		hard:        str(sv[0]) == "1",
-		lockedUntil: atoi(str(sv[1])),
+		quarantined: redisval.Str(qv[0]) == "1",
+		hard:        redisval.Str(sv[0]) == "1",
+		lockedUntil: redisval.Atoi(redisval.Str(sv[1])),
 	}
-	if pv := str(sv[2]); pv != "" {
+	if pv := redisval.Str(sv[2]); pv != "" {
 		fails, last, _ := strings.Cut(pv, ":")
-		if l := atoi(last); l > atoi(str(qv[1])) {
-			st.pairFails, st.pairLast = atoi(fails), l
+		if l := redisval.Atoi(last); l > redisval.Atoi(redisval.Str(qv[1])) {
+			st.pairFails, st.pairLast = redisval.Atoi(fails), l
 		}
 	}
 	return st.decide(l, now), nil
@@ -189,15 +190,15 @@ func (t *Throttle) Check(ctx context.Context, a throttle.Attempt, l throttle.Lim
 // for the next attempt.
 func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limits) (throttle.Decision, error) {
 	now := t.now()
-	nowUS := us(now)
-	ttl := ttlMS(throttleForget)
+	nowUS := redisval.Micros(now)
+	ttl := redisval.TTLMillis(throttleForget)
 	var srcCmd, sprayCmd *goredis.Cmd
 	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		srcCmd = sourceFailScript.Eval(ctx, p, []string{t.sourceState(a.Source), t.sourceWindow(a.Source)},
-			nowUS, l.DeviceFailures, durUS(l.DeviceWindow), ttl)
+			nowUS, l.DeviceFailures, redisval.DurMicros(l.DeviceWindow), ttl)
 		if a.WarehouseID != "" && l.SprayUsers > 0 {
 			sprayCmd = sprayScript.Eval(ctx, p, t.sprayKeys(a.WarehouseID),
-				nowUS, a.Subject, l.SprayUsers, durUS(l.SprayWindow), ttlMS(l.SprayWindow))
+				nowUS, a.Subject, l.SprayUsers, redisval.DurMicros(l.SprayWindow), redisval.TTLMillis(l.SprayWindow))
 		}
 		return nil
 	})
@@ -209,17 +210,17 @@ func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limi
 		return throttle.Decision{}, wrapErr("throttle fail", err)
 	}
 	res, err := subjectFailScript.Run(ctx, t.c, []string{t.subjectState(a.Subject), t.subjectWindow(a.Subject)},
-		nowUS, a.Source, l.UserFailures, durUS(l.UserWindow), durUS(l.UserLock), l.UserHardFailures,
-		atoi(str(sv[1])), ttl).Slice()
+		nowUS, a.Source, l.UserFailures, redisval.DurMicros(l.UserWindow), redisval.DurMicros(l.UserLock), l.UserHardFailures,
+		redisval.Atoi(redisval.Str(sv[1])), ttl).Slice()
 	if err != nil {
 		return throttle.Decision{}, wrapErr("throttle fail", err)
 	}
 	st := throttleState{
-		quarantined: str(sv[0]) == "1",
-		hard:        str(res[0]) == "1",
-		lockedUntil: atoi(str(res[1])),
-		pairFails:   toInt(res[2]),
-		pairLast:    atoi(str(res[3])),
+		quarantined: redisval.Str(sv[0]) == "1",
+		hard:        redisval.Str(res[0]) == "1",
+		lockedUntil: redisval.Atoi(redisval.Str(res[1])),
+		pairFails:   redisval.Int(res[2]),
+		pairLast:    redisval.Atoi(redisval.Str(res[3])),
 	}
 	d := st.decide(l, now)
 	if sprayCmd != nil {
@@ -261,7 +262,7 @@ func (t *Throttle) UnlockSubject(ctx context.Context, subject string) error {
 // the delays of every subject on that source.
 func (t *Throttle) UnlockSource(ctx context.Context, source string) error {
 	err := unlockSourceScript.Run(ctx, t.c, []string{t.sourceState(source), t.sourceWindow(source)},
-		us(t.now()), ttlMS(throttleForget)).Err()
+		redisval.Micros(t.now()), redisval.TTLMillis(throttleForget)).Err()
 	if err != nil {
 		return wrapErr("unlock source", err)
 	}
@@ -298,11 +299,11 @@ func (st throttleState) decide(l throttle.Limits, now time.Time) throttle.Decisi
 	case st.hard:
 		return throttle.Decision{Verdict: throttle.UserLocked}
 	}
-	if until := fromUS(st.lockedUntil); st.lockedUntil != 0 && now.Before(until) {
+	if until := redisval.FromMicros(st.lockedUntil); st.lockedUntil != 0 && now.Before(until) {
 		return throttle.Decision{Verdict: throttle.UserLocked, RetryAfter: until.Sub(now)}
 	}
 	if st.pairFails > int64(l.PairFreeFailures) {
-		until := fromUS(st.pairLast).Add(pairDelay(st.pairFails-int64(l.PairFreeFailures), l.PairMaxDelay))
+		until := redisval.FromMicros(st.pairLast).Add(pairDelay(st.pairFails-int64(l.PairFreeFailures), l.PairMaxDelay))
 		if now.Before(until) {
 			return throttle.Decision{Verdict: throttle.Delay, RetryAfter: until.Sub(now)}
 		}

@@ -34,6 +34,7 @@ func (e *env) login(email, password string) response {
 // and a quarantine of the bare address left by an older version does not
 // apply.
 func TestLoginAddressNotQuarantined(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		from := fromAddress(e)
@@ -77,6 +78,7 @@ func TestLoginAddressNotQuarantined(t *testing.T) {
 // addresses, and the unlock that lifts it. None of it touches another
 // email on the same address.
 func TestLoginEmailThrottles(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		from := fromAddress(e)
@@ -125,6 +127,7 @@ func TestLoginEmailThrottles(t *testing.T) {
 
 // TestLoginInput: refusals before any hash or throttle key.
 func TestLoginInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	long := make([]byte, maxEmailInput+1)
 	for i := range long {
@@ -148,6 +151,7 @@ func TestLoginInput(t *testing.T) {
 // TestManagerTokenLifetime: a token ends 15 minutes unused or 12 hours
 // after sign-in, and on logout.
 func TestManagerTokenLifetime(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	var lr LoginResponse
 	e.expect(200, "", "POST", "/login", LoginRequest{Email: "admin@example.com", Password: testPassword}).decode(t, &lr)
@@ -188,6 +192,7 @@ func (failingThrottle) Fail(context.Context, throttle.Attempt, throttle.Limits) 
 // unavailable (with Retry-After), not 401: otherwise an outage of the
 // throttle's store would lift the limits. A right password still signs in.
 func TestLoginFailClosed(t *testing.T) {
+	t.Parallel()
 	b := embedded()
 	open := b.open
 	b.open = func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {

@@ -87,6 +87,7 @@ var (
 // TestAuthorization is the role × action table: each role's allowed and
 // refused actions. A refused action changes nothing and is audited.
 func TestAuthorization(t *testing.T) {
+	t.Parallel()
 	type tc struct {
 		role string
 		a    action
@@ -131,6 +132,9 @@ func TestAuthorization(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", tc.role, tc.a.name), func(t *testing.T) {
 				e := shared
 				if tc.want < 400 {
+					// An allowed action changes its own world: it runs
+					// beside the others once the refusals are done.
+					t.Parallel()
 					e = newEnv(t, b)
 				}
 				e.t = t
@@ -184,6 +188,7 @@ func TestAuthorization(t *testing.T) {
 
 // TestScopedLists checks that lists hold only what the caller's roles cover.
 func TestScopedLists(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	var us Page[devices.User]
 	e.expect(200, "um_a", "GET", "/users", nil).decode(t, &us)

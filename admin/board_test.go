@@ -16,6 +16,7 @@ import (
 // TestWarehouseSummary counts a small floor in every state, on every
 // backend.
 func TestWarehouseSummary(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		ctx := context.Background()
@@ -75,6 +76,7 @@ func TestWarehouseSummary(t *testing.T) {
 
 // TestBoardRoutes checks holders, commands and their scope.
 func TestBoardRoutes(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		ctx := context.Background()
@@ -141,6 +143,7 @@ func TestBoardRoutes(t *testing.T) {
 // TestCheckUsername: suggestions skip taken names (deleted ones too),
 // a given name is checked, and only those who may create users ask.
 func TestCheckUsername(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	e.mkUser("marial", e.whA.ID)
 	u2 := e.mkUser("marial2", e.whB.ID)

@@ -20,6 +20,7 @@ import (
 // too) with the same field and code: 400 invalid_request, except a body
 // over the limit, which this API answers 413 too_large.
 func TestBodyFaults(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	endpoints := []struct {
 		method, path, role, field string
@@ -80,6 +81,7 @@ func (brokenStore) ByWarehouse(context.Context, string, sessions.PageRequest) ([
 // know is 503 unavailable with Retry-After (as on the device listener),
 // and its text stays out of the body.
 func TestUnknownErrorFailsClosed(t *testing.T) {
+	t.Parallel()
 	b := embedded()
 	open := b.open
 	b.open = func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {

@@ -38,6 +38,7 @@ func problemCodes(row ImportRow) []string {
 // TestImportProblems has one file per problem code, each with a good row
 // beside the bad one, checked in a dry run.
 func TestImportProblems(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	if _, err := e.reg.CreateUser(context.Background(), devices.ActorSystem, devices.UserInput{
 		Username: "emma", FirstName: "E", LastName: "M", PIN: "5829", WarehouseID: e.whA.ID, EmployeeID: "EMP-9"}); err != nil {
@@ -96,6 +97,7 @@ func TestImportProblems(t *testing.T) {
 // TestImportInvalidUTF8: a cell that is not UTF-8 text refuses its row,
 // naming the row's line and the column, and nothing of it is written.
 func TestImportInvalidUTF8(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	A := e.whA.ID
 	body := importHeader + "okuser,Ok,User,5829," + A + ",\n" + "badrow,Jo,Sm\xc3,5829," + A + ",E\xff\xfe\n"
@@ -122,6 +124,7 @@ func TestImportInvalidUTF8(t *testing.T) {
 }
 
 func TestImportBadHeader(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	for _, body := range []string{
 		"",
@@ -139,6 +142,7 @@ func TestImportBadHeader(t *testing.T) {
 // TestImportFormats: a BOM, CRLF, quoted fields with commas and newlines,
 // empty lines, warehouse codes, and physical line numbers.
 func TestImportFormats(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	body := "\ufeffUsername,First_Name,last_name,pin,warehouse_code,language\r\n" +
 		"\r\n" +
@@ -175,6 +179,7 @@ func TestImportFormats(t *testing.T) {
 }
 
 func TestImportTooManyRows(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	var b bytes.Buffer
 	b.WriteString(importHeader)
@@ -192,6 +197,7 @@ func TestImportTooManyRows(t *testing.T) {
 
 // TestImportAllOrNothing: one bad row in 10,000 and nothing is written.
 func TestImportAllOrNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	var b bytes.Buffer
 	b.WriteString(importHeader)
@@ -219,6 +225,7 @@ func TestImportAllOrNothing(t *testing.T) {
 
 // TestExportNeverHasPINs exports users and looks for any PIN or hash.
 func TestExportNeverHasPINs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	e.expect(201, "admin", "POST", "/users", CreateUserRequest{Username: "pat", FirstName: "=cmd", LastName: "P", PIN: "9164", WarehouseID: e.whA.ID})
 	r := e.expect(200, "admin", "GET", "/users/export", nil)
@@ -329,6 +336,7 @@ func (s *countingStore) WarehouseByCode(ctx context.Context, code string) (devic
 // warehouse once, whatever the number of rows, on both the small-file
 // path (lookups per row) and the large one (names in use preloaded).
 func TestImportReadsOncePerImport(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	cs := &countingStore{Store: e.store}
 	reg, err := devices.NewRegistry(cs, devices.Options{Pepper: []byte("a test pepper of enough bits"), Now: e.clock.Now,
@@ -377,6 +385,7 @@ func TestImportReadsOncePerImport(t *testing.T) {
 // import with an error hash no PIN; a write hashes each written row once,
 // and the hashes verify.
 func TestImportHashesOnlyWhatItWrites(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	var hashes atomic.Int64
 	real := e.api.hashPIN
@@ -419,6 +428,7 @@ func TestImportHashesOnlyWhatItWrites(t *testing.T) {
 // TestImportHashesInParallel: the PINs of one import are hashed on
 // several goroutines at once (ImportWorkers, GOMAXPROCS by default).
 func TestImportHashesInParallel(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	e.api.cfg.ImportWorkers = 4
 	var mu sync.Mutex

@@ -15,6 +15,7 @@ import (
 // the Redocly lint in clients/js also checks from outside: servers,
 // contact and license, and a required list on every schema.
 func TestOpenAPIValidates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	r := e.expect(http.StatusOK, "", "GET", "/openapi.json", nil)
 	doc, err := openapi3.NewLoader().LoadFromData(r.body)
@@ -60,6 +61,7 @@ func TestOpenAPIValidates(t *testing.T) {
 // says which of its fields are required (requestRequired), so that a new
 // route cannot document a body whose required fields are a guess.
 func TestOpenAPIRequestBodiesListRequired(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	for _, rt := range e.api.routes {
 		if rt.Body == nil {

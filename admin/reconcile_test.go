@@ -22,6 +22,7 @@ func (failingEnds) EndUser(context.Context, string, sessions.Reason) ([]sessions
 // the call still answers the suspended user with sessions_pending, and
 // the reconciler ends the sessions with reason user_suspended.
 func TestSuspendThenReconcile(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		e.api.sess = failingEnds{e.sess}
@@ -60,6 +61,7 @@ func TestSuspendThenReconcile(t *testing.T) {
 // TestPurge: a user deleted 31 days ago is purged by Run's purge; one
 // deleted 29 days ago is restorable.
 func TestPurge(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	e.expect(200, "admin", "DELETE", "/users/"+e.userA.ID, nil)
 	e.clock.Advance(2 * 24 * time.Hour)
@@ -75,6 +77,7 @@ func TestPurge(t *testing.T) {
 
 // TestRunStops: Run returns when its context ends.
 func TestRunStops(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

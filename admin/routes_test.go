@@ -20,6 +20,7 @@ import (
 // TestOpenAPIMatchesRouter fails when a route chi serves is missing from
 // the document, or the document names a route chi does not serve.
 func TestOpenAPIMatchesRouter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	served := map[string]bool{}
 	err := chi.Walk(e.api.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
@@ -94,6 +95,7 @@ var apiTable = []string{
 // TestAPITableServed: every method and path of API.md's admin table is
 // in the route table (which the router serves and the document names).
 func TestAPITableServed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	served := map[string]bool{}
 	for _, rt := range e.api.routes {
@@ -126,6 +128,7 @@ func (c *coverage) wrap(h http.Handler) http.Handler {
 // TestEveryRoute drives every route of the table at least once, as an
 // admin, through one story, on every backend.
 func TestEveryRoute(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		cov := &coverage{seen: map[string]bool{}}
@@ -349,6 +352,7 @@ func TestEveryRoute(t *testing.T) {
 
 // TestErrors checks the problem documents of malformed requests.
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, embedded())
 	tests := []struct {
 		name, method, path string

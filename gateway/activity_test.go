@@ -13,6 +13,7 @@ import (
 // delivered and acknowledged logout each make the warehouse's activity
 // event, coalesced: far fewer events than changes.
 func TestActivityCoalesced(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.ActivityEvery = 20 * time.Millisecond })
 	var (
 		mu     sync.Mutex

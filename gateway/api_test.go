@@ -29,6 +29,7 @@ func fieldsOf(r response) []string {
 }
 
 func TestEnroll(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	if _, err := h.be.reg.CreateManager(ctx, devices.ActorSystem, devices.ManagerInput{
@@ -136,6 +137,7 @@ func TestEnroll(t *testing.T) {
 }
 
 func TestLoginSuccess(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-0100")
 	u := h.user("JSmith", h.wh.ID)
@@ -169,6 +171,7 @@ func TestLoginSuccess(t *testing.T) {
 }
 
 func TestLoginErrors(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	d := h.enroll("S21-0200")
@@ -257,6 +260,7 @@ func TestLoginErrors(t *testing.T) {
 }
 
 func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
 	t.Run("too many attempts", func(t *testing.T) {
 		h := newHarness(t)
 		d := h.enroll("S21-0300")
@@ -343,6 +347,7 @@ func TestLoginThrottle(t *testing.T) {
 // TestNoEnumeration: an unknown user, a wrong PIN and a suspended user
 // with a wrong PIN get byte-identical answers.
 func TestNoEnumeration(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-0400")
 	h.user("known", h.wh.ID)
@@ -373,6 +378,7 @@ func TestNoEnumeration(t *testing.T) {
 }
 
 func TestPINChange(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	d := h.enroll("S21-0500")
@@ -430,6 +436,7 @@ func TestPINChange(t *testing.T) {
 }
 
 func TestSessionAndLogout(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-0600")
 	u := h.user("erin", h.wh.ID)
@@ -463,6 +470,7 @@ func TestSessionAndLogout(t *testing.T) {
 }
 
 func TestIntrospect(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-0700")
 	u := h.user("finn", h.wh.ID)
@@ -523,6 +531,7 @@ func TestIntrospect(t *testing.T) {
 }
 
 func TestRouting(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if r := h.do("GET", "/v1/nope", "", nil); r.status != 404 || r.header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("GET /v1/nope = %d %q; want 404 problem", r.status, r.header.Get("Content-Type"))

@@ -23,6 +23,7 @@ func firstField(t *testing.T, r response) problem.FieldError {
 // too) with 400 invalid_request and the same field and code; invalid
 // UTF-8 names the field that holds it.
 func TestBodyFaults(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-BODY")
 	h.user("max", h.wh.ID)

@@ -79,6 +79,7 @@ func (s hangUpStore) End(ctx context.Context, id string, reason sessions.Reason)
 // disconnects cannot cut short what must follow: the throttle's reset or
 // failure count, the session, and the audit event.
 func TestDecidedWorkOutlivesTheClient(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	be := embedded(t, clk)
 	hu := &hangUp{}

@@ -165,6 +165,7 @@ func memNow(b *testing.B, reg *devices.Registry) (goBytes, rss int64) {
 // socket per token, reads each welcome, says "ready" and holds them until
 // its stdin closes. It does nothing in a normal test run.
 func TestHelperHoldSockets(t *testing.T) {
+	t.Parallel()
 	url, file := os.Getenv(envHelperURL), os.Getenv(envHelperTokens)
 	if url == "" || file == "" {
 		t.Skip("helper process of BenchmarkIdleSocketMemory")

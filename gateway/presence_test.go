@@ -43,6 +43,7 @@ func (g *gatedPresence) seen() [][]string {
 // share the next one (a connect makes no presence call of its own), and that a device whose socket closes while its
 // batch is in flight ends offline, not online until the TTL.
 func TestPresenceBatchedAfterWelcome(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	be := embedded(t, clk)
 	gp := &gatedPresence{Store: be.store, gate: make(chan struct{})}

@@ -14,6 +14,7 @@ import (
 )
 
 func TestProblemOf(t *testing.T) {
+	t.Parallel()
 	secret := errors.New("dial tcp 10.0.0.7:6379: connection refused")
 	tests := []struct {
 		name       string
@@ -77,6 +78,7 @@ func TestProblemOf(t *testing.T) {
 }
 
 func TestCompareVersions(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		a, b string
 		want int
@@ -102,6 +104,7 @@ func TestCompareVersions(t *testing.T) {
 // TestHashPoolBusy: with every hashing slot taken, a sign-in is answered
 // 429 at once instead of waiting in line.
 func TestHashPoolBusy(t *testing.T) {
+	t.Parallel()
 	pool := signin.NewPool(1, time.Millisecond)
 	h := newPoolHarness(t, pool)
 	d := h.enroll("S21-0900")

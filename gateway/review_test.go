@@ -43,6 +43,7 @@ func (h *harness) rawPost(path, token, contentType, body string) response {
 }
 
 func TestContentType(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-5000")
 	h.user("cora", h.wh.ID)
@@ -90,6 +91,7 @@ func TestContentType(t *testing.T) {
 // wrong secret), never a panic; fields over the limits are refused before
 // any hashing (all hashing slots are held, so a hash would answer 429).
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	pool := signin.NewPool(1, time.Millisecond)
 	h := newPoolHarness(t, pool)
 	d := h.enroll("S21-5100")
@@ -149,6 +151,7 @@ func TestBadInput(t *testing.T) {
 // TestEnrollUnknownWarehouse: an unknown warehouse is 400 invalid_request
 // for a mobile manager too, not 403.
 func TestEnrollUnknownWarehouse(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.enrollBody("S21-5300")
 	b["warehouse_id"] = "wh_nosuchwarehouse"
@@ -165,6 +168,7 @@ func TestEnrollUnknownWarehouse(t *testing.T) {
 // TestWSQueryTokens: a token under any parameter name is refused before
 // the upgrade, and the refusal does not repeat it.
 func TestWSQueryTokens(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-5400")
 	for _, q := range []string{"?auth=" + d.token, "?x=1&t=" + strings.ToUpper(d.token[:4]) + d.token[4:], "?session=" + string(sessions.NewToken()), "?k=fgk_abc", "?e=FGD%5F" + d.token[4:]} {
@@ -199,6 +203,7 @@ func TestWSQueryTokens(t *testing.T) {
 // ids say (clocks of instances differ); within socketRace the larger id
 // wins, so two racing sockets do not close each other.
 func TestSocketAnnouncedElsewhere(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-5500")
 	c, _ := h.connect(h.ts.URL, d)
@@ -235,6 +240,7 @@ func gatewayGoroutines() []string {
 // goroutine of the gateway is left, with sockets that were authenticated,
 // half-open, acknowledging and being pushed to at the time.
 func TestShutdownLeavesNoGoroutines(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.user("nora", h.wh.ID)
 	a, b := h.enroll("S21-5600"), h.enroll("S21-5601")
@@ -279,6 +285,7 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 // reason device_revoked gets the logout, then 4403, even when the
 // KindDeviceRevoked event never arrives.
 func TestRevokedWithoutRevocationEvent(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-5700")
 	h.user("omar", h.wh.ID)
@@ -299,6 +306,7 @@ func TestRevokedWithoutRevocationEvent(t *testing.T) {
 // TestWSLargeMessage: a message just under the 4 KiB limit is read whole
 // through the small read buffer and acted on.
 func TestWSLargeMessage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	d := h.enroll("S21-5800")
@@ -329,6 +337,7 @@ func TestWSLargeMessage(t *testing.T) {
 // TestLoginAuditsEndedSessions: the sessions a login ends (replaced on
 // the device, evicted beyond the cap) are audited with their reason.
 func TestLoginAuditsEndedSessions(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	one := 1
@@ -362,6 +371,7 @@ func TestLoginAuditsEndedSessions(t *testing.T) {
 // warehouse behind one NAT) over many emails never lock the address, so
 // the right manager still enrolls.
 func TestEnrollAddressNeverQuarantined(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for i := range 25 {
 		b := h.enrollBody(fmt.Sprintf("S21-66%02d", i))
@@ -380,6 +390,7 @@ func TestEnrollAddressNeverQuarantined(t *testing.T) {
 // counts against that username only: once it is locked, the manager is
 // locked out of nothing and still enrolls.
 func TestKeyNamespaces(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.setWarehouse(devices.SettingsOverride{Throttle: &devices.Throttle{UserFailures: 3, PairFreeFailures: 50}})
 	d := h.enroll("S21-5400")

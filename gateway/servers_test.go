@@ -45,6 +45,7 @@ func servers(t *testing.T, clk *clock.Clock) backend {
 // TestOnServers runs the evict flow, a queued logout and a cross-instance
 // push on PostgreSQL and Redis.
 func TestOnServers(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	h := newHarnessOn(t, clk, servers(t, clk))
 	_, url2 := h.startServer()
@@ -94,6 +95,7 @@ func TestOnServers(t *testing.T) {
 // a closed port) and then the registry down, every call answers 503
 // unavailable, with no error text, never a guess at success.
 func TestUnavailable(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "registry.db"))

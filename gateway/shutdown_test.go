@@ -75,6 +75,7 @@ func socketGoroutines() []string {
 // socket goroutine remains and no store call is made: the caller closes
 // the stores next.
 func TestShutdownWaitsForSocketCleanUp(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	be := embedded(t, clk)
 	cs := &closingStore{Store: be.store}

@@ -15,6 +15,7 @@ import (
 )
 
 func TestWSRefusedBeforeUpgrade(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	d := h.enroll("S21-1000")
 	tests := []struct {
@@ -60,6 +61,7 @@ func TestWSRefusedBeforeUpgrade(t *testing.T) {
 }
 
 func TestWSCloseCodes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.AuthTimeout = 200 * time.Millisecond })
 	ctx := context.Background()
 	d := h.enroll("S21-1100")
@@ -161,6 +163,7 @@ func TestWSCloseCodes(t *testing.T) {
 }
 
 func TestWSShutdown(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	a, b := h.enroll("S21-1200"), h.enroll("S21-1201")
 	ca, _ := h.connect(h.ts.URL, a)
@@ -204,6 +207,7 @@ func TestWSShutdown(t *testing.T) {
 // told at once that the fourth evicted it, acknowledges, and the command
 // reads acked.
 func TestEvictFlow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	h.user("gina", h.wh.ID)
@@ -247,6 +251,7 @@ func TestEvictFlow(t *testing.T) {
 // TestQueuedLogout: a logout that happened while the device was away is
 // sent right after welcome, marked delivered, and resent until acked.
 func TestQueuedLogout(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	d := h.enroll("S21-1400")
@@ -285,6 +290,7 @@ func TestQueuedLogout(t *testing.T) {
 }
 
 func TestWSWelcomeAndWarning(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	// Idle as long as the absolute lifetime, so that the clock can jump to
 	// the warning without the session idling out first.
@@ -318,6 +324,7 @@ func TestWSWelcomeAndWarning(t *testing.T) {
 // second replaces one on the first (4409), and a login through the first
 // reaches the socket held by the second.
 func TestCrossInstance(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	_, url2 := h.startServer()
 	d, e := h.enroll("S21-1600"), h.enroll("S21-1601")
@@ -344,6 +351,7 @@ func TestCrossInstance(t *testing.T) {
 
 // TestWSDeadPeer: a device that answers no ping is dropped.
 func TestWSDeadPeer(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.PingEvery = 50 * time.Millisecond; c.PongWait = 100 * time.Millisecond })
 	d := h.enroll("S21-1700")
 	c, _ := h.connect(h.ts.URL, d)

@@ -100,6 +100,7 @@ func (e *env) managerLogin(email, pw string) error {
 }
 
 func TestKeys(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ got, want string }{
 		{UserSubject(" Max "), "u:max"},
 		{UserSubject("m:mia@example.com"), "u:m:mia@example.com"},
@@ -125,6 +126,7 @@ func TestKeys(t *testing.T) {
 // TestUsernameCannotLockManager: PIN failures under a username that
 // spells a manager's key lock that username, never the manager.
 func TestUsernameCannotLockManager(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	l := Limits(e.settings().Throttle)
 	for range l.UserFailures + 1 {
@@ -146,6 +148,7 @@ func TestUsernameCannotLockManager(t *testing.T) {
 // count, another is ErrInFlight at once, for a known and an unknown
 // account alike; a finished attempt gives its keys back.
 func TestInFlight(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	other, _, _, err := e.reg.Enroll(context.Background(), e.mgr.ID, devices.EnrollInput{WarehouseID: e.wh.ID, Serial: "S-2"})
 	if err != nil {
@@ -213,6 +216,7 @@ func (downThrottle) Check(context.Context, throttle.Attempt, throttle.Limits) (t
 // attempt it cannot check, is ErrUnavailable for every kind of sign-in;
 // a right secret needs no count and goes through.
 func TestFailClosed(t *testing.T) {
+	t.Parallel()
 	kinds := func(e *env, pin, pw string) map[string]error {
 		ctx := context.Background()
 		_, enrollErr := e.p.Enroll(ctx, Enrollment{Email: "mia@example.com", Password: pw, ClientIP: "192.0.2.9",
@@ -254,6 +258,7 @@ func TestFailClosed(t *testing.T) {
 // TestPoolBusy: with every slot taken, an attempt is ErrBusy once the
 // wait is over, and its claim is given back.
 func TestPoolBusy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	e.p.pool = NewPool(1, time.Millisecond)
 	release, err := e.p.pool.Acquire(context.Background())
@@ -272,6 +277,7 @@ func TestPoolBusy(t *testing.T) {
 // TestAddressLimits: an address source is never quarantined, however
 // many emails fail from it.
 func TestAddressLimits(t *testing.T) {
+	t.Parallel()
 	l := AddressLimits(Limits(devices.DefaultThrottle()))
 	if l.DeviceFailures != 0 || l.SprayUsers != 0 || l.UserFailures == 0 || l.PairFreeFailures == 0 {
 		t.Errorf("AddressLimits = %+v; want no quarantine, no spray alarm, the user and pair rules kept", l)

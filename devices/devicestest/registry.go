@@ -17,22 +17,22 @@ import (
 // runRegistry checks the Registry's rules over the store: the same rules
 // must hold whichever backend keeps the data.
 func runRegistry(t *testing.T, h Harness) {
-	t.Run("UsernameRace", func(t *testing.T) { testUsernameRace(t, h) })
-	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, h) })
-	t.Run("EmployeeID", func(t *testing.T) { testEmployeeID(t, h) })
-	t.Run("CreateUsersAllOrNone", func(t *testing.T) { testCreateUsersAllOrNone(t, h) })
-	t.Run("UpdateUser", func(t *testing.T) { testRegistryUpdateUser(t, h) })
-	t.Run("AuthenticateUser", func(t *testing.T) { testAuthenticateUser(t, h) })
-	t.Run("PIN", func(t *testing.T) { testPIN(t, h) })
-	t.Run("Rehash", func(t *testing.T) { testRehash(t, h) })
-	t.Run("Enroll", func(t *testing.T) { testEnroll(t, h) })
-	t.Run("Seen", func(t *testing.T) { testSeen(t, h) })
-	t.Run("Managers", func(t *testing.T) { testRegistryManagers(t, h) })
-	t.Run("EnsureAdmin", func(t *testing.T) { testEnsureAdmin(t, h) })
-	t.Run("ManagerTokens", func(t *testing.T) { testRegistryManagerTokens(t, h) })
-	t.Run("ServiceKeys", func(t *testing.T) { testRegistryServiceKeys(t, h) })
-	t.Run("SettingsAndWarehouses", func(t *testing.T) { testSettingsAndWarehouses(t, h) })
-	t.Run("Record", func(t *testing.T) { testRecord(t, h) })
+	t.Run("UsernameRace", func(t *testing.T) { t.Parallel(); testUsernameRace(t, h) })
+	t.Run("Lifecycle", func(t *testing.T) { t.Parallel(); testLifecycle(t, h) })
+	t.Run("EmployeeID", func(t *testing.T) { t.Parallel(); testEmployeeID(t, h) })
+	t.Run("CreateUsersAllOrNone", func(t *testing.T) { t.Parallel(); testCreateUsersAllOrNone(t, h) })
+	t.Run("UpdateUser", func(t *testing.T) { t.Parallel(); testRegistryUpdateUser(t, h) })
+	t.Run("AuthenticateUser", func(t *testing.T) { t.Parallel(); testAuthenticateUser(t, h) })
+	t.Run("PIN", func(t *testing.T) { t.Parallel(); testPIN(t, h) })
+	t.Run("Rehash", func(t *testing.T) { t.Parallel(); testRehash(t, h) })
+	t.Run("Enroll", func(t *testing.T) { t.Parallel(); testEnroll(t, h) })
+	t.Run("Seen", func(t *testing.T) { t.Parallel(); testSeen(t, h) })
+	t.Run("Managers", func(t *testing.T) { t.Parallel(); testRegistryManagers(t, h) })
+	t.Run("EnsureAdmin", func(t *testing.T) { t.Parallel(); testEnsureAdmin(t, h) })
+	t.Run("ManagerTokens", func(t *testing.T) { t.Parallel(); testRegistryManagerTokens(t, h) })
+	t.Run("ServiceKeys", func(t *testing.T) { t.Parallel(); testRegistryServiceKeys(t, h) })
+	t.Run("SettingsAndWarehouses", func(t *testing.T) { t.Parallel(); testSettingsAndWarehouses(t, h) })
+	t.Run("Record", func(t *testing.T) { t.Parallel(); testRecord(t, h) })
 }
 
 // regPepper and regParams keep the suite fast: a real deployment uses a

@@ -17,10 +17,12 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrationLockKey is the pg_advisory_xact_lock key that serialises
-// migrations: every instance starting at once takes it, so each
-// migration is applied exactly once. ("fgmigrat" as a number.)
-const migrationLockKey int64 = 0x66676d6967726174
+// migrationLock takes the pg_advisory_xact_lock that serialises the
+// migrations of one schema: every instance starting at once on that
+// schema takes it, so each migration is applied exactly once. The key is
+// a hash of the schema's name, so that deployments (and tests) in other
+// schemas of the same database do not wait for each other.
+const migrationLock = "SELECT pg_advisory_xact_lock(hashtextextended('floorgate.migrate:' || coalesce(current_schema(), ''), 0))"
 
 // migration is one file of migrations/: NNNN_name.sql.
 type migration struct {
@@ -70,7 +72,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	return s.inTx(ctx, "migrate", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
+		if _, err := tx.Exec(ctx, migrationLock); err != nil {
 			return err
 		}
 		// With no existing schema on the search_path, CREATE TABLE would

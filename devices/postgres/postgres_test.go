@@ -129,13 +129,18 @@ func checkMigrations(t *testing.T, conn *pgx.Conn) {
 	}
 }
 
-// TestMigrateWaitsForLock holds the migration advisory lock in another
-// session: Open waits for it (seen in pg_locks) and finishes once it is
-// released.
+// TestMigrateWaitsForLock holds the migration advisory lock of a schema
+// in another session: Open on that schema waits for it (seen in
+// pg_locks) and finishes once it is released, while Open on another
+// schema does not wait.
 func TestMigrateWaitsForLock(t *testing.T) {
 	schema, conn := newSchema(t)
 	ctx := context.Background()
 	holder := adminConn(t)
+	var migrationLockKey int64
+	if err := holder.QueryRow(ctx, "SELECT hashtextextended('floorgate.migrate:' || $1, 0)", schema).Scan(&migrationLockKey); err != nil {
+		t.Fatalf("lock key: %v", err)
+	}
 	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
 		t.Fatalf("pg_advisory_lock: %v", err)
 	}
@@ -187,6 +192,11 @@ func TestMigrateWaitsForLock(t *testing.T) {
 	}
 	if tables != 0 {
 		t.Errorf("schema has %d tables while Open waits for the lock; want 0", tables)
+	}
+	// Another schema migrates meanwhile: its lock is its own.
+	other := openStore(t)
+	if err := other.Ping(ctx); err != nil {
+		t.Errorf("Open on another schema while this one's lock is held: Ping = %v", err)
 	}
 	release()
 	if err := <-done; err != nil {

@@ -39,6 +39,7 @@ type FieldsError struct{ fields []FieldError }
 func (e *FieldsError) Error() string { return "fields" }
 
 func TestTable(t *testing.T) {
+	t.Parallel()
 	secret := errors.New("dial tcp 10.0.0.7:6379: connection refused")
 	tests := []struct {
 		name       string
@@ -89,6 +90,7 @@ func TestTable(t *testing.T) {
 }
 
 func TestExtra(t *testing.T) {
+	t.Parallel()
 	w := httptest.NewRecorder()
 	table.Write(w, &Error{Status: 400, Code: CodeInvalidRequest, Extra: map[string]any{"rows": []int{1}, "status": 999}})
 	var body map[string]any
@@ -152,6 +154,7 @@ var decodeTests = []struct {
 }
 
 func TestDecode(t *testing.T) {
+	t.Parallel()
 	for _, tt := range decodeTests {
 		t.Run(tt.name, func(t *testing.T) {
 			var v sample
@@ -177,6 +180,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestDecodeRequest(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		ct, body  string
 		wantField string

@@ -23,6 +23,11 @@
 //     socket ids are time-ordered, so that the newer socket wins even
 //     with clock skew (socketRace); pushes from the fan-out; presence in
 //     batches.
+//   - The caps on open sockets (ws.go): MaxSocketsPerAddr from one client
+//     address (ClientIP; an IPv6 /64) and MaxSockets in all, each socket
+//     holding its slot from the upgrade to its clean-up; an upgrade over
+//     either, or after Shutdown has begun, is answered 503 with
+//     Retry-After before any store call.
 //
 // # Goroutines
 //

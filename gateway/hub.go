@@ -53,6 +53,13 @@ func newHub(srv *Server) *hub {
 	}
 }
 
+// isClosing reports whether Shutdown has begun.
+func (h *hub) isClosing() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closing
+}
+
 // attach adds a freshly upgraded socket; false once Shutdown has begun.
 func (h *hub) attach(s *socket) bool {
 	h.mu.Lock()

@@ -13,7 +13,9 @@ type metrics struct {
 	pushes        *prometheus.CounterVec // type (logout, warning), path (live, queued)
 	pushLatency   prometheus.Histogram   // command created -> frame written, live pushes
 	socketsClosed *prometheus.CounterVec // code
-	sockets       prometheus.GaugeFunc   //
+	// socketRefusals counts upgrades refused by the socket caps.
+	socketRefusals *prometheus.CounterVec // reason
+	sockets        prometheus.GaugeFunc   //
 }
 
 func newMetrics(reg prometheus.Registerer, sockets func() int) (*metrics, error) {
@@ -35,12 +37,16 @@ func newMetrics(reg prometheus.Registerer, sockets func() int) (*metrics, error)
 			Namespace: "floorgate", Subsystem: "gateway", Name: "socket_closes_total",
 			Help: "Sockets closed by the gateway, by close code (\"dropped\" for cut connections).",
 		}, []string{"code"}),
+		socketRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "floorgate", Subsystem: "gateway", Name: "socket_refusals_total",
+			Help: "Websocket upgrades refused with 503 because a cap was reached (per_address, instance).",
+		}, []string{"reason"}),
 	}
 	m.sockets = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "floorgate", Subsystem: "gateway", Name: "sockets",
 		Help: "Authenticated device sockets held by this instance.",
 	}, func() float64 { return float64(sockets()) })
-	for _, c := range []prometheus.Collector{m.logins, m.pushes, m.pushLatency, m.socketsClosed, m.sockets} {
+	for _, c := range []prometheus.Collector{m.logins, m.pushes, m.pushLatency, m.socketsClosed, m.socketRefusals, m.sockets} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/connlimit"
 	"github.com/floorgate/floorgate/internal/id"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/signin"
@@ -55,10 +56,19 @@ type Config struct {
 	WriteWait  time.Duration
 	CloseGrace time.Duration
 	// MessageRate and MessageBurst bound the messages a device may send
-	// (a token bucket: 10 per second, burst 20); beyond them the socket
-	// closes with 1008.
+	// after its auth message (a token bucket: MessageRate per second,
+	// DefaultMessageRate when 0, and a burst of MessageBurst,
+	// DefaultMessageBurst when 0); beyond them the socket closes with
+	// 1008.
 	MessageRate  float64
 	MessageBurst int
+	// MaxSockets caps the websockets this instance holds at once
+	// (authenticated or still waiting for their auth message), and
+	// MaxSocketsPerAddr those from one client address (ClientIP; an
+	// IPv6 address counts by its /64). An upgrade over either cap is
+	// answered 503 unavailable with Retry-After. 0 is no cap.
+	MaxSockets        int
+	MaxSocketsPerAddr int
 	// SweepEvery is how often Run sweeps expired sessions (1s).
 	SweepEvery time.Duration
 	// PresenceEvery is how often Run refreshes the presence of the sockets
@@ -100,6 +110,8 @@ type Server struct {
 	activity *activity
 	work     *tasks // the sockets' goroutines, for Shutdown
 	router   chi.Router
+	// slots counts the open websockets per client address and in all.
+	slots *connlimit.Counter
 
 	// baseCtx is the context of work that outlives a request (socket
 	// reads, deliveries); it ends at Shutdown.
@@ -117,8 +129,8 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.PongWait, 60*time.Second)
 	setDefault(&cfg.WriteWait, 10*time.Second)
 	setDefault(&cfg.CloseGrace, 2*time.Second)
-	setDefault(&cfg.MessageRate, 10)
-	setDefault(&cfg.MessageBurst, 20)
+	setDefault(&cfg.MessageRate, DefaultMessageRate)
+	setDefault(&cfg.MessageBurst, DefaultMessageBurst)
 	setDefault(&cfg.SweepEvery, time.Second)
 	setDefault(&cfg.PresenceEvery, 20*time.Second)
 	setDefault(&cfg.PresenceTTL, 60*time.Second)
@@ -150,6 +162,7 @@ func New(cfg Config) (*Server, error) {
 		now:     cfg.Now,
 		origins: make(map[string]bool),
 		work:    newTasks(),
+		slots:   connlimit.NewCounter(cfg.MaxSockets, cfg.MaxSocketsPerAddr),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
@@ -180,6 +193,12 @@ func New(cfg Config) (*Server, error) {
 		// document; here everything that reaches Upgrade has passed.
 		CheckOrigin: func(*http.Request) bool { return true },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			if status >= 500 {
+				// The connection could not be taken over: the device
+				// tries again later (503 carries Retry-After).
+				WriteProblem(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Err: reason})
+				return
+			}
 			WriteProblem(w, &Error{Status: status, Code: CodeInvalidRequest, Detail: "not a websocket handshake"})
 		},
 	}

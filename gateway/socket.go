@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,15 @@ const (
 	// maxEarly bounds the logouts held for a socket between its
 	// registration and its welcome.
 	maxEarly = 256
+)
+
+// The default message limits of a device socket, counted after its auth
+// message. A device sends an ack per logout it is given: a few a shift,
+// and a backlog of queued ones right after welcome, which the burst
+// covers. 6 a minute sustained, 20 at once.
+const (
+	DefaultMessageRate  = 0.1 // per second
+	DefaultMessageBurst = 20
 )
 
 type frameKind uint8
@@ -61,6 +71,11 @@ type socket struct {
 	conn *websocket.Conn
 	slot uint32 // which ping tick pings it
 
+	// addr is the client address whose socket slot this socket holds
+	// (Server.slots), given back once by release.
+	addr     netip.Addr
+	released atomic.Bool
+
 	// Set by the reader before registration; read-only afterwards.
 	deviceID    string
 	warehouseID string // the device's, for the activity notes
@@ -88,12 +103,20 @@ type socket struct {
 	closedBy int                // the close code we sent, 0 if none
 }
 
-func newSocket(srv *Server, conn *websocket.Conn) *socket {
+func newSocket(srv *Server, conn *websocket.Conn, addr netip.Addr) *socket {
 	return &socket{
 		srv:    srv,
 		conn:   conn,
+		addr:   addr,
 		tokens: float64(srv.cfg.MessageBurst),
 		refill: srv.now(),
+	}
+}
+
+// release gives the socket's slot back to the caps (once).
+func (s *socket) release() {
+	if s.released.CompareAndSwap(false, true) {
+		s.srv.slots.Release(s.addr)
 	}
 }
 

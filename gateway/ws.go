@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/connlimit"
 	"github.com/floorgate/floorgate/internal/problem"
 	"github.com/floorgate/floorgate/sessions"
 )
@@ -73,6 +74,19 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, &Error{Status: http.StatusForbidden, Code: CodeForbidden, Detail: "origin not allowed"})
 		return
 	}
+	if s.hub.isClosing() {
+		WriteProblem(w, errGoingAway)
+		return
+	}
+	// A slot of the caps before any store call: a flood of upgrades
+	// from one address is refused here, cheaply, and the device told
+	// when to try again.
+	addr := connlimit.Key(s.cfg.ClientIP(r))
+	if reason := s.slots.Acquire(addr); reason != "" {
+		s.metrics.socketRefusals.WithLabelValues(reason).Inc()
+		WriteProblem(w, socketsFull(reason))
+		return
+	}
 	var (
 		dev  *devices.Device
 		code int
@@ -87,17 +101,35 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, errInvalidToken):
 			code = closeInvalidToken
 		default:
+			s.slots.Release(addr)
 			s.fail(w, r, err)
 			return
 		}
 	}
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.slots.Release(addr)
 		return // the upgrader has answered
 	}
-	sock := newSocket(s, conn)
+	sock := newSocket(s, conn, addr)
 	s.work.add()
 	go sock.run(dev, code)
+}
+
+// socketRetry is the Retry-After of an upgrade refused by the caps.
+const socketRetry = 10 * time.Second
+
+// errGoingAway refuses an upgrade once Shutdown has begun.
+var errGoingAway = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+	Detail: "this instance is stopping: connect again", RetryAfter: time.Second}
+
+// socketsFull is the refusal of an upgrade over a cap.
+func socketsFull(reason string) error {
+	detail := "this instance holds as many sockets as it may: try again later"
+	if reason == connlimit.ReasonAddress {
+		detail = "too many sockets from your address: try again later"
+	}
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: detail, RetryAfter: socketRetry}
 }
 
 // run authenticates the socket (unless the header did), registers it,
@@ -109,6 +141,7 @@ func (sock *socket) run(dev *devices.Device, code int) {
 	if !s.hub.attach(sock) {
 		sock.closeAndLinger(closeGoingAway, "server going away")
 		_ = sock.conn.Close()
+		sock.release()
 		return
 	}
 	handedOff := false
@@ -248,6 +281,7 @@ func (sock *socket) finish() {
 		_ = sock.conn.Close()
 	}
 	sock.mu.Unlock()
+	sock.release()
 	if wasCurrent, marking := s.hub.detach(sock); wasCurrent {
 		// A presence batch carrying this device is in flight: going
 		// offline before it lands would leave the device shown online

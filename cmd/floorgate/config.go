@@ -35,6 +35,9 @@ type config struct {
 	HashMemoryKiB   uint32
 	HashTime        uint32
 	ShutdownTimeout time.Duration
+
+	// Limits are the caps of the listeners and sockets (limits.go).
+	Limits limits
 }
 
 // Defaults of the flags that API.md "Running" does not fix.
@@ -84,6 +87,18 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		fs.UintVar(p, flagName, def, help+" ($"+key+")")
 		envOf[flagName] = key
 	}
+	intVar := func(p *int, flagName, key string, def int, help string) {
+		fs.IntVar(p, flagName, def, help+" ($"+key+")")
+		envOf[flagName] = key
+	}
+	floatVar := func(p *float64, flagName, key string, def float64, help string) {
+		fs.Float64Var(p, flagName, def, help+" ($"+key+")")
+		envOf[flagName] = key
+	}
+	boolVar := func(p *bool, flagName, key string, def bool, help string) {
+		fs.BoolVar(p, flagName, def, help+" ($"+key+")")
+		envOf[flagName] = key
+	}
 
 	var c config
 	var origins, logLevel string
@@ -123,6 +138,7 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		"argon2id passes of new PIN and password hashes (lower only for tests)")
 	durationVar(&c.ShutdownTimeout, "shutdown-timeout", "FLOORGATE_SHUTDOWN_TIMEOUT", defaultShutdownTimeout,
 		"how long a graceful stop waits for requests in flight")
+	limitFlags(&c.Limits, intVar, floatVar, boolVar)
 
 	if err := fs.Parse(args); err != nil {
 		return config{}, nil, err
@@ -175,6 +191,9 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 	}
 	if c.DataDir == "" {
 		return config{}, nil, errors.New("-data-dir is empty")
+	}
+	if err := c.Limits.check(); err != nil {
+		return config{}, nil, err
 	}
 	if c.InstanceID == "" {
 		c.InstanceID = defaultInstanceID()

@@ -162,6 +162,16 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"redis-prefix":     "FLOORGATE_REDIS_PREFIX",
 		"client-ip-header": "FLOORGATE_CLIENT_IP_HEADER",
 		"pprof-addr":       "FLOORGATE_PPROF_ADDR",
+
+		"max-conns":               "FLOORGATE_MAX_CONNS",
+		"max-conns-per-addr":      "FLOORGATE_MAX_CONNS_PER_ADDR",
+		"max-websockets":          "FLOORGATE_MAX_WEBSOCKETS",
+		"max-websockets-per-addr": "FLOORGATE_MAX_WEBSOCKETS_PER_ADDR",
+		"admin-max-conns":         "FLOORGATE_ADMIN_MAX_CONNS",
+		"fd-reserve":              "FLOORGATE_FD_RESERVE",
+		"ws-messages-per-minute":  "FLOORGATE_WS_MESSAGES_PER_MINUTE",
+		"ws-message-burst":        "FLOORGATE_WS_MESSAGE_BURST",
+		"device-metrics":          "FLOORGATE_DEVICE_METRICS",
 	}
 	for f, env := range want {
 		if !strings.Contains(help, "-"+f+" ") && !strings.Contains(help, "-"+f+"\n") {

@@ -1,6 +1,9 @@
 // Command floorgate runs Floorgate: the device API and websockets of the
 // gateway on one listener (-addr), the admin API on another
-// (-admin-addr), and /healthz, /readyz and /metrics on both.
+// (-admin-addr), /healthz and /readyz on both, and /metrics on the admin
+// listener (and the device listener with -device-metrics). Both
+// listeners cap their connections per client address and in all, below
+// the open-files limit (limits.go).
 //
 // With no configuration it keeps its registry in a SQLite file and its
 // sessions in process, under -data-dir; -postgres-url and -redis-url

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // readyTimeout bounds each store ping of /readyz.
@@ -51,18 +54,87 @@ func newMetricsRegistry() *prometheus.Registry {
 	return reg
 }
 
-// wrap returns h with the operations endpoints in front of it.
-func (o *ops) wrap(h http.Handler) http.Handler {
+// wrap returns h with the operations endpoints in front of it: /healthz,
+// /readyz, and /metrics from metrics unless it is nil (then /metrics is
+// h's, which answers 404).
+func (o *ops) wrap(h http.Handler, metrics prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", o.healthz)
 	mux.HandleFunc("GET /readyz", o.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(o.metrics, promhttp.HandlerOpts{
-		Registry:          o.metrics,
-		ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelError),
-		EnableOpenMetrics: false,
-	}))
+	if metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{
+			Registry:          o.metrics,
+			ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelError),
+			EnableOpenMetrics: false,
+		}))
+	}
 	mux.Handle("/", h)
 	return mux
+}
+
+// deviceGatherer is what /metrics shows on the device listener, when
+// the operator turns it on (-device-metrics): the Go and process
+// metrics, the gateway's, and the sign-in metrics of the device's own
+// sign-ins (PIN login, PIN change, enrollment). Nothing of the admin
+// listener: no admin API metric and no admin sign-in outcome. It keeps
+// what it knows rather than dropping what it does not, so a metric added
+// later stays off the device listener until it is listed here.
+type deviceGatherer struct{ g prometheus.Gatherer }
+
+// deviceSignInKinds are the values of the sign-in metrics' kind label
+// that belong to the device listener.
+var deviceSignInKinds = map[string]bool{"pin": true, "pin_change": true, "enroll": true}
+
+// deviceMetricPrefixes are the metric families the device listener shows.
+var deviceMetricPrefixes = []string{"go_", "process_", "floorgate_gateway_", "floorgate_signin_", "floorgate_listener_"}
+
+func (d deviceGatherer) Gather() ([]*dto.MetricFamily, error) {
+	mfs, err := d.g.Gather()
+	out := mfs[:0]
+	for _, mf := range mfs {
+		if !hasAnyPrefix(mf.GetName(), deviceMetricPrefixes) {
+			continue
+		}
+		ms := mf.Metric[:0]
+		for _, m := range mf.Metric {
+			if deviceSample(m) {
+				ms = append(ms, m)
+			}
+		}
+		if len(ms) > 0 {
+			mf.Metric = ms
+			out = append(out, mf)
+		}
+	}
+	return out, err
+}
+
+// deviceSample keeps a sample unless a label ties it to the admin side:
+// a sign-in kind other than the device's, or a listener other than the
+// gateway.
+func deviceSample(m *dto.Metric) bool {
+	for _, l := range m.GetLabel() {
+		switch l.GetName() {
+		case "kind":
+			if !deviceSignInKinds[l.GetValue()] {
+				return false
+			}
+		case "listener":
+			if l.GetValue() != "gateway" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // healthz answers 200 while the process runs.
@@ -117,19 +189,28 @@ type problem struct {
 	Code   string            `json:"code"`
 	Detail string            `json:"detail,omitempty"`
 	Checks map[string]string `json:"checks,omitempty"`
+	// RetryAfter repeats the Retry-After header, as every 503 of both
+	// APIs does.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
+// readyRetry is the Retry-After of a /readyz that is not ready.
+const readyRetry = 5 * time.Second
+
 func writeUnavailable(w http.ResponseWriter, detail string, checks map[string]string) {
+	retry := int(readyRetry / time.Second)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	w.WriteHeader(http.StatusServiceUnavailable)
 	json.NewEncoder(w).Encode(problem{
-		Type:   "about:blank",
-		Title:  "Service unavailable",
-		Status: http.StatusServiceUnavailable,
-		Code:   "unavailable",
-		Detail: detail,
-		Checks: checks,
+		Type:       "about:blank",
+		Title:      "Service unavailable",
+		Status:     http.StatusServiceUnavailable,
+		Code:       "unavailable",
+		Detail:     detail,
+		Checks:     checks,
+		RetryAfter: retry,
 	})
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // pingFunc is a pinger made of a function.
@@ -41,6 +43,7 @@ func TestOps(t *testing.T) {
 		{"readyz while stopping", up, up, true, "GET", "/readyz", 503, "application/problem+json", "unavailable"},
 		{"readyz before the fan-out watcher is subscribed", up, up, false, "GET", "/readyz?watching=false", 503, "application/problem+json", "unavailable"},
 		{"metrics", up, up, false, "GET", "/metrics", 200, "text/plain", ""},
+		{"metrics off", up, up, false, "GET", "/metrics?off", http.StatusTeapot, "", ""},
 		{"other paths go on", up, up, false, "GET", "/v1/session", http.StatusTeapot, "", ""},
 		{"other methods go on", up, up, false, "POST", "/healthz", http.StatusTeapot, "", ""},
 	}
@@ -51,7 +54,11 @@ func TestOps(t *testing.T) {
 				watching: func() bool { return watching }}
 			o.draining.Store(tt.draining)
 			rec := httptest.NewRecorder()
-			o.wrap(next).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+			var metrics prometheus.Gatherer = o.metrics
+			if strings.HasSuffix(tt.path, "?off") {
+				metrics = nil
+			}
+			o.wrap(next, metrics).ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
 			if rec.Code != tt.status {
 				t.Fatalf("%s %s = %d; want %d", tt.method, tt.path, rec.Code, tt.status)
 			}
@@ -65,6 +72,9 @@ func TestOps(t *testing.T) {
 				}
 				if p.Code != tt.code || p.Status != tt.status {
 					t.Errorf("%s %s problem = %+v; want code %q, status %d", tt.method, tt.path, p, tt.code, tt.status)
+				}
+				if tt.status == http.StatusServiceUnavailable && (rec.Header().Get("Retry-After") == "" || p.RetryAfter <= 0) {
+					t.Errorf("%s %s = 503 with Retry-After %q, retry_after %d; want both", tt.method, tt.path, rec.Header().Get("Retry-After"), p.RetryAfter)
 				}
 				if strings.Contains(rec.Body.String(), "connection refused") {
 					t.Errorf("%s %s body %q carries the store's error", tt.method, tt.path, rec.Body)

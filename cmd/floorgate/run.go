@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/floorgate/floorgate/admin"
 	"github.com/floorgate/floorgate/admin/console"
 	"github.com/floorgate/floorgate/devices"
@@ -103,6 +105,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("created the first admin", "manager_id", firstAdmin.ID, "generated_password", generated != "")
 	}
 
+	fileLimit, err := raiseFileLimit()
+	if err != nil {
+		log.Warn("open-files limit unknown: caps sized for 20,000 files", "err", err)
+	}
+	caps, err := c.Limits.size(fileLimit, c.ClientIPHeader != "")
+	if err != nil {
+		return err
+	}
+	for _, w := range caps.warnings {
+		log.Warn("limits: " + w)
+	}
+	log.Info("limits", "open_files", caps.FileLimit, "conns", caps.Conns, "conns_per_addr", caps.ConnsPerAddr,
+		"websockets", caps.Sockets, "websockets_per_addr", caps.SocketsPerAddr,
+		"admin_conns", caps.AdminConns, "admin_conns_per_addr", caps.AdminConnsPerAddr)
+
 	metrics := newMetricsRegistry()
 	// One sign-in policy for both listeners: one throttle, one set of
 	// in-flight claims, one hashing pool.
@@ -129,6 +146,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		InstanceID:     c.InstanceID,
 		Metrics:        metrics,
 		ClientIP:       clientIP(c.ClientIPHeader),
+
+		MessageRate:       caps.MessageRate,
+		MessageBurst:      caps.MessageBurst,
+		MaxSockets:        caps.Sockets,
+		MaxSocketsPerAddr: caps.SocketsPerAddr,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
@@ -158,15 +180,31 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	o := &ops{registry: regStore, sessions: sess.Store, metrics: metrics, log: log, watching: gw.Watching}
+	lm, err := newListenerMetrics(metrics)
+	if err != nil {
+		return err
+	}
 	var lc net.ListenConfig
-	gwLn, err := lc.Listen(ctx, "tcp", c.Addr)
+	rawGw, err := lc.Listen(ctx, "tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen -addr: %w", err)
 	}
-	admLn, err := lc.Listen(ctx, "tcp", c.AdminAddr)
+	rawAdm, err := lc.Listen(ctx, "tcp", c.AdminAddr)
 	if err != nil {
-		gwLn.Close()
+		rawGw.Close()
 		return fmt.Errorf("listen -admin-addr: %w", err)
+	}
+	// Both listeners hold at most their caps, so that no crowd of
+	// clients can take the files the stores need.
+	gwLn, err := lm.capped("gateway", rawGw, caps.Conns, caps.ConnsPerAddr, c.Limits.FDReserve)
+	var admLn net.Listener
+	if err == nil {
+		admLn, err = lm.capped("admin", rawAdm, caps.AdminConns, caps.AdminConnsPerAddr, c.Limits.FDReserve)
+	}
+	if err != nil {
+		rawGw.Close()
+		rawAdm.Close()
+		return err
 	}
 	addrs := Addrs{Gateway: gwLn.Addr().String(), Admin: admLn.Addr().String()}
 	var pprofLn net.Listener
@@ -182,8 +220,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	gwSrv := &http.Server{Handler: o.wrap(gw.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
-	admSrv := &http.Server{Handler: o.wrap(cons.Mount(admin.BasePath)), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	// The timeouts of limits.go: a connection that sends nothing, sends
+	// slowly or stops reading is closed, whatever it has sent.
+	var deviceMetrics prometheus.Gatherer
+	if c.Limits.DeviceMetrics {
+		deviceMetrics = deviceGatherer{metrics}
+	}
+	gwSrv := &http.Server{Handler: o.wrap(gw.Handler(), deviceMetrics), ErrorLog: errLog,
+		ReadHeaderTimeout: headerTimeout, ReadTimeout: deviceReadTimeout, WriteTimeout: deviceWriteTimeout, IdleTimeout: deviceIdleTimeout}
+	admSrv := &http.Server{Handler: writeStall(adminWriteStall, bodyDeadline(adminBodyTimeout, o.wrap(cons.Mount(admin.BasePath), metrics))),
+		ErrorLog: errLog, ReadHeaderTimeout: headerTimeout, IdleTimeout: adminIdleTimeout}
 	// Open live pages end when the stop begins, so that it does not wait
 	// for them.
 	admSrv.RegisterOnShutdown(feed.Close)

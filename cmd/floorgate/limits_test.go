@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/floorgate/floorgate/internal/testenv"
 )
 
 func TestLimitsSize(t *testing.T) {
@@ -78,20 +80,6 @@ func TestLimitsSize(t *testing.T) {
 	}
 }
 
-// dialFrom connects to addr from the loopback address from: Linux routes
-// all of 127.0.0.0/8 to the loopback interface, so one test plays
-// several client addresses.
-func dialFrom(t *testing.T, from, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial %s from %s: %v", addr, from, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // answer is what a raw connection read back.
 type answer struct {
 	status     int
@@ -124,7 +112,7 @@ func readAnswer(c net.Conn, br *bufio.Reader, wait time.Duration) answer {
 // holds. It returns the answer to that request.
 func idleKeepAlive(t *testing.T, from, addr string) answer {
 	t.Helper()
-	c := dialFrom(t, from, addr)
+	c := testenv.DialFrom(t, from, addr)
 	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: floorgate\r\n\r\n")
 	return readAnswer(c, bufio.NewReader(c), 10*time.Second)
 }
@@ -134,7 +122,7 @@ func idleKeepAlive(t *testing.T, from, addr string) answer {
 // within wait: nothing (a timeout) while the server waits for the body.
 func slowBody(t *testing.T, from, addr string, wait time.Duration) (net.Conn, answer) {
 	t.Helper()
-	c := dialFrom(t, from, addr)
+	c := testenv.DialFrom(t, from, addr)
 	fmt.Fprintf(c, "POST /v1/login HTTP/1.1\r\nHost: floorgate\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
 	return c, readAnswer(c, bufio.NewReader(c), wait)
 }
@@ -268,7 +256,7 @@ func TestSlowClientsAreCut(t *testing.T) {
 			// Two held connections fill the address's cap...
 			var conns []net.Conn
 			for range 2 {
-				c := dialFrom(t, tt.from, in.Gateway)
+				c := testenv.DialFrom(t, tt.from, in.Gateway)
 				io.WriteString(c, tt.send)
 				conns = append(conns, c)
 			}
@@ -331,7 +319,7 @@ func TestAdminDeadlines(t *testing.T) {
 	addr := srv.Listener.Addr().String()
 
 	t.Run("slow body is cut", func(t *testing.T) {
-		c := dialFrom(t, "127.0.0.1", addr)
+		c := testenv.DialFrom(t, "127.0.0.1", addr)
 		io.WriteString(c, "POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if _, err := io.Copy(io.Discard, c); isTimeoutErr(err) {
@@ -350,7 +338,7 @@ func TestAdminDeadlines(t *testing.T) {
 		}
 	})
 	t.Run("a client that stops reading is cut", func(t *testing.T) {
-		c := dialFrom(t, "127.0.0.1", addr)
+		c := testenv.DialFrom(t, "127.0.0.1", addr)
 		io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
 		time.Sleep(3 * d) // not reading: the server's writes stall
 		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/floorgate/floorgate/internal/testenv"
 )
 
 func TestKey(t *testing.T) {
@@ -97,19 +99,6 @@ func serve(t *testing.T, l *Listener) {
 	})
 }
 
-// dialFrom connects to addr from the loopback address from (Linux routes
-// all of 127.0.0.0/8 to the loopback interface).
-func dialFrom(t *testing.T, from, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial %s from %s: %v", addr, from, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // refusal reads what the server sent on c within wait: the refusal's
 // status, Retry-After and detail, or 0 when nothing came (the connection
 // is held).
@@ -154,17 +143,17 @@ func TestListener(t *testing.T) {
 	// within held means the connection was kept.
 	const held, refused5 = 200 * time.Millisecond, 5 * time.Second
 	for range 2 {
-		if st, _, _ := refusal(t, dialFrom(t, "127.0.0.2", addr), held); st != 0 {
+		if st, _, _ := refusal(t, testenv.DialFrom(t, "127.0.0.2", addr), held); st != 0 {
 			t.Fatalf("a connection within the caps got %d; want it held", st)
 		}
 	}
-	if st, ra, detail := refusal(t, dialFrom(t, "127.0.0.2", addr), refused5); st != 503 || ra != "7" || detail == "" {
+	if st, ra, detail := refusal(t, testenv.DialFrom(t, "127.0.0.2", addr), refused5); st != 503 || ra != "7" || detail == "" {
 		t.Fatalf("third connection from one address = %d, Retry-After %q; want 503, 7", st, ra)
 	}
-	if st, _, _ := refusal(t, dialFrom(t, "127.0.0.3", addr), held); st != 0 {
+	if st, _, _ := refusal(t, testenv.DialFrom(t, "127.0.0.3", addr), held); st != 0 {
 		t.Fatalf("another address's first connection got %d; want it held", st)
 	}
-	if st, ra, _ := refusal(t, dialFrom(t, "127.0.0.4", addr), refused5); st != 503 || ra != "7" {
+	if st, ra, _ := refusal(t, testenv.DialFrom(t, "127.0.0.4", addr), refused5); st != 503 || ra != "7" {
 		t.Fatalf("connection over the instance cap = %d, Retry-After %q; want 503, 7", st, ra)
 	}
 	if got := l.Open(); got != 3 {
@@ -198,7 +187,7 @@ func TestListenerReleases(t *testing.T) {
 		}
 	}()
 	for i := range 3 {
-		c := dialFrom(t, "127.0.0.1", ln.Addr().String())
+		c := testenv.DialFrom(t, "127.0.0.1", ln.Addr().String())
 		sc := <-accepted
 		if got := l.Open(); got != 1 {
 			t.Fatalf("round %d: Open() = %d; want 1", i, got)

@@ -99,7 +99,7 @@ func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) error {
 				b, _ := json.Marshal(e.Details)
 				details = string(b)
 			}
-			_ = cw.Write(csvSafe([]string{e.ID, e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.WarehouseID, e.DeviceID, details}))
+			_ = cw.Write([]string{e.ID, e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.WarehouseID, e.DeviceID, details})
 		}
 		cw.Flush()
 		flush(w)
@@ -117,31 +117,17 @@ func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// startCSV sends the headers of a CSV download.
-func startCSV(w http.ResponseWriter, filename string) *csv.Writer {
+// startCSV sends the headers of a CSV download and returns its writer,
+// which neutralises every cell (csvsafe.go): no export can forget to.
+func startCSV(w http.ResponseWriter, filename string) safeCSV {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	return csv.NewWriter(w)
+	return safeCSV{csv.NewWriter(w)}
 }
 
 func flush(w http.ResponseWriter) {
 	_ = http.NewResponseController(w).Flush()
-}
-
-// csvSafe keeps a spreadsheet from running a cell as a formula: a value
-// that starts with = + - @ or a control character is prefixed with '.
-func csvSafe(rec []string) []string {
-	for i, v := range rec {
-		if v == "" {
-			continue
-		}
-		switch v[0] {
-		case '=', '+', '-', '@', '\t', '\r':
-			rec[i] = "'" + v
-		}
-	}
-	return rec
 }

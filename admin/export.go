@@ -36,9 +36,9 @@ func (a *API) exportUsers(w http.ResponseWriter, r *http.Request) error {
 			if u.DeletedAt != nil {
 				deleted = u.DeletedAt.UTC().Format(time.RFC3339)
 			}
-			_ = cw.Write(csvSafe([]string{u.ID, u.Username, u.FirstName, u.LastName, u.EmployeeID, u.WarehouseID, codes.code(ctx, u.WarehouseID),
+			_ = cw.Write([]string{u.ID, u.Username, u.FirstName, u.LastName, u.EmployeeID, u.WarehouseID, codes.code(ctx, u.WarehouseID),
 				u.Language, string(u.Status), strconv.FormatBool(u.PINChangeRequired),
-				u.CreatedAt.UTC().Format(time.RFC3339), u.UpdatedAt.UTC().Format(time.RFC3339), deleted}))
+				u.CreatedAt.UTC().Format(time.RFC3339), u.UpdatedAt.UTC().Format(time.RFC3339), deleted})
 		}
 		cw.Flush()
 		flush(w)

@@ -234,12 +234,14 @@ func importColumns(header []string) (map[string]int, error) {
 func parseRow(line int, fields, header []string, col map[string]int) *importRecord {
 	rec := &importRecord{line: line, in: devices.UserInput{PINChangeRequired: true}}
 	width := len(header)
+	// A cell the export quoted against formulas (csvCell) reads as it
+	// was before.
 	get := func(name string) string {
 		i := col[name]
 		if i == 0 || i > len(fields) {
 			return ""
 		}
-		return strings.TrimSpace(fields[i-1])
+		return strings.TrimSpace(csvUnquote(strings.TrimSpace(fields[i-1])))
 	}
 	rec.in.Username = get("username")
 	if len(fields) != width {

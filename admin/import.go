@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,13 +49,18 @@ const (
 	ProblemWeakPIN             = "weak_pin"
 	ProblemDuplicateUsername   = "duplicate_username"
 	ProblemDuplicateEmployeeID = "duplicate_employee_id"
-	ProblemUsernameTaken       = "username_taken"
-	ProblemEmployeeIDTaken     = "employee_id_taken"
-	ProblemUnknownWarehouse    = "unknown_warehouse"
-	ProblemForbiddenWarehouse  = "forbidden_warehouse"
-	ProblemInvalidUsername     = "invalid_username"
-	ProblemInvalidValue        = "invalid_value"
-	ProblemInvalidUTF8         = "invalid_utf8" // a cell that is not valid UTF-8 text
+	ProblemUsernameTaken       = "username_taken"    // held by a user the caller manages (named in the message)
+	ProblemEmployeeIDTaken     = "employee_id_taken" // the same for an employee id
+	// ProblemUsernameUnavailable and ProblemEmployeeIDUnavailable are
+	// the one answer for a value the caller may not use for any reason
+	// they may not see (held in a warehouse beyond their roles).
+	ProblemUsernameUnavailable   = "username_unavailable"
+	ProblemEmployeeIDUnavailable = "employee_id_unavailable"
+	ProblemUnknownWarehouse      = "unknown_warehouse"
+	ProblemForbiddenWarehouse    = "forbidden_warehouse"
+	ProblemInvalidUsername       = "invalid_username"
+	ProblemInvalidValue          = "invalid_value"
+	ProblemInvalidUTF8           = "invalid_utf8" // a cell that is not valid UTF-8 text
 )
 
 // ImportProblem is one thing wrong with a row.
@@ -383,10 +389,15 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 		}
 		rep.Report = append(rep.Report, row)
 	}
-	if !rep.DryRun {
-		a.record(ctx, devices.Event{Actor: p.actor, Action: "users.import", Subject: "users",
-			Details: map[string]string{"mode": mode, "rows": strconv.Itoa(rep.Rows), "errors": strconv.Itoa(rep.Errors), "created": strconv.Itoa(rep.Created)}})
+	// A dry run is recorded too, with how many values it found
+	// unavailable: a manager probing names in bulk leaves a trace.
+	action, details := "users.import", map[string]string{"mode": mode, "rows": strconv.Itoa(rep.Rows), "errors": strconv.Itoa(rep.Errors), "created": strconv.Itoa(rep.Created)}
+	if rep.DryRun {
+		action = "users.import_dry_run"
+		details["unavailable"] = strconv.Itoa(countProblems(recs, ProblemUsernameUnavailable, ProblemEmployeeIDUnavailable))
+		delete(details, "created")
 	}
+	a.record(ctx, devices.Event{Actor: p.actor, Action: action, Subject: "users", Details: details})
 	return writeJSON(w, http.StatusOK, rep)
 }
 
@@ -486,7 +497,7 @@ func (a *API) validateRows(ctx context.Context, recs []*importRecord, org device
 		if len(rec.problems) > 0 {
 			continue
 		}
-		if err := a.checkTaken(ctx, rec, taken); err != nil {
+		if err := a.checkTaken(ctx, principalFrom(ctx), rec, taken); err != nil {
 			return err
 		}
 	}
@@ -564,15 +575,16 @@ feed:
 // ids in use are read in pages up front, rather than looked up row by row.
 const preloadAbove = 200
 
-// takenSet holds the username keys and employee ids in use.
+// takenSet holds the username keys and employee ids in use, each with
+// the user holding it.
 type takenSet struct {
-	usernames, employeeIDs map[string]bool
+	usernames, employeeIDs map[string]devices.User
 }
 
 // loadTaken reads every user (deleted ones included: they keep their
 // name for the restore window) a page at a time.
 func (a *API) loadTaken(ctx context.Context) (*takenSet, error) {
-	ts := &takenSet{usernames: map[string]bool{}, employeeIDs: map[string]bool{}}
+	ts := &takenSet{usernames: map[string]devices.User{}, employeeIDs: map[string]devices.User{}}
 	for _, st := range []devices.UserStatus{"", devices.UserDeleted} {
 		f := devices.UserFilter{Status: st, Page: devices.Page{Limit: maxPageSize}}
 		for page := 0; page < maxExportPages; page++ {
@@ -581,9 +593,9 @@ func (a *API) loadTaken(ctx context.Context) (*takenSet, error) {
 				return nil, fmt.Errorf("import: read users in use: %w", err)
 			}
 			for _, u := range users {
-				ts.usernames[u.UsernameKey] = true
+				ts.usernames[u.UsernameKey] = u
 				if u.EmployeeID != "" {
-					ts.employeeIDs[u.EmployeeID] = true
+					ts.employeeIDs[u.EmployeeID] = u
 				}
 			}
 			if len(users) < f.Limit {
@@ -596,33 +608,89 @@ func (a *API) loadTaken(ctx context.Context) (*takenSet, error) {
 }
 
 // checkTaken flags a validated row whose username or employee id is in
-// use: from the preloaded set, or by a lookup each.
-func (a *API) checkTaken(ctx context.Context, rec *importRecord, taken *takenSet) error {
+// use: from the preloaded set, or by a lookup each. What the row is told
+// depends on the caller's scope, never on where the holder is beyond it
+// (takenProblem).
+func (a *API) checkTaken(ctx context.Context, p *principal, rec *importRecord, taken *takenSet) error {
 	u := rec.user
+	var byName, byEmp *devices.User
 	if taken != nil {
-		if taken.usernames[u.UsernameKey] {
-			rec.add(ProblemUsernameTaken, "username", "an existing user has this username (a deleted user keeps it for 30 days)")
+		if h, ok := taken.usernames[u.UsernameKey]; ok {
+			byName = &h
 		}
-		if u.EmployeeID != "" && taken.employeeIDs[u.EmployeeID] {
-			rec.add(ProblemEmployeeIDTaken, "employee_id", "an existing user has this employee id")
+		if h, ok := taken.employeeIDs[u.EmployeeID]; ok && u.EmployeeID != "" {
+			byEmp = &h
 		}
-		return nil
-	}
-	switch _, err := a.reg.UserByUsername(ctx, u.Username); {
-	case err == nil:
-		rec.add(ProblemUsernameTaken, "username", "an existing user has this username (a deleted user keeps it for 30 days)")
-	case !errors.Is(err, devices.ErrNotFound):
-		return fmt.Errorf("import line %d: %w", rec.line, err)
-	}
-	if u.EmployeeID != "" {
-		switch _, err := a.reg.UserByEmployeeID(ctx, u.EmployeeID); {
+	} else {
+		switch h, err := a.reg.UserByUsername(ctx, u.Username); {
 		case err == nil:
-			rec.add(ProblemEmployeeIDTaken, "employee_id", "an existing user has this employee id")
+			byName = &h
 		case !errors.Is(err, devices.ErrNotFound):
 			return fmt.Errorf("import line %d: %w", rec.line, err)
 		}
+		if u.EmployeeID != "" {
+			switch h, err := a.reg.UserByEmployeeID(ctx, u.EmployeeID); {
+			case err == nil:
+				byEmp = &h
+			case !errors.Is(err, devices.ErrNotFound):
+				return fmt.Errorf("import line %d: %w", rec.line, err)
+			}
+		}
+	}
+	if byName != nil {
+		rec.problems = append(rec.problems, takenProblem(p, "username", *byName))
+	}
+	if byEmp != nil {
+		rec.problems = append(rec.problems, takenProblem(p, "employee_id", *byEmp))
 	}
 	return nil
+}
+
+// takenProblem is what an import row is told about a username or an
+// employee id that holder has. A holder the caller may manage (an
+// admin: any) is named, with its warehouse and whether it is deleted,
+// so that the caller can restore or rename it. Any other holder, in
+// another warehouse, active or suspended or deleted and keeping its
+// name for the restore window, is answered with one fixed problem,
+// the same for every cause the caller may not see: the row says the
+// value cannot be used and nothing else, so a dry run tells a user
+// manager nothing about the users of the warehouses beyond their roles
+// (usernames are unique across the organisation, so that the value is
+// unavailable is all any create would tell them too).
+func takenProblem(p *principal, field string, holder devices.User) ImportProblem {
+	what := "username"
+	if field == "employee_id" {
+		what = "employee id"
+	}
+	if !p.can(capUsers, holder.WarehouseID) {
+		code := ProblemUsernameUnavailable
+		if field == "employee_id" {
+			code = ProblemEmployeeIDUnavailable
+		}
+		return ImportProblem{Code: code, Field: field, Message: "this " + what + " cannot be used: choose another"}
+	}
+	code := ProblemUsernameTaken
+	if field == "employee_id" {
+		code = ProblemEmployeeIDTaken
+	}
+	msg := fmt.Sprintf("user %s (%s) of warehouse %s has this %s", holder.ID, holder.Username, holder.WarehouseID, what)
+	if holder.Status == devices.UserDeleted {
+		msg += "; the user is deleted and keeps it for 30 days: restore the user, or choose another"
+	}
+	return ImportProblem{Code: code, Field: field, Message: msg}
+}
+
+// countProblems counts the problems with one of codes across recs.
+func countProblems(recs []*importRecord, codes ...string) int {
+	n := 0
+	for _, rec := range recs {
+		for _, pr := range rec.problems {
+			if slices.Contains(codes, pr.Code) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // problemCode maps a registry field error to an import problem code.

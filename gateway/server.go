@@ -36,8 +36,9 @@ type Config struct {
 	// when nil. Network deadlines always use the real clock.
 	Now func() time.Time
 	// AllowedOrigins lists the browser origins (scheme://host[:port])
-	// allowed to open a websocket. A request without an Origin header is
-	// always allowed; "*" allows every origin.
+	// allowed to open a websocket and to call the device API from a
+	// page (CORS, cors.go). A request without an Origin header is always
+	// allowed; "*" allows every origin.
 	AllowedOrigins []string
 	// InstanceID names this instance in the fan-out and presence; random
 	// when empty.
@@ -110,6 +111,7 @@ type Server struct {
 	activity *activity
 	work     *tasks // the sockets' goroutines, for Shutdown
 	router   chi.Router
+	handler  http.Handler // router behind CORS
 	// slots counts the open websockets per client address and in all.
 	slots *connlimit.Counter
 
@@ -203,6 +205,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	s.router = s.routes()
+	s.handler = s.cors(s.router)
 	return s, nil
 }
 
@@ -231,9 +234,10 @@ func (s *Server) routes() chi.Router {
 	return r
 }
 
-// Handler returns the device endpoints of API.md. /healthz, /readyz and
-// /metrics belong to the caller.
-func (s *Server) Handler() http.Handler { return s.router }
+// Handler returns the device endpoints of API.md, with CORS for the
+// allowed origins (cors.go). /healthz, /readyz and /metrics belong to
+// the caller.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // handle adapts a handler that returns an error: the error is written as
 // a problem, and logged when it is the server's fault.

@@ -123,7 +123,7 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 	str(&c.AdminPassword, "admin-password", "FLOORGATE_ADMIN_PASSWORD", "",
 		"password of the first admin; empty: generated and printed once")
 	str(&origins, "allowed-origins", "FLOORGATE_ALLOWED_ORIGINS", "",
-		"comma-separated browser origins allowed to open websockets; empty: none")
+		"comma-separated browser origins allowed to open websockets and to call the device API (CORS); empty: none")
 	str(&c.ClientIPHeader, "client-ip-header", "FLOORGATE_CLIENT_IP_HEADER", "",
 		"header holding the client address set by a trusted load balancer (X-Forwarded-For, X-Real-IP); empty: the connection's address")
 	str(&c.PprofAddr, "pprof-addr", "FLOORGATE_PPROF_ADDR", "",

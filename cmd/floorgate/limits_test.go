@@ -378,3 +378,49 @@ func TestDeviceMetrics(t *testing.T) {
 		t.Errorf("admin /metrics lacks the admin sign-in or API metrics")
 	}
 }
+
+// TestCORSOnlyOnTheDeviceListener: with -allowed-origins set, the device
+// listener answers an allowed origin's preflight, and the admin listener
+// never sends a CORS header, to any origin.
+func TestCORSOnlyOnTheDeviceListener(t *testing.T) {
+	t.Parallel()
+	const app = "https://scanner-app.example.com"
+	env := e2eEnv(t)
+	env["FLOORGATE_ALLOWED_ORIGINS"] = app
+	in := startFloorgate(t, env)
+	preflight := func(url string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("OPTIONS", url, nil)
+		req.Header.Set("Origin", app)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := preflight(in.GatewayURL + "/v1/login"); resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != app {
+		t.Errorf("device listener preflight = %d, Allow-Origin %q; want 204, %s", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), app)
+	}
+	for _, path := range []string{"/admin/v1/login", "/admin/v1/me", "/"} {
+		resp := preflight(in.AdminURL + path)
+		for k := range resp.Header {
+			if strings.HasPrefix(k, "Access-Control-") {
+				t.Errorf("admin listener OPTIONS %s answered %s", path, k)
+			}
+		}
+	}
+	req, _ := http.NewRequest("POST", in.AdminURL+"/admin/v1/login", strings.NewReader(`{"email":"`+e2eAdminEmail+`","password":"`+e2eAdminPassword+`"}`))
+	req.Header.Set("Origin", app)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
+		t.Errorf("admin sign-in from an allowed device origin answered Access-Control-Allow-Origin %q; want none", v)
+	}
+}

@@ -183,6 +183,36 @@ test('browser: the example sign-in page, driven as a user would', opts, async ()
   await p.close()
 })
 
+test('browser: a page on another origin calls Floorgate itself (CORS for -allowed-origins only)', opts, async () => {
+  const u = await fg.addUser('cora')
+  const direct = 'http://' + fg.gatewayAddr
+  // The page's origin (the harness) is on -allowed-origins: enroll,
+  // socket and login go straight to Floorgate, another origin.
+  const p = await page({ baseUrl: direct })
+  await enroll(p)
+  await p.evaluate(() => window.rec.c.connect())
+  await online(p)
+  const l = await login(p, u)
+  assert.ok(l.session_id)
+  await p.close()
+
+  // A page of an origin not on the list: the browser gets no CORS
+  // header, so the call fails in the page and nothing is enrolled.
+  const other = await serve(() => fg.gatewayAddr)
+  try {
+    const q = await browser.newPage()
+    await q.goto(other.url + '/test/')
+    await q.waitForFunction(() => window.ready)
+    await q.evaluate(o => window.make(o), { baseUrl: direct })
+    const refused = await q.evaluate(([m, wh]) => window.rec.c.enroll({ email: m.email, password: m.password, warehouseId: wh, device: { serial: 'X-CORS-1', model: 'TC52' } })
+      .then(() => null, e => String(e.code || e.name)), [fg.manager, fg.warehouseId])
+    assert.notEqual(refused, null, 'a call from an origin not on the list must fail in the browser')
+    await q.close()
+  } finally {
+    other.close()
+  }
+})
+
 test('browser: server restart (1001), jittered reconnect', opts, async () => {
   const p = await page({ base: 100, max: 1000 })
   await enroll(p)

@@ -179,7 +179,7 @@ func (a *API) countDevices(ctx context.Context, sum *WarehouseSummary, ds []devi
 		if quarantined[i] {
 			sum.Quarantined++
 		}
-		if devices.AppVersionBelow(d.AppVersion, sum.MinVersion) {
+		if d.VersionBelow("", sum.MinVersion) {
 			sum.BelowMin++
 		}
 		sum.Unacked += unacked[i]

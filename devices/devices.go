@@ -23,19 +23,22 @@ const (
 // the old record and creates a new one, so a device id names exactly one
 // credential.
 type Device struct {
-	ID          string       `json:"id"`
-	Serial      string       `json:"serial"` // unique among active devices
-	WarehouseID string       `json:"warehouse_id"`
-	Label       string       `json:"label"`
-	Model       string       `json:"model"`
-	OSVersion   string       `json:"os_version"`
-	AppVersion  string       `json:"app_version"`
-	EnrolledBy  string       `json:"enrolled_by"` // manager id
-	EnrolledAt  time.Time    `json:"enrolled_at"`
-	LastSeenAt  *time.Time   `json:"last_seen_at,omitempty"`
-	Status      DeviceStatus `json:"status"`
-	RevokedAt   *time.Time   `json:"revoked_at,omitempty"`
-	TokenHash   string       `json:"-"` // Token.Hash() of the device token
+	ID          string `json:"id"`
+	Serial      string `json:"serial"` // unique among active devices
+	WarehouseID string `json:"warehouse_id"`
+	Label       string `json:"label"`
+	Model       string `json:"model"`
+	OSVersion   string `json:"os_version"`
+	AppVersion  string `json:"app_version"` // the last version the device reported (enrollment, then logins)
+	// EnrolledAppVersion is the version the device reported when a
+	// manager enrolled it; logins never change it (VersionBelow).
+	EnrolledAppVersion string       `json:"enrolled_app_version"`
+	EnrolledBy         string       `json:"enrolled_by"` // manager id
+	EnrolledAt         time.Time    `json:"enrolled_at"`
+	LastSeenAt         *time.Time   `json:"last_seen_at,omitempty"`
+	Status             DeviceStatus `json:"status"`
+	RevokedAt          *time.Time   `json:"revoked_at,omitempty"`
+	TokenHash          string       `json:"-"` // Token.Hash() of the device token
 }
 
 // Enroll registers a handheld for managerID, who must already have been
@@ -64,17 +67,18 @@ func (r *Registry) Enroll(ctx context.Context, managerID string, in EnrollInput)
 	now := r.clock()
 	tok = token.New(DeviceTokenPrefix)
 	d = Device{
-		ID:          id.New("dev_", now),
-		Serial:      serial,
-		WarehouseID: whID,
-		Label:       label,
-		Model:       model,
-		OSVersion:   osv,
-		AppVersion:  app,
-		EnrolledBy:  managerID,
-		EnrolledAt:  now,
-		Status:      DeviceActive,
-		TokenHash:   tok.Hash(),
+		ID:                 id.New("dev_", now),
+		Serial:             serial,
+		WarehouseID:        whID,
+		Label:              label,
+		Model:              model,
+		OSVersion:          osv,
+		AppVersion:         app,
+		EnrolledAppVersion: app,
+		EnrolledBy:         managerID,
+		EnrolledAt:         now,
+		Status:             DeviceActive,
+		TokenHash:          tok.Hash(),
 	}
 	ev := event(now, ManagerActor(managerID), "device.enroll", DeviceActor(d.ID))
 	ev.WarehouseID = whID

@@ -149,6 +149,21 @@ func AppVersionBelow(version, min string) bool {
 	return false
 }
 
+// VersionBelow reports whether a login on d that claims the app version
+// claimed ("" when it claims none: then the last version d reported) is
+// held below min. It is below when the claim is, or when the version
+// recorded at d's enrollment is: the lower of the two counts. The claim
+// is only what the app says; the enrolled version was said while a
+// manager signed in on the device, and a login cannot raise it. A
+// device whose app was updated past a raised minimum is enrolled again
+// (docs/SECURITY.md, "App versions").
+func (d Device) VersionBelow(claimed, min string) bool {
+	if claimed == "" {
+		claimed = d.AppVersion
+	}
+	return AppVersionBelow(claimed, min) || AppVersionBelow(d.EnrolledAppVersion, min)
+}
+
 // leadingVersion returns the longest prefix of s made of digits and dots,
 // without a trailing dot.
 func leadingVersion(s string) string {

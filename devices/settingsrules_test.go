@@ -115,3 +115,29 @@ func TestWarehouseCode(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionBelow: a login is held to the lower of the version it claims
+// (or, claiming none, the last the device reported) and the version
+// recorded at enrollment.
+func TestVersionBelow(t *testing.T) {
+	tests := []struct {
+		enrolled, reported, claimed, min string
+		below                            bool
+	}{
+		{"4.2.0", "4.2.0", "", "4.10", true},
+		{"4.2.0", "4.2.0", "4.10.1", "4.10", true}, // a claim cannot lift the enrolled version
+		{"4.10.1", "4.10.1", "", "4.10", false},
+		{"4.10.1", "4.10.1", "4.2.0", "4.10", true}, // nor hide an older app
+		{"4.10.1", "4.2.0", "", "4.10", true},       // the last reported counts without a claim
+		{"4.10.1", "4.2.0", "4.11", "4.10", false},
+		{"", "4.11", "4.11", "4.10", true}, // enrolled without a version: below any minimum
+		{"", "", "", "", false},            // no minimum
+		{"garbage", "5.0", "5.0", "4.10", true},
+	}
+	for _, tt := range tests {
+		d := Device{EnrolledAppVersion: tt.enrolled, AppVersion: tt.reported}
+		if got := d.VersionBelow(tt.claimed, tt.min); got != tt.below {
+			t.Errorf("Device{enrolled %q, reported %q}.VersionBelow(%q, %q) = %v; want %v", tt.enrolled, tt.reported, tt.claimed, tt.min, got, tt.below)
+		}
+	}
+}

@@ -240,9 +240,27 @@ func TestLoginErrors(t *testing.T) {
 		if r.status != http.StatusUpgradeRequired || r.code() != CodeAppVersionUnsupported {
 			t.Fatalf("login with app 4.2.0 under minimum 4.10 = %d %s; want 426", r.status, r.body)
 		}
+		// Claiming a newer app at login does not lift a device enrolled
+		// with an older one: the lower of the two counts.
 		r = h.do("POST", "/v1/login", d.token, map[string]string{"username": "alice", "pin": goodPIN, "app_version": "4.10.1"})
-		if r.status != 200 {
-			t.Fatalf("login with app 4.10.1 = %d %s; want 200", r.status, r.body)
+		if r.status != http.StatusUpgradeRequired || r.code() != CodeAppVersionUnsupported {
+			t.Fatalf("login claiming 4.10.1 on a device enrolled with 4.2.0 = %d %s; want 426", r.status, r.body)
+		}
+		// A device enrolled with the newer app signs in, unless it
+		// claims an older one.
+		body := h.enrollBody("S21-0205")
+		body["device"].(map[string]any)["app_version"] = "4.10.1"
+		er := h.do("POST", "/v1/enroll", "", body)
+		if er.status != http.StatusCreated {
+			t.Fatalf("enroll with 4.10.1 = %d %s", er.status, er.body)
+		}
+		newer := device{id: er.json(t)["device_id"].(string), token: er.json(t)["device_token"].(string)}
+		if r := h.login(newer, "alice", goodPIN); r.status != 200 {
+			t.Fatalf("login on a device enrolled with 4.10.1 = %d %s; want 200", r.status, r.body)
+		}
+		r = h.do("POST", "/v1/login", newer.token, map[string]string{"username": "alice", "pin": goodPIN, "app_version": "4.2.0"})
+		if r.status != http.StatusUpgradeRequired {
+			t.Fatalf("login claiming 4.2.0 on a device enrolled with 4.10.1 = %d %s; want 426", r.status, r.body)
 		}
 	})
 

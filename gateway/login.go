@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
@@ -78,17 +77,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		outcome = outcomeInvalid
 		return err
 	}
-	appVersion := dev.AppVersion
-	if req.AppVersion != "" {
-		appVersion = req.AppVersion
-	}
 	s.reg.Seen(dev.ID, req.AppVersion)
 
 	set, err := s.reg.EffectiveSettings(ctx, dev.WarehouseID)
 	if err != nil {
 		return unavailable(fmt.Errorf("settings of %s: %w", dev.WarehouseID, err))
 	}
-	if set.MinAppVersion != "" && compareVersions(appVersion, set.MinAppVersion) < 0 {
+	// The lower of the claimed and the enrolled version counts: a claim
+	// cannot lift a device enrolled with an older app (devices.Device.VersionBelow).
+	if dev.VersionBelow(req.AppVersion, set.MinAppVersion) {
 		outcome = outcomeOldApp
 		return &Error{Status: http.StatusUpgradeRequired, Code: CodeAppVersionUnsupported,
 			Detail: "this app version is below the warehouse's minimum " + set.MinAppVersion}
@@ -138,67 +135,4 @@ func loginOutcome(err error) string {
 		return outcomeBusy
 	}
 	return outcomeError
-}
-
-// compareVersions compares dotted version numbers ("4.2.0" < "4.10"):
-// missing parts count as 0, and anything after the leading digits of a
-// part ("0-beta") is ignored. An empty or unreadable version is below
-// every other, so that a device that does not say its version is held to
-// the minimum.
-func compareVersions(a, b string) int {
-	pa, oka := versionParts(a)
-	pb, okb := versionParts(b)
-	switch {
-	case !oka && !okb:
-		return 0
-	case !oka:
-		return -1
-	case !okb:
-		return 1
-	}
-	for i := 0; i < len(pa) || i < len(pb); i++ {
-		var x, y int
-		if i < len(pa) {
-			x = pa[i]
-		}
-		if i < len(pb) {
-			y = pb[i]
-		}
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-	}
-	return 0
-}
-
-func versionParts(v string) ([]int, bool) {
-	v = strings.TrimPrefix(strings.TrimSpace(v), "v")
-	if v == "" {
-		return nil, false
-	}
-	var parts []int
-	for p := range strings.SplitSeq(v, ".") {
-		n, digits := 0, 0
-		for digits < len(p) && p[digits] >= '0' && p[digits] <= '9' && digits < 9 {
-			n = n*10 + int(p[digits]-'0')
-			digits++
-		}
-		if digits == 0 {
-			if len(parts) == 0 {
-				return nil, false
-			}
-			break
-		}
-		parts = append(parts, n)
-		if digits < len(p) {
-			break // "0-beta": the rest does not count
-		}
-		if len(parts) == 8 {
-			break
-		}
-	}
-	return parts, true
 }

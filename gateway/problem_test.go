@@ -77,30 +77,6 @@ func TestProblemOf(t *testing.T) {
 	})
 }
 
-func TestCompareVersions(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"4.2.0", "4.2.0", 0},
-		{"4.2", "4.2.0", 0},
-		{"4.2.0", "4.10", -1},
-		{"4.10", "4.9.9", 1},
-		{"5", "4.99", 1},
-		{"4.2.0-beta", "4.2.0", 0},
-		{"v4.3", "4.2", 1},
-		{"", "1.0", -1},
-		{"garbage", "1.0", -1},
-		{"1.0", "", 1},
-	}
-	for _, tt := range tests {
-		if got := compareVersions(tt.a, tt.b); got != tt.want {
-			t.Errorf("compareVersions(%q, %q) = %d; want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 // TestHashPoolBusy: with every hashing slot taken, a sign-in is answered
 // 429 at once instead of waiting in line.
 func TestHashPoolBusy(t *testing.T) {

@@ -654,6 +654,10 @@ func testSeen(t *testing.T, h Harness) {
 	if got, _ := e.reg.Device(e.ctx, d.ID); got.AppVersion != "4.4.0" || !got.LastSeenAt.Equal(e.clock.Now()) {
 		t.Errorf("Device() after RunSeenFlusher = %q at %v; want 4.4.0 at %v", got.AppVersion, got.LastSeenAt, e.clock.Now())
 	}
+	// The version recorded at enrollment is never moved by a sighting.
+	if got, _ := e.reg.Device(e.ctx, d.ID); got.EnrolledAppVersion != "4.2.0" {
+		t.Errorf("Device().EnrolledAppVersion after sightings = %q; want 4.2.0 (the enrollment's)", got.EnrolledAppVersion)
+	}
 }
 
 // testRegistryManagers: validation, email uniqueness, authentication,

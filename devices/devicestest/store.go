@@ -171,10 +171,13 @@ func (f *fixture) newDevice(warehouseID, serial string) devices.Device {
 		Model:       "TC52",
 		OSVersion:   "13",
 		AppVersion:  "4.2.0",
-		EnrolledBy:  "mgr_x",
-		EnrolledAt:  at,
-		Status:      devices.DeviceActive,
-		TokenHash:   token.New(devices.DeviceTokenPrefix).Hash(),
+		// EnrolledAppVersion differs from AppVersion, so that a store
+		// mixing the two up fails the suite.
+		EnrolledAppVersion: "4.1.0",
+		EnrolledBy:         "mgr_x",
+		EnrolledAt:         at,
+		Status:             devices.DeviceActive,
+		TokenHash:          token.New(devices.DeviceTokenPrefix).Hash(),
 	}
 }
 

@@ -12,14 +12,14 @@ import (
 )
 
 const deviceColumns = `id, serial, warehouse_id, label, model, os_version, app_version, enrolled_by,
-	enrolled_at, last_seen_at, status, revoked_at, token_hash`
+	enrolled_at, last_seen_at, status, revoked_at, token_hash, enrolled_app_version`
 
 // scanDevice reads one row of deviceColumns.
 func scanDevice(row pgx.CollectableRow) (devices.Device, error) {
 	var d devices.Device
 	var tokenHash *string
 	if err := row.Scan(&d.ID, &d.Serial, &d.WarehouseID, &d.Label, &d.Model, &d.OSVersion, &d.AppVersion,
-		&d.EnrolledBy, &d.EnrolledAt, &d.LastSeenAt, &d.Status, &d.RevokedAt, &tokenHash); err != nil {
+		&d.EnrolledBy, &d.EnrolledAt, &d.LastSeenAt, &d.Status, &d.RevokedAt, &tokenHash, &d.EnrolledAppVersion); err != nil {
 		return d, err
 	}
 	d.TokenHash = emptyIfNull(tokenHash)
@@ -32,7 +32,7 @@ func scanDevice(row pgx.CollectableRow) (devices.Device, error) {
 // deviceRow is d's values in the order of deviceColumns.
 func deviceRow(d devices.Device) []any {
 	return []any{d.ID, d.Serial, d.WarehouseID, d.Label, d.Model, d.OSVersion, d.AppVersion, d.EnrolledBy,
-		utc(d.EnrolledAt), utcPtr(d.LastSeenAt), string(d.Status), utcPtr(d.RevokedAt), nullIfEmpty(d.TokenHash)}
+		utc(d.EnrolledAt), utcPtr(d.LastSeenAt), string(d.Status), utcPtr(d.RevokedAt), nullIfEmpty(d.TokenHash), d.EnrolledAppVersion}
 }
 
 // serialLockClass is the first key of the advisory locks that serialise
@@ -59,7 +59,7 @@ func (s *Store) EnrollDevice(ctx context.Context, d devices.Device, ev devices.E
 		if len(old) > 0 {
 			replaced = &old[0]
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO devices ("+deviceColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+		if _, err := tx.Exec(ctx, "INSERT INTO devices ("+deviceColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
 			deviceRow(d)...); err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func (s *Store) UpdateDevice(ctx context.Context, id string, fn func(*devices.De
 		d.ID = id
 		rows, _ = tx.Query(ctx, `UPDATE devices SET serial = $2, warehouse_id = $3, label = $4, model = $5,
 			os_version = $6, app_version = $7, enrolled_by = $8, enrolled_at = $9, last_seen_at = $10,
-			status = $11, revoked_at = $12, token_hash = $13
+			status = $11, revoked_at = $12, token_hash = $13, enrolled_app_version = $14
 			WHERE id = $1 RETURNING `+deviceColumns, deviceRow(d)...)
 		if out, err = pgx.CollectExactlyOneRow(rows, scanDevice); err != nil {
 			return err

@@ -11,14 +11,14 @@ import (
 // This file keeps devices and service keys.
 
 const deviceColumns = `id, serial, warehouse_id, label, model, os_version, app_version, enrolled_by, enrolled_at,
-	last_seen_at, status, revoked_at, token_hash`
+	last_seen_at, status, revoked_at, token_hash, enrolled_app_version`
 
 func scanDevice(sc scanner) (devices.Device, error) {
 	var d devices.Device
 	var enrolled int64
 	var seen, revoked sql.NullInt64
 	if err := sc.Scan(&d.ID, &d.Serial, &d.WarehouseID, &d.Label, &d.Model, &d.OSVersion, &d.AppVersion, &d.EnrolledBy,
-		&enrolled, &seen, &d.Status, &revoked, &d.TokenHash); err != nil {
+		&enrolled, &seen, &d.Status, &revoked, &d.TokenHash, &d.EnrolledAppVersion); err != nil {
 		return d, err
 	}
 	d.EnrolledAt = fromTS(enrolled)
@@ -49,9 +49,9 @@ func (s *Store) EnrollDevice(ctx context.Context, d devices.Device, ev devices.E
 			}
 			replaced = &old
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Serial, d.WarehouseID, d.Label, d.Model, d.OSVersion, d.AppVersion, d.EnrolledBy, ts(d.EnrolledAt),
-			nullTS(d.LastSeenAt), string(d.Status), nullTS(d.RevokedAt), d.TokenHash); err != nil {
+			nullTS(d.LastSeenAt), string(d.Status), nullTS(d.RevokedAt), d.TokenHash, d.EnrolledAppVersion); err != nil {
 			return translate(ctx, op, err)
 		}
 		return appendEvents(ctx, tx, op, ev)
@@ -78,10 +78,11 @@ func (s *Store) UpdateDevice(ctx context.Context, id string, fn func(*devices.De
 		}
 		d.ID = id
 		if _, err := tx.ExecContext(ctx, `UPDATE devices SET serial = ?, warehouse_id = ?, label = ?, model = ?, os_version = ?,
-			app_version = ?, enrolled_by = ?, enrolled_at = ?, last_seen_at = ?, status = ?, revoked_at = ?, token_hash = ?
+			app_version = ?, enrolled_by = ?, enrolled_at = ?, last_seen_at = ?, status = ?, revoked_at = ?, token_hash = ?,
+			enrolled_app_version = ?
 			WHERE id = ?`,
 			d.Serial, d.WarehouseID, d.Label, d.Model, d.OSVersion, d.AppVersion, d.EnrolledBy, ts(d.EnrolledAt),
-			nullTS(d.LastSeenAt), string(d.Status), nullTS(d.RevokedAt), d.TokenHash, id); err != nil {
+			nullTS(d.LastSeenAt), string(d.Status), nullTS(d.RevokedAt), d.TokenHash, d.EnrolledAppVersion, id); err != nil {
 			return translate(ctx, op, err)
 		}
 		out = d

@@ -56,46 +56,28 @@ func (r *Registry) Enroll(ctx context.Context, managerID string, in EnrollInput)
 	if err := r.warehouseExists(ctx, v, "warehouse_id", whID); err != nil {
 		return Device{}, "", nil, fmt.Errorf("enroll: %w", err)
 	}
-	serial := checkToken(v, "serial", in.Serial, true, maxDeviceField)
-	model := checkText(v, "model", in.Model, false, maxDeviceField)
-	osv := checkText(v, "os_version", in.OSVersion, false, maxDeviceField)
-	app := checkText(v, "app_version", in.AppVersion, false, maxDeviceField)
-	label := checkText(v, "label", in.Label, false, maxDeviceField)
+	d = r.checkDevice(v, in)
 	if err := v.Err(); err != nil {
 		return Device{}, "", nil, err
 	}
 	now := r.clock()
 	tok = token.New(DeviceTokenPrefix)
-	d = Device{
-		ID:                 id.New("dev_", now),
-		Serial:             serial,
-		WarehouseID:        whID,
-		Label:              label,
-		Model:              model,
-		OSVersion:          osv,
-		AppVersion:         app,
-		EnrolledAppVersion: app,
-		EnrolledBy:         managerID,
-		EnrolledAt:         now,
-		Status:             DeviceActive,
-		TokenHash:          tok.Hash(),
-	}
+	d.ID = id.New("dev_", now)
+	d.WarehouseID = whID
+	d.EnrolledBy = managerID
+	d.EnrolledAt = now
+	d.Status = DeviceActive
+	d.TokenHash = tok.Hash()
 	ev := event(now, ManagerActor(managerID), "device.enroll", DeviceActor(d.ID))
 	ev.WarehouseID = whID
 	ev.DeviceID = d.ID
-	ev.Details = map[string]string{"serial": serial}
+	ev.Details = map[string]string{"serial": d.Serial}
 	replaced, err = r.store.EnrollDevice(ctx, d, ev)
 	if err != nil {
-		return Device{}, "", nil, fmt.Errorf("enroll %s: %w", serial, err)
+		return Device{}, "", nil, fmt.Errorf("enroll %s: %w", d.Serial, err)
 	}
 	if replaced != nil {
-		rev := event(now, ManagerActor(managerID), "device.revoke", DeviceActor(replaced.ID))
-		rev.WarehouseID = replaced.WarehouseID
-		rev.DeviceID = replaced.ID
-		rev.Details = map[string]string{"reason": "re_enrolled", "replaced_by": d.ID}
-		if err := r.store.AppendEvents(ctx, rev); err != nil {
-			r.log.Warn("audit re-enrollment", "device_id", replaced.ID, "err", err)
-		}
+		r.auditReplaced(ctx, now, ManagerActor(managerID), *replaced, d.ID)
 	}
 	return d, tok, replaced, nil
 }

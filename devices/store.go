@@ -144,6 +144,21 @@ type Store interface {
 	// manager's tokens (hash == "").
 	DeleteManagerTokens(ctx context.Context, managerID, hash string) error
 
+	// Enrollment tokens are kept by the hash of their token.
+	CreateEnrollmentToken(ctx context.Context, t EnrollmentToken, ev Event) error
+	UpdateEnrollmentToken(ctx context.Context, id string, fn func(*EnrollmentToken) (Event, error)) (EnrollmentToken, error)
+	EnrollmentToken(ctx context.Context, id string) (EnrollmentToken, error)
+	EnrollmentTokens(ctx context.Context, f EnrollmentTokenFilter) ([]EnrollmentToken, error)
+	// EnrollWithToken spends a use of the token with hash and enrolls a
+	// device, in one transaction: it locks the token (ErrNotFound when
+	// no token has that hash) and calls fn, which changes the token and
+	// returns the device to enroll and the events to append; then it
+	// saves the token, enrolls the device as EnrollDevice does (the
+	// replaced registration is returned) and appends the events. When fn
+	// fails, nothing is written and its error is returned. Concurrent
+	// uses of one token are serialised.
+	EnrollWithToken(ctx context.Context, hash string, fn func(*EnrollmentToken) (Device, []Event, error)) (EnrollmentToken, Device, *Device, error)
+
 	AppendEvents(ctx context.Context, evs ...Event) error
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
 }

@@ -94,6 +94,14 @@ func calls(t *testing.T, ctx context.Context, s devices.Store) map[string]error 
 	_, errs["ManagerToken"] = s.ManagerToken(ctx, "00")
 	errs["TouchManagerToken"] = s.TouchManagerToken(ctx, "00", now)
 	errs["DeleteManagerTokens"] = s.DeleteManagerTokens(ctx, "mgr_c", "")
+	errs["CreateEnrollmentToken"] = s.CreateEnrollmentToken(ctx, devices.EnrollmentToken{ID: "ent_c", WarehouseID: "wh_c", MaxUses: 1, CreatedAt: now, ExpiresAt: now, Hash: "00"}, ev)
+	_, errs["UpdateEnrollmentToken"] = s.UpdateEnrollmentToken(ctx, "ent_c", func(*devices.EnrollmentToken) (devices.Event, error) { noUpdate("enrollment token"); return ev, nil })
+	_, errs["EnrollmentToken"] = s.EnrollmentToken(ctx, "ent_c")
+	_, errs["EnrollmentTokens"] = s.EnrollmentTokens(ctx, devices.EnrollmentTokenFilter{})
+	_, _, _, errs["EnrollWithToken"] = s.EnrollWithToken(ctx, "00", func(*devices.EnrollmentToken) (devices.Device, []devices.Event, error) {
+		noUpdate("enrollment token")
+		return devices.Device{}, nil, nil
+	})
 	errs["AppendEvents"] = s.AppendEvents(ctx, ev)
 	_, errs["Events"] = s.Events(ctx, devices.EventFilter{})
 	return errs

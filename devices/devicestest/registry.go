@@ -31,6 +31,7 @@ func runRegistry(t *testing.T, h Harness) {
 	t.Run("EnsureAdmin", func(t *testing.T) { t.Parallel(); testEnsureAdmin(t, h) })
 	t.Run("ManagerTokens", func(t *testing.T) { t.Parallel(); testRegistryManagerTokens(t, h) })
 	t.Run("ServiceKeys", func(t *testing.T) { t.Parallel(); testRegistryServiceKeys(t, h) })
+	t.Run("EnrollmentTokens", func(t *testing.T) { t.Parallel(); testRegistryEnrollmentTokens(t, h) })
 	t.Run("SettingsAndWarehouses", func(t *testing.T) { t.Parallel(); testSettingsAndWarehouses(t, h) })
 	t.Run("Record", func(t *testing.T) { t.Parallel(); testRecord(t, h) })
 }

@@ -63,6 +63,7 @@ func runStore(t *testing.T, h Harness) {
 	t.Run("Devices", func(t *testing.T) { t.Parallel(); testDevices(t, h) })
 	t.Run("DeviceFilters", func(t *testing.T) { t.Parallel(); testDeviceFilters(t, h) })
 	t.Run("ServiceKeys", func(t *testing.T) { t.Parallel(); testServiceKeys(t, h) })
+	t.Run("EnrollmentTokens", func(t *testing.T) { t.Parallel(); testEnrollmentTokens(t, h) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, h) })
 	t.Run("AuditImmutable", func(t *testing.T) { t.Parallel(); testAuditImmutable(t, h) })
 	t.Run("ErrorContract", func(t *testing.T) { t.Parallel(); testErrorContract(t, h) })

@@ -45,22 +45,8 @@ const serialLockClass int32 = 0x66676473 // "fgds"
 // so that two at once both succeed, the later replacing the earlier.
 func (s *Store) EnrollDevice(ctx context.Context, d devices.Device, ev devices.Event) (*devices.Device, error) {
 	var replaced *devices.Device
-	err := s.inTx(ctx, "enroll device "+d.Serial, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", serialLockClass, d.Serial); err != nil {
-			return err
-		}
-		rows, _ := tx.Query(ctx, `UPDATE devices SET status = $2, revoked_at = $3
-			WHERE serial = $1 AND status = $4 RETURNING `+deviceColumns,
-			d.Serial, string(devices.DeviceRevoked), utc(d.EnrolledAt), string(devices.DeviceActive))
-		old, err := pgx.CollectRows(rows, scanDevice)
-		if err != nil {
-			return err
-		}
-		if len(old) > 0 {
-			replaced = &old[0]
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO devices ("+deviceColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-			deviceRow(d)...); err != nil {
+	err := s.inTx(ctx, "enroll device "+d.Serial, func(tx pgx.Tx) (err error) {
+		if replaced, err = enrollTx(ctx, tx, d); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, ev)
@@ -69,6 +55,29 @@ func (s *Store) EnrollDevice(ctx context.Context, d devices.Device, ev devices.E
 		return nil, err
 	}
 	return replaced, nil
+}
+
+// enrollTx inserts d in tx, revoking the active device with its serial
+// (returned), under the serial's advisory lock.
+func enrollTx(ctx context.Context, tx pgx.Tx, d devices.Device) (*devices.Device, error) {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", serialLockClass, d.Serial); err != nil {
+		return nil, err
+	}
+	rows, _ := tx.Query(ctx, `UPDATE devices SET status = $2, revoked_at = $3
+		WHERE serial = $1 AND status = $4 RETURNING `+deviceColumns,
+		d.Serial, string(devices.DeviceRevoked), utc(d.EnrolledAt), string(devices.DeviceActive))
+	old, err := pgx.CollectRows(rows, scanDevice)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO devices ("+deviceColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+		deviceRow(d)...); err != nil {
+		return nil, err
+	}
+	if len(old) > 0 {
+		return &old[0], nil
+	}
+	return nil, nil
 }
 
 // UpdateDevice locks the device, lets fn change it and saves it with

@@ -31,33 +31,42 @@ func scanDevice(sc scanner) (devices.Device, error) {
 func (s *Store) EnrollDevice(ctx context.Context, d devices.Device, ev devices.Event) (*devices.Device, error) {
 	var replaced *devices.Device
 	op := "enroll device " + d.Serial
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
-		replaced = nil
-		old, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE serial = ? AND status = ?`,
-			d.Serial, string(devices.DeviceActive)))
-		switch {
-		case err == sql.ErrNoRows:
-		case err != nil:
-			return translate(ctx, op, err)
-		default:
-			old.Status = devices.DeviceRevoked
-			at := d.EnrolledAt
-			old.RevokedAt = &at
-			if _, err := tx.ExecContext(ctx, `UPDATE devices SET status = ?, revoked_at = ? WHERE id = ?`,
-				string(old.Status), ts(at), old.ID); err != nil {
-				return translate(ctx, op, err)
-			}
-			replaced = &old
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Serial, d.WarehouseID, d.Label, d.Model, d.OSVersion, d.AppVersion, d.EnrolledBy, ts(d.EnrolledAt),
-			nullTS(d.LastSeenAt), string(d.Status), nullTS(d.RevokedAt), d.TokenHash, d.EnrolledAppVersion); err != nil {
-			return translate(ctx, op, err)
+	err := s.write(ctx, op, func(tx *sql.Tx) (err error) {
+		if replaced, err = enrollTx(ctx, tx, op, d); err != nil {
+			return err
 		}
 		return appendEvents(ctx, tx, op, ev)
 	})
 	if err != nil {
 		return nil, err
+	}
+	return replaced, nil
+}
+
+// enrollTx inserts d in tx, revoking the active device with its serial
+// (returned).
+func enrollTx(ctx context.Context, tx *sql.Tx, op string, d devices.Device) (*devices.Device, error) {
+	var replaced *devices.Device
+	old, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE serial = ? AND status = ?`,
+		d.Serial, string(devices.DeviceActive)))
+	switch {
+	case err == sql.ErrNoRows:
+	case err != nil:
+		return nil, translate(ctx, op, err)
+	default:
+		old.Status = devices.DeviceRevoked
+		at := d.EnrolledAt
+		old.RevokedAt = &at
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET status = ?, revoked_at = ? WHERE id = ?`,
+			string(old.Status), ts(at), old.ID); err != nil {
+			return nil, translate(ctx, op, err)
+		}
+		replaced = &old
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.Serial, d.WarehouseID, d.Label, d.Model, d.OSVersion, d.AppVersion, d.EnrolledBy, ts(d.EnrolledAt),
+		nullTS(d.LastSeenAt), string(d.Status), nullTS(d.RevokedAt), d.TokenHash, d.EnrolledAppVersion); err != nil {
+		return nil, translate(ctx, op, err)
 	}
 	return replaced, nil
 }

@@ -162,15 +162,36 @@ func (s *Store) migrate(ctx context.Context) error {
 		)`); err != nil {
 			return translate(ctx, "migrate", err)
 		}
-		var applied int
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&applied); err != nil {
+		// Migrations are applied by version, not up to the highest one
+		// seen: branches of one release number theirs apart, and one
+		// merged later may bring a lower number.
+		rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
 			return translate(ctx, "migrate", err)
 		}
-		if n := len(ms); applied > 0 && (n == 0 || applied > ms[n-1].version) {
-			return fmt.Errorf("migrate: the file is at schema version %d, newer than this binary knows", applied)
+		done := map[int]bool{}
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return translate(ctx, "migrate", err)
+			}
+			done[v] = true
+		}
+		if err := rows.Close(); err != nil {
+			return translate(ctx, "migrate", err)
+		}
+		known := map[int]bool{}
+		for _, m := range ms {
+			known[m.version] = true
+		}
+		for v := range done {
+			if !known[v] {
+				return fmt.Errorf("migrate: the file has schema version %d, which this binary does not know (a newer binary migrated it)", v)
+			}
 		}
 		for _, m := range ms {
-			if m.version <= applied {
+			if done[m.version] {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {

@@ -54,6 +54,10 @@ type Config struct {
 	// MaxSummaryDevices bounds the devices one warehouse summary counts
 	// (100,000 by default); beyond it the summary says partial.
 	MaxSummaryDevices int
+	// DeviceURL is the address handhelds reach the device API at (the
+	// -device-url flag), carried by enrollment tokens' QR codes and
+	// managed configuration.
+	DeviceURL string
 }
 
 // API serves the admin REST API.

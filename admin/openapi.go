@@ -51,17 +51,18 @@ var enums = map[reflect.Type][]string{
 // Every other struct requires the fields it always encodes (no
 // omitempty), which is what a response carries.
 var requestRequired = map[reflect.Type][]string{
-	reflect.TypeFor[LoginRequest]():             {"email", "password"},
-	reflect.TypeFor[devices.WarehouseInput]():   {"name", "code"},
-	reflect.TypeFor[devices.WarehousePatch]():   {},
-	reflect.TypeFor[devices.ManagerInput]():     {"email", "first_name", "last_name", "password", "roles"},
-	reflect.TypeFor[devices.ManagerPatch]():     {},
-	reflect.TypeFor[CreateUserRequest]():        {"username", "first_name", "last_name", "pin", "warehouse_id"},
-	reflect.TypeFor[devices.UserPatch]():        {},
-	reflect.TypeFor[ResetPINRequest]():          {"pin"},
-	reflect.TypeFor[devices.DevicePatch]():      {},
-	reflect.TypeFor[devices.SettingsOverride](): {},
-	reflect.TypeFor[CreateServiceKeyRequest]():  {"name", "scope"},
+	reflect.TypeFor[LoginRequest]():                 {"email", "password"},
+	reflect.TypeFor[devices.WarehouseInput]():       {"name", "code"},
+	reflect.TypeFor[devices.WarehousePatch]():       {},
+	reflect.TypeFor[devices.ManagerInput]():         {"email", "first_name", "last_name", "password", "roles"},
+	reflect.TypeFor[devices.ManagerPatch]():         {},
+	reflect.TypeFor[CreateUserRequest]():            {"username", "first_name", "last_name", "pin", "warehouse_id"},
+	reflect.TypeFor[devices.UserPatch]():            {},
+	reflect.TypeFor[ResetPINRequest]():              {"pin"},
+	reflect.TypeFor[devices.DevicePatch]():          {},
+	reflect.TypeFor[devices.SettingsOverride]():     {},
+	reflect.TypeFor[CreateServiceKeyRequest]():      {"name", "scope"},
+	reflect.TypeFor[devices.EnrollmentTokenInput](): {"warehouse_id"},
 }
 
 // requestExamples are example bodies of the main requests.
@@ -72,11 +73,12 @@ var requestExamples = map[reflect.Type]any{
 		"password": "Forklift-Blue-77", "roles": []any{map[string]any{"role": "mobile_manager", "warehouse_id": "wh_01J9Z3K4"}}},
 	reflect.TypeFor[CreateUserRequest](): map[string]any{"username": "jsmith", "first_name": "Jo", "last_name": "Smith", "pin": "4821",
 		"warehouse_id": "wh_01J9Z3K4", "employee_id": "E-1042", "language": "es", "pin_change_required": true},
-	reflect.TypeFor[devices.UserPatch]():        map[string]any{"language": "pt-BR"},
-	reflect.TypeFor[ResetPINRequest]():          map[string]any{"pin": "7305", "pin_change_required": true},
-	reflect.TypeFor[devices.DevicePatch]():      map[string]any{"label": "Dock 3 scanner"},
-	reflect.TypeFor[devices.SettingsOverride](): map[string]any{"session_cap": 3, "cap_policy": "evict_oldest", "idle_timeout_s": 1800},
-	reflect.TypeFor[CreateServiceKeyRequest]():  map[string]any{"name": "WMS picks backend", "scope": "introspect"},
+	reflect.TypeFor[devices.UserPatch]():            map[string]any{"language": "pt-BR"},
+	reflect.TypeFor[ResetPINRequest]():              map[string]any{"pin": "7305", "pin_change_required": true},
+	reflect.TypeFor[devices.DevicePatch]():          map[string]any{"label": "Dock 3 scanner"},
+	reflect.TypeFor[devices.SettingsOverride]():     map[string]any{"session_cap": 3, "cap_policy": "evict_oldest", "idle_timeout_s": 1800},
+	reflect.TypeFor[CreateServiceKeyRequest]():      map[string]any{"name": "WMS picks backend", "scope": "introspect"},
+	reflect.TypeFor[devices.EnrollmentTokenInput](): map[string]any{"warehouse_id": "wh_01J9Z0", "name": "Dock 3 restock", "uses": 20, "expires_in_s": 86400},
 }
 
 // exampleCodes is the usual code of each error status, for examples.

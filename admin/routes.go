@@ -128,6 +128,14 @@ func (a *API) routeTable() []route {
 		{Method: "POST", Path: "/devices/{id}/logout", Tag: "devices", Summary: "End the session on the device", Status: ok, Resp: DeviceActionResponse{}, h: a.logoutDevice},
 		{Method: "POST", Path: "/devices/{id}/unlock", Tag: "devices", Summary: "Lift the device's PIN quarantine", Status: ok, Resp: DeviceView{}, h: a.unlockDevice},
 
+		{Method: "GET", Path: "/enrollment-tokens", Tag: "devices", Summary: "Enrollment tokens of the warehouses where the caller enrolls devices, with their uses left",
+			Query:  with([]param{{Name: "warehouse_id", Type: "string"}, {Name: "state", Type: "string", Enum: []string{"active", "all"}, Description: "default all"}}, pageParams),
+			Status: ok, Resp: EnrollmentTokenView{}, List: true, h: a.listEnrollmentTokens},
+		{Method: "POST", Path: "/enrollment-tokens", Tag: "devices", Summary: "Make an enrollment token for zero-touch enrollment (admin, or mobile_manager there); the token, its managed configuration and QR code (PNG, SVG) are shown once",
+			Body: devices.EnrollmentTokenInput{}, Status: created, Resp: CreatedEnrollmentToken{}, h: a.createEnrollmentToken},
+		{Method: "GET", Path: "/enrollment-tokens/{id}", Tag: "devices", Summary: "Read an enrollment token (never the token itself)", Status: ok, Resp: EnrollmentTokenView{}, h: a.getEnrollmentToken},
+		{Method: "DELETE", Path: "/enrollment-tokens/{id}", Tag: "devices", Summary: "Revoke an enrollment token; the devices it enrolled stay enrolled", Status: ok, Resp: EnrollmentTokenView{}, h: a.revokeEnrollmentToken},
+
 		{Method: "GET", Path: "/sessions", Tag: "sessions", Summary: "Live sessions of one user, device or warehouse (exactly one filter)",
 			Query:  with([]param{{Name: "user_id", Type: "string"}, {Name: "device_id", Type: "string"}, {Name: "warehouse_id", Type: "string", Description: "paged"}}, pageParams),
 			Status: ok, Resp: SessionView{}, List: true, h: a.listSessions},

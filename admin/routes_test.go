@@ -342,6 +342,17 @@ func TestEveryRoute(t *testing.T) {
 		}
 		e.expect(200, "admin", "DELETE", "/service-keys/"+ck.ID, nil)
 
+		// Enrollment tokens.
+		var ce CreatedEnrollmentToken
+		e.expect(201, "admin", "POST", "/enrollment-tokens", devices.EnrollmentTokenInput{WarehouseID: e.whA.ID}).decode(t, &ce)
+		var el Page[EnrollmentTokenView]
+		e.expect(200, "admin", "GET", "/enrollment-tokens?state=active", nil).decode(t, &el)
+		if len(el.Items) != 1 || el.Items[0].UsesLeft != 1 {
+			t.Errorf("enrollment tokens = %+v; want one with a use left", el.Items)
+		}
+		e.expect(200, "admin", "GET", "/enrollment-tokens/"+ce.EnrollmentToken.ID, nil)
+		e.expect(200, "admin", "DELETE", "/enrollment-tokens/"+ce.EnrollmentToken.ID, nil)
+
 		for _, rt := range e.api.routes {
 			if k := rt.Method + " " + BasePath + rt.Path; !cov.seen[k] {
 				t.Errorf("route %s was not driven", k)

@@ -30,10 +30,14 @@ func invalidFields(fs ...problem.FieldError) error { return problem.Invalid(fs..
 // --- the request bodies of API.md ---------------------------------------
 
 type enrollRequest struct {
-	Email       string            `json:"email"`
-	Password    string            `json:"password"`
-	WarehouseID string            `json:"warehouse_id"`
-	Device      *enrollDeviceInfo `json:"device"`
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	WarehouseID string `json:"warehouse_id"`
+	// EnrollmentToken (an addition to API.md: zero-touch enrollment)
+	// stands in for email and password; warehouse_id is then optional
+	// (the token's warehouse applies).
+	EnrollmentToken string            `json:"enrollment_token"`
+	Device          *enrollDeviceInfo `json:"device"`
 }
 
 type enrollDeviceInfo struct {
@@ -45,9 +49,17 @@ type enrollDeviceInfo struct {
 }
 
 func (q *enrollRequest) Check(v *problem.Fields) {
-	required(v, "email", q.Email)
-	required(v, "password", q.Password)
-	required(v, "warehouse_id", q.WarehouseID)
+	if q.EnrollmentToken != "" {
+		v.MaxLen("enrollment_token", q.EnrollmentToken, maxField)
+		if q.Email != "" || q.Password != "" {
+			v.Add("enrollment_token", "exclusive", "send enrollment_token or email and password, not both")
+		}
+		v.MaxLen("warehouse_id", q.WarehouseID, maxField)
+	} else {
+		required(v, "email", q.Email)
+		required(v, "password", q.Password)
+		required(v, "warehouse_id", q.WarehouseID)
+	}
 	if q.Device == nil {
 		v.Add("device", "required", "device is required")
 		return

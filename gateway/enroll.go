@@ -20,7 +20,9 @@ type enrollResponse struct {
 // enroll is POST /v1/enroll: the body here, then signin's order for a
 // mobile manager's email and password (throttled like PINs, with the
 // client address as the source), then the warehouse, the role and the
-// registration. A replaced registration has its sessions ended
+// registration; or, with an enrollment token, signin's order for the
+// token (throttled per client address) and the registration in the
+// token's warehouse. A replaced registration has its sessions ended
 // (device_revoked) and its socket closed with 4403 wherever it is.
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -28,20 +30,33 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.signin.Enroll(ctx, signin.Enrollment{
-		Email:    req.Email,
-		Password: req.Password,
-		ClientIP: s.cfg.ClientIP(r),
-		Device: devices.EnrollInput{
-			WarehouseID: req.WarehouseID,
-			Serial:      req.Device.Serial,
-			Model:       req.Device.Model,
-			OSVersion:   req.Device.OSVersion,
-			AppVersion:  req.Device.AppVersion,
-			Label:       req.Device.Label,
-		},
-		Replaced: s.endReplaced,
-	})
+	dev := devices.EnrollInput{
+		WarehouseID: req.WarehouseID,
+		Serial:      req.Device.Serial,
+		Model:       req.Device.Model,
+		OSVersion:   req.Device.OSVersion,
+		AppVersion:  req.Device.AppVersion,
+		Label:       req.Device.Label,
+	}
+	var (
+		res signin.Enrolled
+		err error
+	)
+	if req.EnrollmentToken != "" {
+		// A malformed token goes through the throttle like a wrong one.
+		tok, _ := devices.ParseEnrollmentToken(req.EnrollmentToken)
+		res, err = s.signin.EnrollWithToken(ctx, signin.TokenEnrollment{
+			Token: tok, WarehouseID: req.WarehouseID, ClientIP: s.cfg.ClientIP(r), Device: dev, Replaced: s.endReplaced,
+		})
+	} else {
+		res, err = s.signin.Enroll(ctx, signin.Enrollment{
+			Email:    req.Email,
+			Password: req.Password,
+			ClientIP: s.cfg.ClientIP(r),
+			Device:   dev,
+			Replaced: s.endReplaced,
+		})
+	}
 	var ve *devices.ValidationError
 	if errors.As(err, &ve) {
 		// The registry names the device's fields bare; the body nests them.

@@ -16,6 +16,9 @@ const (
 	managerNS = "m:"
 	deviceNS  = "d:"
 	addressNS = "ip:"
+	// enrollTokenNS: the subject of enrollment-token attempts is the
+	// client address, since a wrong token names no account.
+	enrollTokenNS = "et:"
 )
 
 // maxKeyInput bounds the part of a typed name that becomes a key, so that
@@ -51,6 +54,10 @@ func DeviceSource(deviceID string) string { return deviceNS + deviceID }
 // their bare form by older versions no longer apply.
 func AddressSource(addr string) string { return addressNS + addr }
 
+// EnrollTokenSubject is the throttle subject of an enrollment-token
+// attempt from a client address: et:<address>.
+func EnrollTokenSubject(addr string) string { return enrollTokenNS + fallbackKey(addr) }
+
 func fallbackKey(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if len(s) > maxKeyInput {
@@ -60,10 +67,13 @@ func fallbackKey(s string) string {
 }
 
 // auditSubject is how an audit event names a throttle subject:
-// username:<key> or email:<key>.
+// username:<key>, email:<key> or address:<address>.
 func auditSubject(subject string) string {
 	if key, ok := strings.CutPrefix(subject, managerNS); ok {
 		return "email:" + key
+	}
+	if addr, ok := strings.CutPrefix(subject, enrollTokenNS); ok {
+		return "address:" + addr
 	}
 	return "username:" + strings.TrimPrefix(subject, userNS)
 }

@@ -80,6 +80,8 @@ const (
 	kindPINChange kind = "pin_change" // POST /v1/pin
 	kindEnroll    kind = "enroll"     // POST /v1/enroll
 	kindManager   kind = "manager"    // POST /admin/v1/login
+	// kindEnrollToken: POST /v1/enroll with an enrollment token.
+	kindEnrollToken kind = "enroll_token"
 )
 
 // attempt is one sign-in try on its way through the order.

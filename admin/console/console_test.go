@@ -274,6 +274,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"/warehouses", url.Values{"name": {"Dup"}, "code": {"ALP"}}, "another warehouse has this code"},
 		{"/managers", url.Values{"email": {"new@example.com"}, "password": {"short"}, "first_name": {"N"}, "last_name": {"M"}}, "password"},
 		{"/service-keys", url.Values{"name": {""}, "scope": {"root"}}, "scope must be introspect or admin"},
+		{"/enrollment-tokens", url.Values{"warehouse_id": {e.whA.ID}, "uses": {"many"}}, "uses is a whole number"},
+		{"/enrollment-tokens", url.Values{"warehouse_id": {e.whA.ID}, "uses": {"0.5"}}, "uses is a whole number"},
+		{"/enrollment-tokens", url.Values{"warehouse_id": {e.whA.ID}, "uses": {"20000"}}, "uses is from 1"},
+		{"/enrollment-tokens", url.Values{"warehouse_id": {e.whA.ID}, "expires_hours": {"-1"}}, "hours is a number"},
+		{"/enrollment-tokens", url.Values{"warehouse_id": {""}}, "warehouse_id is required"},
 		{"/account", url.Values{"email": {"admin@example.com"}, "first_name": {"A"}, "last_name": {"B"}, "password": {"Abcdefgh-1234"}, "password2": {"other"}}, "differ"},
 		{"/users/import", url.Values{"step": {"check"}, "csv": {""}}, "Choose a CSV file"},
 		{"/users/import", url.Values{"step": {"check"}, "csv": {"nonsense\n1,2\n"}}, "refused"},
@@ -299,7 +304,8 @@ func snapshot(t *testing.T, e *env) string {
 	ms, _ := e.reg.Managers(ctx, devices.ManagerFilter{Page: devices.Page{Limit: 500}})
 	st, _ := e.reg.Settings(ctx)
 	ks, _ := e.reg.ServiceKeys(ctx, devices.Page{Limit: 500})
-	b, _ := json.Marshal([]any{us, ws, ms, st, ks})
+	ets, _ := e.reg.EnrollmentTokens(ctx, devices.EnrollmentTokenFilter{Page: devices.Page{Limit: 500}})
+	b, _ := json.Marshal([]any{us, ws, ms, st, ks, ets})
 	return string(b)
 }
 

@@ -15,7 +15,7 @@ func menu(s *session) []menuItem {
 		items = append(items, menuItem{"users", "Users", "/users"})
 	}
 	if s.managesDevices() {
-		items = append(items, menuItem{"devices", "Devices", "/devices"})
+		items = append(items, menuItem{"devices", "Devices", "/devices"}, menuItem{"enrollment", "Enrollment", "/enrollment-tokens"})
 	}
 	items = append(items, menuItem{"sessions", "Sessions", "/sessions"})
 	if s.admin() || s.managesUsers() {

@@ -81,6 +81,9 @@ func (c *Console) routes() []route {
 		{Method: "GET", Path: "/settings", API: []string{"GET /settings"}, h: c.settings},
 		{Method: "POST", Path: "/settings", API: []string{"PATCH /settings"}, h: c.editSettings},
 
+		{Method: "GET", Path: "/enrollment-tokens", API: []string{"GET /enrollment-tokens"}, h: c.enrollmentTokens},
+		{Method: "POST", Path: "/enrollment-tokens", API: []string{"POST /enrollment-tokens", "GET /enrollment-tokens"}, h: c.createEnrollmentToken},
+		{Method: "POST", Path: "/enrollment-tokens/{id}/revoke", API: []string{"DELETE /enrollment-tokens/{id}"}, h: c.revokeEnrollmentToken},
 		{Method: "GET", Path: "/service-keys", API: []string{"GET /service-keys"}, h: c.serviceKeys},
 		{Method: "POST", Path: "/service-keys", API: []string{"POST /service-keys"}, h: c.createServiceKey},
 		{Method: "POST", Path: "/service-keys/{id}/revoke", API: []string{"DELETE /service-keys/{id}"}, h: c.revokeServiceKey},

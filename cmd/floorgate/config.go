@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ type config struct {
 	AllowedOrigins []string
 	ClientIPHeader string
 	PprofAddr      string
+	DeviceURL      string
 
 	LogLevel        slog.Level
 	InstanceID      string
@@ -126,6 +128,8 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		"comma-separated browser origins allowed to open websockets and to call the device API (CORS); empty: none")
 	str(&c.ClientIPHeader, "client-ip-header", "FLOORGATE_CLIENT_IP_HEADER", "",
 		"header holding the client address set by a trusted load balancer (X-Forwarded-For, X-Real-IP); empty: the connection's address")
+	str(&c.DeviceURL, "device-url", "FLOORGATE_DEVICE_URL", "",
+		"URL handhelds reach the device API at (https://floor.example.com), carried by enrollment tokens' QR codes; empty: http://localhost and -addr's port")
 	str(&c.PprofAddr, "pprof-addr", "FLOORGATE_PPROF_ADDR", "",
 		"listen address of net/http/pprof (/debug/pprof/), for profiling; bind it to 127.0.0.1 only; empty: off")
 	str(&logLevel, "log-level", "FLOORGATE_LOG_LEVEL", "info",
@@ -186,6 +190,11 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 	if c.ShutdownTimeout <= 0 {
 		return config{}, nil, fmt.Errorf("-shutdown-timeout %v: want more than 0", c.ShutdownTimeout)
 	}
+	if c.DeviceURL == "" {
+		c.DeviceURL = "http://" + browsableAddr(c.Addr)
+	} else if err := checkDeviceURL(c.DeviceURL); err != nil {
+		return config{}, nil, err
+	}
 	if strings.ContainsAny(c.RedisPrefix, "{}") {
 		return config{}, nil, fmt.Errorf("-redis-prefix %q: must not contain '{' or '}' (they choose Redis Cluster slots)", c.RedisPrefix)
 	}
@@ -211,4 +220,14 @@ func defaultInstanceID() string {
 	var b [4]byte
 	rand.Read(b[:])
 	return host + "-" + hex.EncodeToString(b[:])
+}
+
+// checkDeviceURL accepts an http or https URL with a host and nothing
+// a handheld should not be handed (credentials, a query, a fragment).
+func checkDeviceURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("-device-url %q: want http(s)://host[:port][/path], without credentials, query or fragment", s)
+	}
+	return nil
 }

@@ -172,6 +172,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"ws-messages-per-minute":  "FLOORGATE_WS_MESSAGES_PER_MINUTE",
 		"ws-message-burst":        "FLOORGATE_WS_MESSAGE_BURST",
 		"device-metrics":          "FLOORGATE_DEVICE_METRICS",
+		"device-url":              "FLOORGATE_DEVICE_URL",
 	}
 	for f, env := range want {
 		if !strings.Contains(help, "-"+f+" ") && !strings.Contains(help, "-"+f+"\n") {

@@ -156,13 +156,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("gateway: %w", err)
 	}
 	adm, err := admin.New(admin.Config{
-		Registry: reg,
-		Sessions: sess.Store,
-		SignIn:   signIn,
-		Logger:   log.With("component", "admin"),
-		Now:      time.Now,
-		Metrics:  metrics,
-		ClientIP: clientIP(c.ClientIPHeader),
+		Registry:  reg,
+		Sessions:  sess.Store,
+		SignIn:    signIn,
+		Logger:    log.With("component", "admin"),
+		Now:       time.Now,
+		Metrics:   metrics,
+		ClientIP:  clientIP(c.ClientIPHeader),
+		DeviceURL: c.DeviceURL,
 	})
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)

@@ -132,9 +132,12 @@ func testEnrollmentTokens(t *testing.T, h Harness) {
 		mu   sync.Mutex
 		wins int
 	)
-	for i := range n {
+	racers := make([]devices.Device, n)
+	for i := range racers {
+		racers[i] = f.newDevice(w2.ID, "RACE-"+strings.Repeat("x", i+1))
+	}
+	for _, dv := range racers {
 		wg.Go(func() {
-			dv := f.newDevice(w2.ID, "RACE-"+strings.Repeat("x", i+1))
 			_, _, _, err := f.s.EnrollWithToken(f.ctx, last.Hash, func(et *devices.EnrollmentToken) (devices.Device, []devices.Event, error) {
 				if et.Uses >= et.MaxUses {
 					return devices.Device{}, nil, errUsedUp

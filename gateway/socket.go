@@ -346,7 +346,14 @@ func (s *socket) readLoop() {
 		return nil
 	})
 	s.heard()
-	_ = s.conn.SetReadDeadline(time.Time{}) // liveness is the ping loop's
+	// Liveness is the ping loop's: no read deadline, unless a close frame
+	// was queued before this goroutine started (a Shutdown or a newer
+	// socket right after welcome), whose CloseGrace deadline must stand.
+	s.mu.Lock()
+	if !s.closing {
+		_ = s.conn.SetReadDeadline(time.Time{})
+	}
+	s.mu.Unlock()
 	for {
 		_, data, err := s.conn.ReadMessage()
 		if err != nil {

@@ -560,3 +560,33 @@ func TestFirstStart(t *testing.T) {
 		t.Errorf("the board after the first warehouse: %s", pageText(p.body))
 	}
 }
+
+// TestAuditNamesReferences: the audit tables name the people, devices
+// and warehouses they refer to, as text, linked to their pages; what has
+// no page (the system) stays as it is.
+func TestAuditNamesReferences(t *testing.T) {
+	e := newEnv(t)
+	u := e.mkUser("scripty", `<b>Zed</b>`, e.whA.ID)
+	b := e.signIn("admin@example.com")
+	for _, path := range []string{"/audit", "/users/" + u.ID} {
+		p := b.get(path)
+		if p.status != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, p.status)
+		}
+		link := `<a href="/users/` + u.ID + `" title="user:` + u.ID + `">&lt;b&gt;Zed&lt;/b&gt; Doe (scripty)</a>`
+		if !strings.Contains(p.body, link) {
+			t.Errorf("GET %s does not name the user as a link: want %s", path, link)
+		}
+		if strings.Contains(p.body, "<b>Zed") {
+			t.Errorf("GET %s renders the name as markup", path)
+		}
+		if !strings.Contains(p.body, `<span class="ref">system</span>`) {
+			t.Errorf("GET %s does not show the system actor as it is", path)
+		}
+	}
+	p := b.get("/audit")
+	wh := `<a href="/warehouses/` + e.whA.ID + `" title="warehouse:` + e.whA.ID + `">Alpha (ALP)</a>`
+	if !strings.Contains(p.body, wh) {
+		t.Errorf("GET /audit does not name warehouse A: want %s", wh)
+	}
+}

@@ -148,6 +148,8 @@ type view struct {
 	// FlashCmds are the logout commands the last change made, followed
 	// live at the top of the page.
 	FlashCmds *commandsData
+	// refs names the audit references the page shows (Ref).
+	refs *refs
 }
 
 // WH names a warehouse by id: "Name (CODE)", or the id when the
@@ -189,6 +191,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 			return err
 		}
 		v.Menu = menu(v.S)
+		v.refs = c.newRefs(r, v.S)
 	}
 	if v.Flash == nil {
 		v.Flash = c.takeFlash(w, r)

@@ -590,3 +590,23 @@ func TestAuditNamesReferences(t *testing.T) {
 		t.Errorf("GET /audit does not name warehouse A: want %s", wh)
 	}
 }
+
+// TestSessionsNameDevices: the session tables show the device's label,
+// linked to its page, rather than its id.
+func TestSessionsNameDevices(t *testing.T) {
+	e := newEnv(t)
+	u := e.mkUser("sessy", "Sam", e.whA.ID)
+	d := e.mkDevice("SER-LBL", e.whA.ID)
+	e.mkSession(u, d)
+	b := e.signIn("admin@example.com")
+	link := `<a href="/devices/` + d.ID + `" title="device:` + d.ID + `">` + d.Label + `</a>`
+	for _, path := range []string{"/users/" + u.ID, "/sessions?warehouse=" + e.whA.ID} {
+		p := b.get(path)
+		if p.status != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, p.status)
+		}
+		if !strings.Contains(p.body, link) {
+			t.Errorf("GET %s does not name the device: want %s", path, link)
+		}
+	}
+}

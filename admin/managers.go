@@ -1,12 +1,15 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // Who manages managers: an admin manages every account and grants any
@@ -14,7 +17,10 @@ import (
 // accounts whose roles are all mobile_manager on warehouses where the
 // user_manager holds user_manager, and grant only such roles. Everyone
 // may read and change their own names, email and password (not their own
-// roles or status) and no one deletes their own account.
+// roles or status) and no one deletes their own account. Only an admin
+// sets another manager's password; everyone changing their own gives the
+// current one, and every password change ends the account's other
+// sign-ins (admin tokens, and so console sessions).
 
 // manageable reports whether p may manage account m (other than itself).
 func (p *principal) manageable(m devices.Manager) bool {
@@ -161,8 +167,17 @@ func (a *API) getManager(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, m)
 }
 
+// ManagerPatchRequest is the body of PATCH /admin/v1/managers/{id}: the
+// changes, and the current password when a manager changes their own.
+type ManagerPatchRequest struct {
+	devices.ManagerPatch
+	// CurrentPassword is required when the caller changes their own
+	// password, and ignored otherwise.
+	CurrentPassword *string `json:"current_password"`
+}
+
 func (a *API) patchManager(w http.ResponseWriter, r *http.Request) error {
-	var in devices.ManagerPatch
+	var in ManagerPatchRequest
 	if err := decode(w, r, &in, false); err != nil {
 		return err
 	}
@@ -172,7 +187,8 @@ func (a *API) patchManager(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	if m.ID == p.managerID && !p.admin && (in.Roles != nil || in.Status != nil) {
+	self := m.ID == p.managerID
+	if self && !p.admin && (in.Roles != nil || in.Status != nil) {
 		a.denied(r, devices.ManagerActor(m.ID), "", http.StatusForbidden)
 		return errForbidden
 	}
@@ -181,18 +197,53 @@ func (a *API) patchManager(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	m, err = a.reg.UpdateManager(ctx, p.actor, m.ID, in)
+	if in.Password != nil {
+		if err := a.checkPasswordChange(r, m, self, in.CurrentPassword); err != nil {
+			return err
+		}
+	}
+	m, err = a.reg.UpdateManager(ctx, p.actor, m.ID, in.ManagerPatch)
 	if err != nil {
 		return fmt.Errorf("update manager: %w", err)
 	}
-	if m.ID != p.managerID && (in.Password != nil || (in.Status != nil && *in.Status != devices.ManagerActive)) {
+	switch {
+	case in.Password != nil && self:
+		// A new password ends the account's other sign-ins; the one
+		// that changed it stays.
+		if err := a.reg.RevokeOtherManagerTokens(ctx, m.ID, p.token); err != nil {
+			return fmt.Errorf("update manager: end other sign-ins: %w", err)
+		}
+	case in.Password != nil, in.Status != nil && *in.Status != devices.ManagerActive:
 		// A new password or a disabled account ends the account's
 		// admin sessions.
 		if err := a.reg.RevokeManagerTokens(ctx, m.ID, ""); err != nil {
-			a.log.ErrorContext(ctx, "revoke manager tokens", "manager_id", m.ID, "err", err)
+			return fmt.Errorf("update manager: end sign-ins: %w", err)
 		}
 	}
 	return writeJSON(w, http.StatusOK, m)
+}
+
+// checkPasswordChange decides whether the caller may set m's password:
+// only an admin sets another manager's (403, audited, for anyone else),
+// and everyone changing their own proves the current one first (a
+// throttled check, as a sign-in).
+func (a *API) checkPasswordChange(r *http.Request, m devices.Manager, self bool, current *string) error {
+	p := principalFrom(r.Context())
+	if !self {
+		if !p.admin {
+			a.denied(r, devices.ManagerActor(m.ID), "", http.StatusForbidden)
+			return &problem.Error{Status: http.StatusForbidden, Code: codeForbidden, Detail: "only an admin sets another manager's password"}
+		}
+		return nil
+	}
+	if current == nil || *current == "" {
+		return invalid("current_password", "required", "your current password is required to change it")
+	}
+	err := a.signin.CheckManagerPassword(r.Context(), signin.PasswordCheck{Email: m.Email, Password: *current, ClientIP: a.clientIP(r)})
+	if errors.Is(err, devices.ErrInvalidCredentials) || errors.Is(err, devices.ErrDisabled) {
+		return invalid("current_password", "wrong", "the current password is not right")
+	}
+	return err
 }
 
 func (a *API) deleteManager(w http.ResponseWriter, r *http.Request) error {

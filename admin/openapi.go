@@ -55,7 +55,7 @@ var requestRequired = map[reflect.Type][]string{
 	reflect.TypeFor[devices.WarehouseInput]():       {"name", "code"},
 	reflect.TypeFor[devices.WarehousePatch]():       {},
 	reflect.TypeFor[devices.ManagerInput]():         {"email", "first_name", "last_name", "password", "roles"},
-	reflect.TypeFor[devices.ManagerPatch]():         {},
+	reflect.TypeFor[ManagerPatchRequest]():          {},
 	reflect.TypeFor[CreateUserRequest]():            {"username", "first_name", "last_name", "pin", "warehouse_id"},
 	reflect.TypeFor[devices.UserPatch]():            {},
 	reflect.TypeFor[ResetPINRequest]():              {"pin"},

@@ -91,7 +91,7 @@ func (a *API) routeTable() []route {
 			Status: ok, Resp: devices.Manager{}, List: true, h: a.listManagers},
 		{Method: "POST", Path: "/managers", Tag: "managers", Summary: "Create a manager account", Body: devices.ManagerInput{}, Status: created, Resp: devices.Manager{}, Errors: []int{conflict}, h: a.createManager},
 		{Method: "GET", Path: "/managers/{id}", Tag: "managers", Summary: "Read a manager account", Status: ok, Resp: devices.Manager{}, h: a.getManager},
-		{Method: "PATCH", Path: "/managers/{id}", Tag: "managers", Summary: "Change a manager account", Body: devices.ManagerPatch{}, Status: ok, Resp: devices.Manager{}, Errors: []int{conflict}, h: a.patchManager},
+		{Method: "PATCH", Path: "/managers/{id}", Tag: "managers", Summary: "Change a manager account (another manager's password: admins only; one's own: with current_password; a new password ends the account's other sign-ins)", Body: ManagerPatchRequest{}, Status: ok, Resp: devices.Manager{}, Errors: []int{conflict}, h: a.patchManager},
 		{Method: "DELETE", Path: "/managers/{id}", Tag: "managers", Summary: "Delete a manager account", Status: none, Errors: []int{conflict}, h: a.deleteManager},
 		{Method: "POST", Path: "/managers/{id}/unlock", Tag: "managers", Summary: "Clear the sign-in throttle of a manager", Status: ok, Resp: devices.Manager{}, h: a.unlockManager},
 

@@ -106,3 +106,17 @@ func (r *Registry) RevokeManagerTokens(ctx context.Context, managerID string, to
 	}
 	return nil
 }
+
+// RevokeOtherManagerTokens ends every token of a manager but keep (all
+// of them when keep is ""): what a password change does to the other
+// sign-ins of the account.
+func (r *Registry) RevokeOtherManagerTokens(ctx context.Context, managerID string, keep Token) error {
+	hash := ""
+	if keep != "" {
+		hash = keep.Hash()
+	}
+	if err := r.store.DeleteOtherManagerTokens(ctx, managerID, hash); err != nil {
+		return fmt.Errorf("revoke other manager tokens of %s: %w", managerID, err)
+	}
+	return nil
+}

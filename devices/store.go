@@ -143,6 +143,9 @@ type Store interface {
 	// DeleteManagerTokens removes one token (hash != "") or all of a
 	// manager's tokens (hash == "").
 	DeleteManagerTokens(ctx context.Context, managerID, hash string) error
+	// DeleteOtherManagerTokens removes every token of managerID but the
+	// one with keepHash (all of them when keepHash is "").
+	DeleteOtherManagerTokens(ctx context.Context, managerID, keepHash string) error
 
 	// Enrollment tokens are kept by the hash of their token.
 	CreateEnrollmentToken(ctx context.Context, t EnrollmentToken, ev Event) error

@@ -228,6 +228,7 @@ func (c *Console) editAccount(w http.ResponseWriter, r *http.Request, s *session
 			return c.renderAccount(w, r, s, http.StatusBadRequest, view{Error: "The two passwords differ. Nothing was changed.", Fields: map[string]string{"password2": "type the same password twice"}, Form: f})
 		}
 		patch["password"] = p
+		patch["current_password"] = f.Get("current_password")
 	}
 	err := c.do(r.Context(), r, s.token, "PATCH", "/managers/"+url.PathEscape(s.me.Manager.ID), patch, nil)
 	var ae *apiError

@@ -94,6 +94,7 @@ func calls(t *testing.T, ctx context.Context, s devices.Store) map[string]error 
 	_, errs["ManagerToken"] = s.ManagerToken(ctx, "00")
 	errs["TouchManagerToken"] = s.TouchManagerToken(ctx, "00", now)
 	errs["DeleteManagerTokens"] = s.DeleteManagerTokens(ctx, "mgr_c", "")
+	errs["DeleteOtherManagerTokens"] = s.DeleteOtherManagerTokens(ctx, "mgr_c", "00")
 	errs["CreateEnrollmentToken"] = s.CreateEnrollmentToken(ctx, devices.EnrollmentToken{ID: "ent_c", WarehouseID: "wh_c", MaxUses: 1, CreatedAt: now, ExpiresAt: now, Hash: "00"}, ev)
 	_, errs["UpdateEnrollmentToken"] = s.UpdateEnrollmentToken(ctx, "ent_c", func(*devices.EnrollmentToken) (devices.Event, error) { noUpdate("enrollment token"); return ev, nil })
 	_, errs["EnrollmentToken"] = s.EnrollmentToken(ctx, "ent_c")

@@ -423,4 +423,19 @@ func testManagerTokens(t *testing.T, h Harness) {
 	_, err = f.s.ManagerToken(ctx, c.Hash)
 	wantErr(t, "ManagerToken(c of m2) after deleting all of m1", err, nil)
 	wantErr(t, "DeleteManagerTokens(m1, all) again", f.s.DeleteManagerTokens(ctx, m1.ID, ""), nil)
+
+	// DeleteOtherManagerTokens keeps the one named and other managers'.
+	d, e2 := token(m1.ID), token(m1.ID)
+	wantErr(t, "CreateManagerToken(d)", f.s.CreateManagerToken(ctx, d), nil)
+	wantErr(t, "CreateManagerToken(e)", f.s.CreateManagerToken(ctx, e2), nil)
+	wantErr(t, "DeleteOtherManagerTokens(m1, keep d)", f.s.DeleteOtherManagerTokens(ctx, m1.ID, d.Hash), nil)
+	_, err = f.s.ManagerToken(ctx, d.Hash)
+	wantErr(t, "ManagerToken(d) kept", err, nil)
+	_, err = f.s.ManagerToken(ctx, e2.Hash)
+	wantErr(t, "ManagerToken(e) after DeleteOtherManagerTokens", err, devices.ErrNotFound)
+	_, err = f.s.ManagerToken(ctx, c.Hash)
+	wantErr(t, "ManagerToken(c of m2) after DeleteOtherManagerTokens(m1)", err, nil)
+	wantErr(t, "DeleteOtherManagerTokens(m1, keep none)", f.s.DeleteOtherManagerTokens(ctx, m1.ID, ""), nil)
+	_, err = f.s.ManagerToken(ctx, d.Hash)
+	wantErr(t, "ManagerToken(d) after DeleteOtherManagerTokens(m1, none)", err, devices.ErrNotFound)
 }

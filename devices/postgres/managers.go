@@ -241,3 +241,10 @@ func (s *Store) DeleteManagerTokens(ctx context.Context, managerID, hash string)
 	}
 	return translate("delete manager tokens", err)
 }
+
+// DeleteOtherManagerTokens removes every token of the manager but the
+// one with keepHash.
+func (s *Store) DeleteOtherManagerTokens(ctx context.Context, managerID, keepHash string) error {
+	_, err := s.pool.Exec(ctx, "DELETE FROM manager_tokens WHERE manager_id = $1 AND hash <> $2", managerID, keepHash)
+	return translate("delete other manager tokens", err)
+}

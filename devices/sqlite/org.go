@@ -396,6 +396,15 @@ func (s *Store) DeleteManagerTokens(ctx context.Context, managerID, hash string)
 	})
 }
 
+// DeleteOtherManagerTokens removes every token of managerID but the one
+// with keepHash.
+func (s *Store) DeleteOtherManagerTokens(ctx context.Context, managerID, keepHash string) error {
+	return s.write(ctx, "delete other manager tokens", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM manager_tokens WHERE manager_id = ? AND hash <> ?`, managerID, keepHash)
+		return translate(ctx, "delete other manager tokens", err)
+	})
+}
+
 // execOne runs an UPDATE or DELETE that must touch one row, ErrNotFound
 // when it touched none.
 func execOne(ctx context.Context, tx *sql.Tx, op, query string, args ...any) error {

@@ -34,7 +34,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	email := rest[0]
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
-	regStore, err := openRegistryStore(ctx, c, log)
+	regStore, err := openRegistryStore(ctx, c, newStoreGuards(c.StoreTimeout, log), log)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 		// In-process sessions belong to the running server: its lock, if
 		// any, ends when its time passes or the server restarts.
 		unlocked = "not from here (sessions are in process: a lock ends when its time passes or the server restarts)"
-	} else if sess, err := openSessions(ctx, c, log); err != nil {
+	} else if sess, err := openSessions(ctx, c, newStoreGuards(c.StoreTimeout, log), log); err != nil {
 		unlocked = "no (the session store does not answer; an admin can unlock the account later)"
 	} else {
 		uctx, cancel := context.WithTimeout(ctx, 5*time.Second)

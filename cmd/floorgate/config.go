@@ -37,6 +37,7 @@ type config struct {
 	HashMemoryKiB   uint32
 	HashTime        uint32
 	ShutdownTimeout time.Duration
+	StoreTimeout    time.Duration
 
 	// Limits are the caps of the listeners and sockets (limits.go).
 	Limits limits
@@ -142,6 +143,8 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		"argon2id passes of new PIN and password hashes (lower only for tests)")
 	durationVar(&c.ShutdownTimeout, "shutdown-timeout", "FLOORGATE_SHUTDOWN_TIMEOUT", defaultShutdownTimeout,
 		"how long a graceful stop waits for requests in flight")
+	durationVar(&c.StoreTimeout, "store-timeout", "FLOORGATE_STORE_TIMEOUT", defaultStoreTimeout,
+		"deadline of each call to PostgreSQL or Redis (statement, command, connection wait); a store that does not answer within it fails the request with 503")
 	limitFlags(&c.Limits, intVar, floatVar, boolVar)
 
 	if err := fs.Parse(args); err != nil {
@@ -189,6 +192,9 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 	c.HashMemoryKiB, c.HashTime = uint32(hashMem), uint32(hashTime)
 	if c.ShutdownTimeout <= 0 {
 		return config{}, nil, fmt.Errorf("-shutdown-timeout %v: want more than 0", c.ShutdownTimeout)
+	}
+	if c.StoreTimeout < 10*time.Millisecond || c.StoreTimeout > time.Minute {
+		return config{}, nil, fmt.Errorf("-store-timeout %v: want 10ms to 1m", c.StoreTimeout)
 	}
 	if c.DeviceURL == "" {
 		c.DeviceURL = "http://" + browsableAddr(c.Addr)

@@ -26,7 +26,7 @@ func TestRedisClient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			c, err := redisClient(tt.url)
+			c, err := redisClient(tt.url, 0)
 			if err != nil {
 				t.Fatalf("redisClient(%q) = %v", tt.url, err)
 			}
@@ -64,7 +64,7 @@ func TestRedisClientErrors(t *testing.T) {
 		"redis://:hunter2@[::1",
 	} {
 		t.Run(raw, func(t *testing.T) {
-			c, err := redisClient(raw)
+			c, err := redisClient(raw, 0)
 			if err == nil {
 				c.Close()
 				t.Fatalf("redisClient(%q) = nil error; want one", raw)

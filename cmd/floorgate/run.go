@@ -64,7 +64,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}()
 
-	regStore, err := openRegistryStore(ctx, c, log)
+	guards := newStoreGuards(c.StoreTimeout, log)
+	regStore, err := openRegistryStore(ctx, c, guards, log)
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("registry: %w", err)
 	}
 
-	sess, err := openSessions(ctx, c, log)
+	sess, err := openSessions(ctx, c, guards, log)
 	if err != nil {
 		return err
 	}
@@ -121,6 +122,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"admin_conns", caps.AdminConns, "admin_conns_per_addr", caps.AdminConnsPerAddr)
 
 	metrics := newMetricsRegistry()
+	if err := guards.register(metrics); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	// One sign-in policy for both listeners: one throttle, one set of
 	// in-flight claims, one hashing pool.
 	signIn, err := signin.New(signin.Config{

@@ -27,9 +27,12 @@ const registryFileName = "registry.db"
 // openRegistryStore opens the registry's store: PostgreSQL when a URL is
 // configured (migrations applied under an advisory lock, so several
 // instances may start at once), else the SQLite file in the data dir.
-func openRegistryStore(ctx context.Context, c config, log *slog.Logger) (devices.Store, error) {
+//
+// With PostgreSQL, every call is bounded by -store-timeout and goes
+// through the guards' breaker.
+func openRegistryStore(ctx context.Context, c config, g *storeGuards, log *slog.Logger) (devices.Store, error) {
 	if c.PostgresURL != "" {
-		s, err := postgres.Open(ctx, c.PostgresURL)
+		s, err := postgres.Open(ctx, c.PostgresURL, postgres.Options{CallTimeout: g.timeout, Breaker: g.registry})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres registry: %w", err)
 		}
@@ -58,13 +61,16 @@ type sessionStores struct {
 
 // openSessions opens the session store and throttle: Redis when a URL is
 // configured, else in process (one instance only; sessions end on
-// restart).
-func openSessions(ctx context.Context, c config, log *slog.Logger) (sessionStores, error) {
+// restart). With Redis, every command is bounded by -store-timeout and
+// goes through the guards' breaker (one client, so one breaker, for the
+// sessions and the throttle).
+func openSessions(ctx context.Context, c config, g *storeGuards, log *slog.Logger) (sessionStores, error) {
 	if c.RedisURL != "" {
-		client, err := redisClient(c.RedisURL)
+		client, err := redisClient(c.RedisURL, g.timeout)
 		if err != nil {
 			return sessionStores{}, err
 		}
+		client.AddHook(redisGuard{timeout: g.timeout, br: g.sessions})
 		opts := sessredis.Options{Prefix: c.RedisPrefix, Logger: log.With("component", "sessions")}
 		st := sessredis.New(client, opts)
 		th := thredis.New(client, thredis.Options{Prefix: c.RedisPrefix})

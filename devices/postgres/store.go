@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/breaker"
 )
 
 // Options tune a Store. The zero value takes the defaults.
@@ -23,6 +24,18 @@ type Options struct {
 	// MaxConns caps the pool; 0 keeps pgxpool's default (the larger of 4
 	// and the number of CPUs) or the URL's pool_max_conns.
 	MaxConns int32
+	// CallTimeout bounds every statement and every wait for a pooled
+	// connection (a connect included), each on its own, so that a
+	// database that stops answering fails a call with ErrUnavailable
+	// rather than holding it; 0 means no bound of the store's own (the
+	// caller's context decides, as in tests): the binary always sets one
+	// (-store-timeout). The migrations at Open are not bounded (they may
+	// wait for another instance's).
+	CallTimeout time.Duration
+	// Breaker, when set, refuses calls at once while the database is
+	// known not to answer (docs/OPERATIONS.md); the store reports to it
+	// whether each call was answered.
+	Breaker *breaker.Breaker
 }
 
 // defaultConnectTimeout bounds each connection attempt when the URL has
@@ -31,7 +44,8 @@ const defaultConnectTimeout = 10 * time.Second
 
 // Store is the PostgreSQL devices.Store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	guard *guard
 }
 
 var _ devices.Store = (*Store)(nil)
@@ -64,12 +78,14 @@ func Open(ctx context.Context, url string, opts ...Options) (*Store, error) {
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	g := &guard{timeout: o.CallTimeout, br: o.Breaker}
+	cfg.ConnConfig.Tracer = g
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, translate("open", err)
 	}
-	s := &Store{pool: pool}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{pool: pool, guard: g}
+	if err := s.migrate(unbounded(ctx)); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -78,7 +94,7 @@ func Open(ctx context.Context, url string, opts ...Options) (*Store, error) {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	if err := s.guard.ping(ctx, s.pool); err != nil {
 		return translate("ping", err)
 	}
 	return nil

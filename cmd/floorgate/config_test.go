@@ -121,6 +121,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"hash memory too small", []string{"-hash-memory-kib", "1"}, nil, "-hash-memory-kib"},
 		{"hash time zero", []string{"-hash-time", "0"}, nil, "-hash-time"},
 		{"zero shutdown timeout", []string{"-shutdown-timeout", "0s"}, nil, "-shutdown-timeout"},
+		{"store timeout too short", []string{"-store-timeout", "1ms"}, nil, "-store-timeout"},
 		{"hash tag in redis prefix", []string{"-redis-prefix", "fg{x}:"}, nil, "-redis-prefix"},
 		{"empty data dir", []string{"-data-dir", ""}, nil, "-data-dir"},
 	}
@@ -157,6 +158,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"log-level":        "FLOORGATE_LOG_LEVEL",
 		"instance-id":      "FLOORGATE_INSTANCE_ID",
 		"shutdown-timeout": "FLOORGATE_SHUTDOWN_TIMEOUT",
+		"store-timeout":    "FLOORGATE_STORE_TIMEOUT",
 		"hash-memory-kib":  "FLOORGATE_HASH_MEMORY_KIB",
 		"hash-time":        "FLOORGATE_HASH_TIME",
 		"redis-prefix":     "FLOORGATE_REDIS_PREFIX",

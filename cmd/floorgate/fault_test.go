@@ -111,6 +111,7 @@ func startFaultFloor(t *testing.T, env map[string]string) faultFloor {
 	env["FLOORGATE_ADMIN_EMAIL"] = e2eAdminEmail
 	env["FLOORGATE_ADMIN_PASSWORD"] = e2eAdminPassword
 	env["FLOORGATE_DATA_DIR"] = t.TempDir()
+	env["FLOORGATE_STORE_TIMEOUT"] = defaultStoreTimeout.String()
 	in := startFloorgate(t, env)
 	ff := faultFloor{in: in, f: setUpFloor(t, in)}
 	ff.d = ff.f.enroll(t, in, "S21-F001")

@@ -54,9 +54,13 @@ type instance struct {
 const startWait = 60 * time.Second
 
 // testEnv returns the environment of a test run: both listeners on
-// 127.0.0.1 port 0, cheap hashes, quick stop; env adds to it or overrides.
+// 127.0.0.1 port 0, cheap hashes, quick stop, and a store timeout of 5 s
+// (the tests share two cores under -race; a slow answer there is not
+// the fault the fault tests provoke, and they set the default back);
+// env adds to it or overrides.
 func testEnv(env map[string]string) map[string]string {
 	m := map[string]string{
+		"FLOORGATE_STORE_TIMEOUT":    "5s",
 		"FLOORGATE_ADDR":             "127.0.0.1:0",
 		"FLOORGATE_ADMIN_ADDR":       "127.0.0.1:0",
 		"FLOORGATE_HASH_MEMORY_KIB":  "64",

@@ -33,7 +33,10 @@
 //
 // Run owns the instance's loops until its context ends: the fan-out watch
 // (Sessions.Watch, delivering events to local sockets without blocking),
-// the expiry sweep (every SweepEvery), pings (PingEvery, spread over 25
+// the re-check (recheck.go: every RecheckEvery and after each resync of
+// the watcher, the pending logouts of every socket held, pushed when
+// never delivered; after a resync that says the store lost its data,
+// every socket closed with 1001), the expiry sweep (every SweepEvery), pings (PingEvery, spread over 25
 // ticks, which also drop peers silent for PongWait), presence (the
 // sockets welcomed since the last pass every PresenceFlushEvery, and
 // every socket in batches every PresenceEvery) and the registry's

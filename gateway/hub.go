@@ -33,6 +33,10 @@ type hub struct {
 	// events counts the fan-out events handled, so that tests can tell
 	// when this instance's watcher is subscribed.
 	events atomic.Int64
+
+	// The watcher's resyncs, for recheckLoop (recheck.go).
+	resync    chan struct{} // one waiting signal at most
+	resetSeen atomic.Bool   // a resync said the store lost its data
 }
 
 // socketRace is how long after its registration a socket is compared by
@@ -50,6 +54,7 @@ func newHub(srv *Server) *hub {
 		byDevice: make(map[string]*socket),
 		idle:     make(chan struct{}),
 		presWait: make(map[*socket]struct{}),
+		resync:   make(chan struct{}, 1),
 	}
 }
 
@@ -184,19 +189,14 @@ func (h *hub) count() int {
 func (h *hub) event(e sessions.Event) {
 	h.events.Add(1)
 	switch e.Kind {
+	case sessions.KindResync:
+		h.resynced(e.Reset)
 	case sessions.KindEnded:
 		if e.Command == nil {
 			return
 		}
 		if s := h.get(e.Command.DeviceID); s != nil {
-			s.pushLogout(*e.Command)
-			// Only a revocation (or a re-enrollment) ends sessions with
-			// device_revoked: close with 4403 after the logout frame even
-			// if the KindDeviceRevoked event itself is lost (the fan-out
-			// is at most once).
-			if e.Command.Reason == sessions.ReasonDeviceRevoked {
-				s.close(closeRevoked, "device revoked")
-			}
+			s.deliver(*e.Command, pushLive)
 		}
 	case sessions.KindWarning:
 		if e.Warning == nil {
@@ -346,15 +346,11 @@ func (h *hub) refreshPresence(ctx context.Context) {
 
 // written records a pushed frame: metrics, and a logout marked delivered.
 func (s *Server) written(f outFrame) {
-	path := "queued"
-	if f.live {
-		path = "live"
-	}
-	s.metrics.pushes.WithLabelValues(f.what, path).Inc()
+	s.metrics.pushes.WithLabelValues(f.what, f.path.String()).Inc()
 	if f.cmd == nil {
 		return
 	}
-	if f.live {
+	if f.path == pushLive {
 		s.metrics.pushLatency.Observe(s.now().Sub(f.cmd.CreatedAt).Seconds())
 	}
 	ctx, cancel := s.opContext()

@@ -72,6 +72,10 @@ type Config struct {
 	MaxSocketsPerAddr int
 	// SweepEvery is how often Run sweeps expired sessions (1s).
 	SweepEvery time.Duration
+	// RecheckEvery is how often Run re-reads the pending logouts of every
+	// socket it holds and pushes those whose push it missed (10s); it
+	// also does so at once whenever the fan-out has been resubscribed.
+	RecheckEvery time.Duration
 	// PresenceEvery is how often Run refreshes the presence of the sockets
 	// it holds (20s); PresenceTTL how long a refresh lasts (60s).
 	PresenceEvery time.Duration
@@ -134,6 +138,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MessageRate, DefaultMessageRate)
 	setDefault(&cfg.MessageBurst, DefaultMessageBurst)
 	setDefault(&cfg.SweepEvery, time.Second)
+	setDefault(&cfg.RecheckEvery, 10*time.Second)
 	setDefault(&cfg.PresenceEvery, 20*time.Second)
 	setDefault(&cfg.PresenceTTL, 60*time.Second)
 	setDefault(&cfg.PresenceFlushEvery, 250*time.Millisecond)
@@ -268,6 +273,7 @@ func (s *Server) Run(ctx context.Context) error {
 		func(ctx context.Context) { _ = s.store.Watch(ctx, s.hub.event) },
 		s.probeFanout,
 		s.sweepLoop,
+		s.hub.recheckLoop,
 		s.hub.pingLoop,
 		s.hub.presenceLoop,
 		s.activityLoop,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,7 +34,30 @@ const (
 	// maxEarly bounds the logouts held for a socket between its
 	// registration and its welcome.
 	maxEarly = 256
+	// maxSent is how many of the last logouts queued on a socket it
+	// remembers, so that one pushed both live and by a re-check goes
+	// out once.
+	maxSent = 64
 )
+
+// How a logout reached a socket, for the pushes metric.
+type pushPath uint8
+
+const (
+	pushLive    pushPath = iota // from the fan-out
+	pushQueued                  // from the queue, right after welcome
+	pushRecheck                 // from the queue, by a re-check of a live socket (recheck.go)
+)
+
+func (p pushPath) String() string {
+	switch p {
+	case pushLive:
+		return "live"
+	case pushRecheck:
+		return "recheck"
+	}
+	return "queued"
+}
 
 // The default message limits of a device socket, counted after its auth
 // message. A device sends an ack per logout it is given: a few a shift,
@@ -58,7 +82,7 @@ type outFrame struct {
 	data []byte
 	code int               // frameClose
 	cmd  *sessions.Command // a logout: marked delivered once written
-	live bool              // pushed from the fan-out (not from the queue at welcome)
+	path pushPath          // how it came: live, queued at welcome, re-check
 	what string            // metric label: logout, warning
 }
 
@@ -98,6 +122,7 @@ type socket struct {
 	writing  bool
 	ready    bool               // welcome is queued
 	early    []sessions.Command // logouts pushed before welcome
+	sent     []string           // ids of the last maxSent logouts queued, oldest first
 	closing  bool               // a close frame is queued: nothing more goes out
 	dead     bool               // the connection is closed
 	closedBy int                // the close code we sent, 0 if none
@@ -181,8 +206,23 @@ func (s *socket) close(code int, text string) {
 	s.enqueueLocked(outFrame{kind: frameClose, code: code, data: websocket.FormatCloseMessage(code, text)}, false)
 }
 
-// pushLogout sends a logout command pushed by the fan-out.
-func (s *socket) pushLogout(c sessions.Command) {
+// deliver pushes a logout (live from the fan-out, or found by a
+// re-check) unless this socket has queued it already. Only a revocation
+// (or a re-enrollment) ends sessions with device_revoked: the socket
+// closes with 4403 after the logout frame even if the KindDeviceRevoked
+// event itself is lost (the fan-out is at most once). It reports whether
+// the logout was new to the socket.
+func (s *socket) deliver(c sessions.Command, path pushPath) bool {
+	fresh := s.pushLogout(c, path)
+	if c.Reason == sessions.ReasonDeviceRevoked {
+		s.close(closeRevoked, "device revoked")
+	}
+	return fresh
+}
+
+// pushLogout sends a logout command pushed by the fan-out or a re-check,
+// once per socket; false when the socket had it already.
+func (s *socket) pushLogout(c sessions.Command, path pushPath) bool {
 	data := logoutJSON(c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -190,9 +230,26 @@ func (s *socket) pushLogout(c sessions.Command) {
 		if len(s.early) < maxEarly {
 			s.early = append(s.early, c)
 		}
-		return
+		return true
 	}
-	s.enqueueLocked(outFrame{kind: frameText, data: data, cmd: &c, live: true, what: msgLogout}, true)
+	if s.sentLocked(c.ID) {
+		return false
+	}
+	s.enqueueLocked(outFrame{kind: frameText, data: data, cmd: &c, path: path, what: msgLogout}, true)
+	return true
+}
+
+// sentLocked reports whether the logout id was queued on this socket
+// already, and remembers it if not. s.mu must be held.
+func (s *socket) sentLocked(id string) bool {
+	if slices.Contains(s.sent, id) {
+		return true
+	}
+	if len(s.sent) == maxSent {
+		s.sent = slices.Delete(s.sent, 0, 1)
+	}
+	s.sent = append(s.sent, id)
+	return false
 }
 
 // pushWarning sends a warning frame; it is dropped before welcome, whose
@@ -202,7 +259,7 @@ func (s *socket) pushWarning(w sessions.Warning) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ready {
-		s.enqueueLocked(outFrame{kind: frameText, data: data, live: true, what: msgWarning}, true)
+		s.enqueueLocked(outFrame{kind: frameText, data: data, path: pushLive, what: msgWarning}, true)
 	}
 }
 
@@ -233,15 +290,13 @@ func (s *socket) welcome(v *sessionView, pending []sessions.Command) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.enqueueLocked(outFrame{kind: frameText, data: hello}, false)
-	seen := make(map[string]bool, len(pending)+len(s.early))
 	for _, list := range [][]sessions.Command{pending, s.early} {
 		for i := range list {
 			c := list[i]
-			if seen[c.ID] {
+			if s.sentLocked(c.ID) {
 				continue
 			}
-			seen[c.ID] = true
-			s.enqueueLocked(outFrame{kind: frameText, data: logoutJSON(c), cmd: &c, what: msgLogout}, false)
+			s.enqueueLocked(outFrame{kind: frameText, data: logoutJSON(c), cmd: &c, path: pushQueued, what: msgLogout}, false)
 		}
 	}
 	s.early = nil

@@ -27,6 +27,14 @@ const (
 	// gateway coalesces them: at most a few per second per warehouse.
 	// Gateways ignore it.
 	KindActivity EventKind = "activity"
+	// KindResync is never published: Watch hands it to its own fn each
+	// time it has (re)subscribed, because events published while it was
+	// not subscribed are lost to it (the fan-out is at most once). The
+	// watcher re-reads from the store what it may have missed (the
+	// gateway: the pending logouts of every socket it holds). Reset says
+	// the store has lost its data since the watcher last saw it (a Redis
+	// restarted empty): every session and queued command is gone.
+	KindResync EventKind = "resync"
 )
 
 // Warning says a session ends soon (API.md `warning`, reason expires_soon).
@@ -46,6 +54,8 @@ type Event struct {
 	SocketID string    `json:"socket_id,omitempty"`
 	// WarehouseID is the warehouse of a KindActivity event.
 	WarehouseID string `json:"warehouse_id,omitempty"`
+	// Reset: a KindResync after the store lost its data.
+	Reset bool `json:"reset,omitempty"`
 }
 
 // PageRequest asks for one page of a warehouse's sessions.
@@ -97,6 +107,10 @@ type Store interface {
 	// Pending lists the device's commands not yet acknowledged and not
 	// expired, oldest first.
 	Pending(ctx context.Context, deviceID string) ([]Command, error)
+	// PendingMany is Pending for many devices in a few round trips (the
+	// gateway's periodic re-check of the sockets it holds). Devices with
+	// nothing pending are absent from the map.
+	PendingMany(ctx context.Context, deviceIDs []string) (map[string][]Command, error)
 	Command(ctx context.Context, id string) (Command, error)
 	// Delivered marks a command sent to its device (the first time only).
 	Delivered(ctx context.Context, id string) error
@@ -117,7 +131,10 @@ type Store interface {
 	Publish(ctx context.Context, e Event) error
 	// Watch calls fn for every event published by any instance until ctx
 	// ends. It reconnects by itself; it returns only ctx's error. fn must
-	// not block for long.
+	// not block for long. Each time it has subscribed (the first time
+	// and after every lost subscription) it calls fn with a KindResync
+	// event before any published one, with Reset set when the store's
+	// data was lost since the previous subscription.
 	Watch(ctx context.Context, fn func(Event)) error
 	// Sweep ends sessions whose idle or absolute end has passed
 	// (ReasonIdle, ReasonExpired) and publishes due warnings (5 minutes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/floorgate/floorgate/sessions"
 )
@@ -17,6 +18,11 @@ func (s *Store) Pending(ctx context.Context, deviceID string) ([]sessions.Comman
 	now := s.now()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.pendingLocked(deviceID, now), nil
+}
+
+// pendingLocked is Pending's list; s.mu must be held.
+func (s *Store) pendingLocked(deviceID string, now time.Time) []sessions.Command {
 	var out []sessions.Command
 	for _, id := range s.queues[deviceID] {
 		c := s.commands[id]
@@ -25,6 +31,23 @@ func (s *Store) Pending(ctx context.Context, deviceID string) ([]sessions.Comman
 		}
 		if st := c.Status(now); st == sessions.StatusPending || st == sessions.StatusDelivered {
 			out = append(out, cloneCommand(c))
+		}
+	}
+	return out
+}
+
+// PendingMany is Pending for each device, under one read lock.
+func (s *Store) PendingMany(ctx context.Context, deviceIDs []string) (map[string][]sessions.Command, error) {
+	if err := live(ctx); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make(map[string][]sessions.Command)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, d := range deviceIDs {
+		if cmds := s.pendingLocked(d, now); len(cmds) > 0 {
+			out[d] = cmds
 		}
 	}
 	return out, nil

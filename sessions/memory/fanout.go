@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,9 @@ func (f *fanout) watch(ctx context.Context, fn func(sessions.Event)) error {
 		delete(f.subs, sub)
 		f.mu.Unlock()
 	}()
+	// Subscribed: in process the subscription is never lost, so this is
+	// the only resync, and the data is never lost under it.
+	fn(sessions.Event{Kind: sessions.KindResync})
 	for {
 		select {
 		case <-ctx.Done():
@@ -80,13 +84,17 @@ func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
 	if err := live(ctx); err != nil {
 		return err
 	}
+	if e.Kind == sessions.KindResync {
+		return fmt.Errorf("publish event: %w: resync is never published", sessions.ErrInvalid)
+	}
 	s.fan.publish(e)
 	return nil
 }
 
-// Watch calls fn, in the caller's goroutine, for every event published on
-// this store (by Publish and by every end, warning and sweep) until ctx
-// ends, and returns ctx's error. Events are buffered per watcher
+// Watch calls fn, in the caller's goroutine, with one KindResync event
+// once it is subscribed, then for every event published on this store
+// (by Publish and by every end, warning and sweep) until ctx ends, and
+// returns ctx's error. Events are buffered per watcher
 // (Options.WatchBuffer); beyond that they are dropped for that watcher.
 func (s *Store) Watch(ctx context.Context, fn func(sessions.Event)) error {
 	return s.fan.watch(ctx, fn)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -80,8 +81,72 @@ func (s *Store) Pending(ctx context.Context, deviceID string) ([]sessions.Comman
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	m, err := s.readPending(ctx, now, ids, func(string) string { return deviceID })
+	if err != nil {
+		return nil, err
+	}
+	if done := m[""]; len(done) > 0 {
+		ids := make([]any, len(done))
+		for i, c := range done {
+			ids[i] = c.ID
+		}
+		if err := s.c.ZRem(ctx, q, ids...).Err(); err != nil {
+			s.log.WarnContext(ctx, "sessions/redis: trimming the command queue failed", "device_id", deviceID, "err", err)
+		}
+	}
+	return m[deviceID], nil
+}
+
+// PendingMany is Pending for many devices: one pipeline reads every
+// device's queue, one more the commands queued in them. Unlike Pending
+// it leaves acknowledged commands in the queues (Pending trims them).
+func (s *Store) PendingMany(ctx context.Context, deviceIDs []string) (map[string][]sessions.Command, error) {
+	out := make(map[string][]sessions.Command)
+	if len(deviceIDs) == 0 {
+		return out, nil
+	}
+	now := s.now()
+	since := "(" + strconv.FormatInt(redisval.Micros(now.Add(-sessions.CommandTTL)), 10)
+	queues := make([]*goredis.StringSliceCmd, len(deviceIDs))
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, d := range deviceIDs {
+			queues[i] = p.ZRangeByScore(ctx, s.deviceQueueKey(d), &goredis.ZRangeBy{Min: since, Max: "+inf"})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapErr("list pending commands", err)
+	}
+	var ids []string
+	owner := map[string]string{}
+	for i, q := range queues {
+		for _, id := range q.Val() {
+			ids = append(ids, id)
+			owner[id] = deviceIDs[i]
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	m, err := s.readPending(ctx, now, ids, func(id string) string { return owner[id] })
+	if err != nil {
+		return nil, err
+	}
+	for d, cmds := range m {
+		if d != "" {
+			out[d] = cmds
+		}
+	}
+	return out, nil
+}
+
+// readPending reads the commands ids (queued for the devices deviceOf
+// names) in one pipeline and returns, per device, those pending or
+// delivered at now, in the order of ids. Ids whose command is gone or
+// acknowledged come back under "" for Pending to trim.
+func (s *Store) readPending(ctx context.Context, now time.Time, ids []string, deviceOf func(string) string) (map[string][]sessions.Command, error) {
 	cmds := make([]*goredis.MapStringStringCmd, len(ids))
-	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, id := range ids {
 			b, ok := bucketFromID(id)
 			if !ok {
@@ -94,25 +159,20 @@ func (s *Store) Pending(ctx context.Context, deviceID string) ([]sessions.Comman
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, wrapErr("list pending commands", err)
 	}
-	var out []sessions.Command
-	var done []any
+	out := map[string][]sessions.Command{}
 	for i, c := range cmds {
 		m := c.Val()
 		if m["id"] == "" {
-			done = append(done, ids[i])
+			out[""] = append(out[""], sessions.Command{ID: ids[i]})
 			continue
 		}
 		cmd := commandFromHash(m)
 		switch cmd.Status(now) {
 		case sessions.StatusPending, sessions.StatusDelivered:
-			out = append(out, cmd)
+			d := deviceOf(ids[i])
+			out[d] = append(out[d], cmd)
 		case sessions.StatusAcked:
-			done = append(done, ids[i])
-		}
-	}
-	if len(done) > 0 {
-		if err := s.c.ZRem(ctx, q, done...).Err(); err != nil {
-			s.log.WarnContext(ctx, "sessions/redis: trimming the command queue failed", "device_id", deviceID, "err", err)
+			out[""] = append(out[""], sessions.Command{ID: ids[i]})
 		}
 	}
 	return out, nil

@@ -37,6 +37,7 @@
 //	P{g}abs, P{g}idle      zset    session id by absolute / idle deadline         entries removed on end
 //	P{g}warn               zset    session id by warning time                     entries removed when sent
 //	P{g}journal            zset    "<op>:<bucket>" of operations in flight        removed on finish
+//	P{g}epoch              string  random, written when missing (Watch)           none
 //	P+"events"             channel the fan-out (pub/sub)
 //
 // Times are Unix microseconds, stored as strings and scores (exact in a
@@ -145,9 +146,14 @@
 //
 // Publish sends JSON events on P+"events". Watch subscribes, calls fn
 // for each event, and when the subscription fails subscribes again after
-// a jittered backoff from 50 ms to 5 s; a quiet channel is pinged every
+// a jittered backoff from 50 ms to 1 s; a quiet channel is pinged every
 // 30 s to detect a dead connection. Pub/sub is at most once: the device
-// queue is the truth, read when a device (re)connects.
+// queue is the truth, read when a device (re)connects and by the
+// gateway's re-check of its sockets (PendingMany, one pipeline per
+// batch). Each time Watch has subscribed it reads P{g}epoch (writing a
+// random one when missing) and hands fn a KindResync event, with Reset
+// when the value is not the one it read before: a Redis that restarted
+// without its data has lost the key with everything else.
 //
 // # Sweep
 //

@@ -21,6 +21,9 @@ import (
 // channel Prefix+"events". Pub/sub is at most once: whatever must not be
 // lost (logout commands) is also queued per device.
 func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
+	if e.Kind == sessions.KindResync {
+		return fmt.Errorf("publish event: %w: resync is never published", sessions.ErrInvalid)
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("publish event: %w", err)
@@ -33,20 +36,26 @@ func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
 
 const (
 	watchMinBackoff = 50 * time.Millisecond
-	watchMaxBackoff = 5 * time.Second
+	// watchMaxBackoff bounds the wait between two attempts to subscribe:
+	// once Redis is back, an instance hears the fan-out again (and
+	// re-checks what it missed) within about a second.
+	watchMaxBackoff = time.Second
 	// watchIdle is how long Watch waits for a message before it pings
 	// the server to find out whether the subscription is still there.
 	watchIdle = 30 * time.Second
 )
 
 // Watch calls fn for every event published by any instance until ctx
-// ends, on the caller's goroutine. When the subscription fails it
-// subscribes again after a jittered backoff (50 ms doubling to 5 s); it
-// returns only ctx's error.
+// ends, on the caller's goroutine. Each time it has subscribed it first
+// reads the store's epoch and calls fn with a KindResync event (Reset
+// when the epoch is not the one it read before: Redis lost its data).
+// When the subscription fails it subscribes again after a jittered
+// backoff (50 ms doubling to 1 s); it returns only ctx's error.
 func (s *Store) Watch(ctx context.Context, fn func(sessions.Event)) error {
 	backoff := watchMinBackoff
+	epoch := ""
 	for {
-		subscribed, err := s.watchOnce(ctx, fn)
+		subscribed, err := s.watchOnce(ctx, &epoch, fn)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -68,8 +77,10 @@ func (s *Store) Watch(ctx context.Context, fn func(sessions.Event)) error {
 }
 
 // watchOnce subscribes and delivers until the subscription fails or ctx
-// ends. subscribed tells whether the subscription was confirmed.
-func (s *Store) watchOnce(ctx context.Context, fn func(sessions.Event)) (subscribed bool, err error) {
+// ends. subscribed tells whether the subscription was confirmed. epoch
+// is the store's epoch as this Watch last read it ("" before the first
+// read).
+func (s *Store) watchOnce(ctx context.Context, epoch *string, fn func(sessions.Event)) (subscribed bool, err error) {
 	ps := s.c.Subscribe(ctx, s.channel)
 	// go-redis does not watch ctx while it blocks on a read: close the
 	// subscription when ctx ends so that Watch returns at once.
@@ -81,6 +92,18 @@ func (s *Store) watchOnce(ctx context.Context, fn func(sessions.Event)) (subscri
 	if _, err := ps.Receive(ctx); err != nil {
 		return false, err
 	}
+	// Subscribed: whatever is published from now on reaches us. What was
+	// published before may not have: the watcher re-reads the store.
+	cur, err := epochScript.Run(ctx, s.c, []string{s.epochKey()}, randomHex()).Text()
+	if err != nil {
+		return false, err
+	}
+	reset := *epoch != "" && cur != *epoch
+	if reset {
+		s.log.WarnContext(ctx, "sessions/redis: the store's data was lost (Redis restarted empty?): every session has ended")
+	}
+	*epoch = cur
+	fn(sessions.Event{Kind: sessions.KindResync, Reset: reset})
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, watchIdle)
 		if err != nil {
@@ -105,6 +128,9 @@ func (s *Store) watchOnce(ctx context.Context, fn func(sessions.Event)) (subscri
 		if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
 			s.log.WarnContext(ctx, "sessions/redis: dropping a malformed event", "err", err)
 			continue
+		}
+		if e.Kind == sessions.KindResync {
+			continue // never published; one that is was not ours to send
 		}
 		fn(e)
 	}

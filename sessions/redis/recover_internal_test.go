@@ -75,7 +75,9 @@ func TestSweepFinishesDeadOperation(t *testing.T) {
 }
 
 // TestWatchResubscribes: when Redis drops the subscriber's connection,
-// Watch subscribes again by itself and events flow on.
+// Watch subscribes again by itself, says so with a resync event (a reset
+// when the store's epoch changed meanwhile, as when Redis restarts
+// without its data), and events flow on.
 func TestWatchResubscribes(t *testing.T) {
 	name := "fgtest-watch-" + randomHex()
 	c := testenv.NewRedisClient(t, name)
@@ -85,8 +87,27 @@ func TestWatchResubscribes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	got := make(chan sessions.Event, 100)
+	resyncs := make(chan sessions.Event, 10)
 	done := make(chan error, 1)
-	go func() { done <- st.Watch(ctx, func(e sessions.Event) { got <- e }) }()
+	go func() {
+		done <- st.Watch(ctx, func(e sessions.Event) {
+			if e.Kind == sessions.KindResync {
+				resyncs <- e
+				return
+			}
+			got <- e
+		})
+	}()
+	nextResync := func() sessions.Event {
+		t.Helper()
+		select {
+		case e := <-resyncs:
+			return e
+		case <-time.After(5 * time.Second):
+			t.Fatal("no resync event within 5s of subscribing")
+			return sessions.Event{}
+		}
+	}
 
 	// publishUntil publishes every 20 ms until an event for dev arrives
 	// (bounded by 5 s): subscribing takes a moment.
@@ -111,26 +132,46 @@ func TestWatchResubscribes(t *testing.T) {
 		}
 	}
 	publishUntil("before")
+	if e := nextResync(); e.Reset {
+		t.Errorf("first resync = %+v; want no reset", e)
+	}
 
 	// Kill only this test's subscriber connection.
-	list, err := c.ClientList(ctx).Result()
-	if err != nil {
-		t.Fatalf("CLIENT LIST = %v", err)
-	}
-	killed := 0
-	for _, line := range strings.Split(list, "\n") {
-		if strings.Contains(line, " name="+name+" ") && strings.Contains(line, " sub=1 ") {
-			id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
-			if err := c.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
-				t.Fatalf("CLIENT KILL ID %s = %v", id, err)
+	kill := func() {
+		t.Helper()
+		list, err := c.ClientList(ctx).Result()
+		if err != nil {
+			t.Fatalf("CLIENT LIST = %v", err)
+		}
+		killed := 0
+		for _, line := range strings.Split(list, "\n") {
+			if strings.Contains(line, " name="+name+" ") && strings.Contains(line, " sub=1 ") {
+				id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+				if err := c.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+					t.Fatalf("CLIENT KILL ID %s = %v", id, err)
+				}
+				killed++
 			}
-			killed++
+		}
+		if killed != 1 {
+			t.Fatalf("found %d subscriber connections named %s; want 1", killed, name)
 		}
 	}
-	if killed != 1 {
-		t.Fatalf("found %d subscriber connections named %s; want 1", killed, name)
-	}
+	kill()
 	publishUntil("after")
+	if e := nextResync(); e.Reset {
+		t.Errorf("resync after a lost subscription = %+v; want no reset (the data is there)", e)
+	}
+
+	// The data goes (its epoch with it) while the subscription is down.
+	if err := c.Del(ctx, st.epochKey()).Err(); err != nil {
+		t.Fatalf("DEL epoch = %v", err)
+	}
+	kill()
+	publishUntil("after the reset")
+	if e := nextResync(); !e.Reset {
+		t.Errorf("resync after the data was lost = %+v; want Reset", e)
+	}
 
 	cancel()
 	select {

@@ -213,3 +213,15 @@ local sep = string.find(v, ':', 1, true)
 if sep and string.sub(v, sep + 1) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `)
+
+// epochScript reads the store's epoch, a random value written the first
+// time it is missing: a Redis that restarted without its data has lost
+// it, so a watcher that finds a value other than the one it knew learns
+// that every session and command is gone.
+// KEYS: the epoch key. ARGV: a fresh random value.
+var epochScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`)

@@ -141,6 +141,7 @@ func (s *Store) absKey() string     { return s.prefix + "{g}abs" }
 func (s *Store) idleKey() string    { return s.prefix + "{g}idle" }
 func (s *Store) warnKey() string    { return s.prefix + "{g}warn" }
 func (s *Store) journalKey() string { return s.prefix + "{g}journal" }
+func (s *Store) epochKey() string   { return s.prefix + "{g}epoch" }
 
 // --- ids ------------------------------------------------------------------
 

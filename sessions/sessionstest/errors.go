@@ -33,6 +33,7 @@ func calls(ctx context.Context, st sessions.Store) map[string]error {
 	_, errs["EndDevice"] = st.EndDevice(ctx, n.DeviceID, sessions.ReasonAdmin)
 	_, errs["EndWarehouse"] = st.EndWarehouse(ctx, n.WarehouseID, sessions.ReasonAdmin)
 	_, errs["Pending"] = st.Pending(ctx, n.DeviceID)
+	_, errs["PendingMany"] = st.PendingMany(ctx, []string{n.DeviceID, "d-contract-2"})
 	_, errs["Command"] = st.Command(ctx, "cmd_none")
 	errs["Delivered"] = st.Delivered(ctx, "cmd_none")
 	errs["Ack"] = st.Ack(ctx, n.DeviceID, "cmd_none")
@@ -102,6 +103,9 @@ func testErrorContract(t *testing.T, h Harness) {
 			if _, err := e.st.Create(ctx, tt.n, tt.p); !errors.Is(err, sessions.ErrInvalid) {
 				t.Errorf("Create(%s) = %v; want ErrInvalid", tt.name, err)
 			}
+		}
+		if err := e.st.Publish(ctx, sessions.Event{Kind: sessions.KindResync}); !errors.Is(err, sessions.ErrInvalid) {
+			t.Errorf("Publish(resync) = %v; want ErrInvalid (only Watch makes one)", err)
 		}
 	})
 }

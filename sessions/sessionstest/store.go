@@ -103,6 +103,8 @@ func runStore(t *testing.T, h Harness) {
 		{"CommandExpiry", testCommandExpiry},
 		{"LostMessages", testLostMessages},
 		{"WatchPeers", testWatchPeers},
+		{"WatchResync", testWatchResync},
+		{"PendingMany", testPendingMany},
 		{"Presence", testPresence},
 		{"ClearPINChange", testClearPINChange},
 		{"ErrorContract", testErrorContract},
@@ -1136,6 +1138,74 @@ func testWatchPeers(t *testing.T, h Harness) {
 		if ev.Warning.DeviceID != "d3" || !ev.Warning.At.Equal(e.clock.Now()) {
 			t.Errorf("watcher %d: warning = %+v; want d3 at %v", i, *ev.Warning, e.clock.Now())
 		}
+	}
+}
+
+// testWatchResync: a Watch says it has subscribed with one KindResync
+// event (no reset: the store has its data) before anything published.
+func testWatchResync(t *testing.T, h Harness) {
+	e := newStoreEnv(t, h)
+	w := startWatch(t, e.peer(0))
+	w.mu.Lock()
+	evs := slices.Clone(w.events)
+	w.mu.Unlock()
+	if len(evs) == 0 || evs[0].Kind != sessions.KindResync {
+		t.Fatalf("Watch() first event = %+v; want a resync before anything published", evs)
+	}
+	if evs[0].Reset {
+		t.Errorf("Watch() first resync has Reset; want false (the store has lost nothing)")
+	}
+	if n := countKind(evs, sessions.KindResync); n != 1 {
+		t.Errorf("Watch() gave %d resync events on a subscription never lost; want 1", n)
+	}
+}
+
+// testPendingMany: PendingMany answers, for many devices at once, what
+// Pending answers for each, and leaves out devices with nothing pending.
+func testPendingMany(t *testing.T, h Harness) {
+	ctx := context.Background()
+	e := newStoreEnv(t, h)
+	a := e.create(t, "u1", "d1", "w1", defaultPolicy)
+	b := e.create(t, "u2", "d2", "w1", defaultPolicy)
+	e.create(t, "u3", "d3", "w1", defaultPolicy)       // live: nothing pending
+	a2 := e.create(t, "u1", "d1", "w1", defaultPolicy) // replaces a on d1
+	ca, err := e.peer(1).End(ctx, a2.Session.ID, sessions.ReasonAdmin)
+	if err != nil {
+		t.Fatalf("End() = %v", err)
+	}
+	cb, err := e.peer(1).End(ctx, b.Session.ID, sessions.ReasonAdmin)
+	if err != nil {
+		t.Fatalf("End() = %v", err)
+	}
+	got, err := e.peer(2).PendingMany(ctx, []string{"d1", "d2", "d3", "d-none"})
+	if err != nil {
+		t.Fatalf("PendingMany() = %v", err)
+	}
+	for _, d := range []string{"d1", "d2"} {
+		if want := commandIDs(mustPending(t, e.st, d)); !slices.Equal(commandIDs(got[d]), want) {
+			t.Errorf("PendingMany()[%s] = %v; want Pending's %v", d, commandIDs(got[d]), want)
+		}
+	}
+	sids := []string{}
+	for _, c := range got["d1"] {
+		sids = append(sids, c.SessionID)
+	}
+	slices.Sort(sids)
+	if want := []string{a.Session.ID, ca.SessionID}; len(got["d1"]) != 2 || !slices.Equal(sids, sessionIDs([]sessions.Session{{ID: want[0]}, {ID: want[1]}})) {
+		t.Errorf("PendingMany()[d1] = %+v; want the logouts of %v", got["d1"], want)
+	}
+	if len(got) != 2 {
+		t.Errorf("PendingMany() has %d devices; want d1 and d2 only (d3 and d-none have nothing pending)", len(got))
+	}
+	if err := e.st.Ack(ctx, "d2", cb.ID); err != nil {
+		t.Fatalf("Ack() = %v", err)
+	}
+	got, err = e.peer(0).PendingMany(ctx, []string{"d2"})
+	if err != nil || len(got) != 0 {
+		t.Errorf("PendingMany(d2) after its ack = %v, %v; want nothing", got, err)
+	}
+	if got, err := e.st.PendingMany(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("PendingMany(nil) = %v, %v; want an empty map", got, err)
 	}
 }
 

@@ -97,7 +97,7 @@ func newEnv(t *testing.T, b backend) *env {
 	if err != nil {
 		t.Fatalf("NewRegistry: %v", err)
 	}
-	si, err := signin.New(signin.Config{Registry: reg, Sessions: ss, Throttle: th, Logger: slog.New(slog.DiscardHandler)})
+	si, err := signin.New(signin.Config{Registry: reg, Sessions: ss, Throttle: th, Logger: slog.New(slog.DiscardHandler), Now: c.Now})
 	if err != nil {
 		t.Fatalf("signin.New: %v", err)
 	}

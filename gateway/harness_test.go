@@ -51,6 +51,7 @@ type backend struct {
 	reg      *devices.Registry
 	store    sessions.Store
 	throttle throttle.Throttle
+	now      func() time.Time // the sign-in's address limits' clock
 }
 
 // embedded is the SQLite registry in t.TempDir() with in-process
@@ -72,6 +73,7 @@ func embedded(t testing.TB, clk *clock.Clock) backend {
 		t.Fatalf("NewRegistry: %v", err)
 	}
 	return backend{
+		now:      clk.Now,
 		reg:      reg,
 		store:    memory.New(memory.Options{Now: clk.Now}),
 		throttle: thmemory.New(thmemory.Options{Now: clk.Now}),
@@ -84,7 +86,7 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // metrics on reg (a private registry when nil).
 func newSignIn(t testing.TB, be backend, reg prometheus.Registerer, pool *signin.Pool) *signin.Policy {
 	t.Helper()
-	p, err := signin.New(signin.Config{Registry: be.reg, Sessions: be.store, Throttle: be.throttle, Pool: pool, Logger: discard(), Metrics: reg})
+	p, err := signin.New(signin.Config{Registry: be.reg, Sessions: be.store, Throttle: be.throttle, Pool: pool, Logger: discard(), Metrics: reg, Now: be.now})
 	if err != nil {
 		t.Fatalf("signin.New: %v", err)
 	}

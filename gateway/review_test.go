@@ -376,6 +376,7 @@ func TestEnrollAddressNeverQuarantined(t *testing.T) {
 	for i := range 25 {
 		b := h.enrollBody(fmt.Sprintf("S21-66%02d", i))
 		b["email"] = fmt.Sprintf("nobody-%d@example.com", i)
+		h.clk.Advance(2 * time.Second) // within the address's rate
 		if r := h.do("POST", "/v1/enroll", "", b); r.status != 401 || r.code() != CodeInvalidCredentials {
 			t.Fatalf("enroll %d with an unknown email = %d %s; want 401 invalid_credentials", i, r.status, r.body)
 		}

@@ -39,7 +39,7 @@ func servers(t *testing.T, clk *clock.Clock) backend {
 		t.Fatalf("NewRegistry: %v", err)
 	}
 	opts := redis.Options{Prefix: prefix, Now: clk.Now, Logger: discard()}
-	return backend{reg: reg, store: redis.New(client, opts), throttle: thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now})}
+	return backend{reg: reg, now: opts.Now, store: redis.New(client, opts), throttle: thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now})}
 }
 
 // TestOnServers runs the evict flow, a queued logout and a cross-instance
@@ -108,7 +108,7 @@ func TestUnavailable(t *testing.T) {
 	}
 	client := testenv.DeadRedis(t)
 	opts := redis.Options{Prefix: "fgtest:down:", Now: clk.Now, Logger: discard()}
-	h := newHarnessOn(t, clk, backend{reg: reg, store: redis.New(client, opts), throttle: thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now})})
+	h := newHarnessOn(t, clk, backend{reg: reg, now: opts.Now, store: redis.New(client, opts), throttle: thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now})})
 	h.user("lena", h.wh.ID)
 	d, tok, _, err := reg.Enroll(ctx, "mgr_test", devices.EnrollInput{WarehouseID: h.wh.ID, Serial: "S21-3000", AppVersion: "4.2.0"})
 	if err != nil {

@@ -28,7 +28,8 @@ type Enrolled struct {
 	Token   devices.Token
 }
 
-// Enroll takes an enrollment through the order: claim (the email),
+// Enroll takes an enrollment through the order: the client address's
+// rate (AddressRate), claim (the email),
 // check, hash, count, audit, then the warehouse, the role and the
 // registration. The source is the client address with AddressLimits: an
 // address is never quarantined. An unknown warehouse is a
@@ -40,6 +41,12 @@ func (p *Policy) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 	if err != nil {
 		return Enrolled{}, err // a *ValidationError naming "email"
 	}
+	if err := p.limitAddress(ctx, kindEnroll, in.ClientIP); err != nil {
+		return Enrolled{}, err
+	}
+	// From here on, a client that hangs up changes nothing (ManagerLogin).
+	ctx, cancel := Decided(ctx)
+	defer cancel()
 	a, err := p.passwordAttempt(ctx, kindEnroll, in.Email, in.ClientIP)
 	if err != nil {
 		return Enrolled{}, err
@@ -50,14 +57,14 @@ func (p *Policy) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 	}
 	defer release()
 	var m devices.Manager
-	ctx, cancel, err := p.hash(ctx, a.kind, func() (err error) {
+	ctx, hcancel, err := p.hash(ctx, a.kind, func(ctx context.Context) (err error) {
 		m, err = p.reg.AuthenticateManager(ctx, in.Email, in.Password)
 		return err
 	})
 	if errors.Is(err, ErrBusy) {
 		return Enrolled{}, err
 	}
-	defer cancel()
+	defer hcancel()
 	failure := func(reason, subject string) devices.Event {
 		return devices.Event{Actor: devices.ActorSystem, Action: "enroll.failure", Subject: subject,
 			WarehouseID: in.Device.WarehouseID, Details: map[string]string{"reason": reason, "remote_addr": in.ClientIP}}

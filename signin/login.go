@@ -47,7 +47,7 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	}
 	defer release()
 	var user devices.User
-	ctx, cancel, err := p.hash(ctx, a.kind, func() (err error) {
+	ctx, cancel, err := p.hash(ctx, a.kind, func(ctx context.Context) (err error) {
 		user, err = p.reg.AuthenticateUser(ctx, in.Username, in.PIN)
 		return err
 	})
@@ -146,7 +146,7 @@ func (p *Policy) ChangePIN(ctx context.Context, in PINChange) error {
 		return err
 	}
 	defer release()
-	ctx, cancel, err := p.hash(ctx, a.kind, func() error {
+	ctx, cancel, err := p.hash(ctx, a.kind, func(ctx context.Context) error {
 		_, err := p.reg.ChangePIN(ctx, sess.UserID, in.Current, in.New)
 		return err
 	})

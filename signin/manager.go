@@ -24,13 +24,20 @@ type ManagerSession struct {
 	ExpiresAt time.Time
 }
 
-// ManagerLogin takes an admin sign-in through the order: claim (the
-// email), check, hash, count, audit, issue the manager token. The source
+// ManagerLogin takes an admin sign-in through the order: the client
+// address's rate (AddressRate), claim (the email), check, hash, count, audit, issue the manager token. The source
 // is the client address with AddressLimits, the same "ip:" source as
 // enrollment, so both share the delays of an (email, address) pair and
 // the lock of an email. A refused check is audited
 // (manager.login.throttled).
 func (p *Policy) ManagerLogin(ctx context.Context, in ManagerLogin) (ManagerSession, error) {
+	if err := p.limitAddress(ctx, kindManager, in.ClientIP); err != nil {
+		return ManagerSession{}, err
+	}
+	// From here on, a client that hangs up changes nothing: the attempt
+	// is checked, hashed, counted and audited as if it had stayed.
+	ctx, cancel := Decided(ctx)
+	defer cancel()
 	a, err := p.passwordAttempt(ctx, kindManager, in.Email, in.ClientIP)
 	if err != nil {
 		return ManagerSession{}, err
@@ -46,14 +53,14 @@ func (p *Policy) ManagerLogin(ctx context.Context, in ManagerLogin) (ManagerSess
 	}
 	defer release()
 	var m devices.Manager
-	ctx, cancel, err := p.hash(ctx, a.kind, func() (err error) {
+	ctx, hcancel, err := p.hash(ctx, a.kind, func(ctx context.Context) (err error) {
 		m, err = p.reg.AuthenticateManager(ctx, in.Email, in.Password)
 		return err
 	})
 	if errors.Is(err, ErrBusy) {
 		return ManagerSession{}, err
 	}
-	defer cancel()
+	defer hcancel()
 	addr := map[string]string{"remote_addr": in.ClientIP}
 	if err := p.settle(ctx, a, err, "address:"+in.ClientIP,
 		func() devices.Event {

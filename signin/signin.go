@@ -36,7 +36,21 @@ type Config struct {
 	// Metrics receives the sign-in collectors; a private registry when
 	// nil.
 	Metrics prometheus.Registerer
+	// AddressRate limits each client address's enrollment and admin
+	// sign-in attempts before any hashing; zero fields take
+	// DefaultAddressRate's.
+	AddressRate AddressRate
+	// AddressTarpit holds back each answer refused by AddressRate, at
+	// most this long (never longer than its Retry-After); 0 means
+	// DefaultAddressTarpit, negative none.
+	AddressTarpit time.Duration
+	// Now is the clock of the address limits; time.Now when nil.
+	Now func() time.Time
 }
+
+// DefaultAddressTarpit is how long an answer refused by the address rate
+// is held back.
+const DefaultAddressTarpit = time.Second
 
 // Policy is the sign-in policy of one process: its throttle, its claims
 // and its hashing pool. It is safe for concurrent use; build one per
@@ -49,6 +63,8 @@ type Policy struct {
 	log      *slog.Logger
 	metrics  *metrics
 	claims   claims
+	addrs    *addressLimiter
+	tarpit   time.Duration
 }
 
 // New checks cfg and returns a Policy.
@@ -65,11 +81,21 @@ func New(cfg Config) (*Policy, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = prometheus.NewRegistry()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	switch {
+	case cfg.AddressTarpit == 0:
+		cfg.AddressTarpit = DefaultAddressTarpit
+	case cfg.AddressTarpit < 0:
+		cfg.AddressTarpit = 0
+	}
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{reg: cfg.Registry, sessions: cfg.Sessions, throttle: cfg.Throttle, pool: cfg.Pool, log: cfg.Logger, metrics: m}, nil
+	return &Policy{reg: cfg.Registry, sessions: cfg.Sessions, throttle: cfg.Throttle, pool: cfg.Pool, log: cfg.Logger, metrics: m,
+		addrs: newAddressLimiter(cfg.AddressRate, cfg.Now), tarpit: cfg.AddressTarpit}, nil
 }
 
 // kind is one way of signing in: the label of its metrics.
@@ -131,25 +157,58 @@ func (p *Policy) begin(ctx context.Context, a attempt) (release func(), d thrott
 }
 
 // hash runs verify (the registry's check of the secret) in the hashing
-// pool and returns what it said, with the context for every step that
-// follows: the hash has decided, so the count or the reset, the audit and
-// the issue must not be cut short by a client that disconnects
-// (Decided). When no slot came free it returns ErrBusy and no context.
-func (p *Policy) hash(ctx context.Context, k kind, verify func() error) (context.Context, context.CancelFunc, error) {
-	release, err := p.pool.Acquire(ctx)
+// pool, within k's share, and returns what it said, with the context for
+// every step that follows. From the moment a slot is taken, everything
+// runs on that context (Decided), the verification included: a client
+// that half-closes its connection while its secret is hashed cannot leave
+// the verdict uncounted or unaudited, nor learn it from a different
+// answer. When no slot came free it returns ErrBusy and no context.
+func (p *Policy) hash(ctx context.Context, k kind, verify func(ctx context.Context) error) (context.Context, context.CancelFunc, error) {
+	release, err := p.pool.acquire(ctx, classOf(k))
 	if err != nil {
 		p.metrics.hashBusy.WithLabelValues(string(k)).Inc()
 		return nil, nil, err
 	}
-	err = verify()
-	release()
 	dctx, cancel := Decided(ctx)
+	err = verify(dctx)
+	release()
 	return dctx, cancel, err
+}
+
+// limitAddress spends one of the client address's attempts at kind k,
+// before any hashing or store call. A refusal is a *ThrottledError; the
+// first of a run is audited (throttle.address_limited), not every one, so
+// that a flood writes no flood of audit rows.
+func (p *Policy) limitAddress(ctx context.Context, k kind, clientIP string) error {
+	wait, first := p.addrs.take(k, clientIP)
+	if wait == 0 {
+		return nil
+	}
+	p.metrics.decision(k, "address", "limited")
+	if first {
+		dctx, cancel := Decided(ctx)
+		defer cancel()
+		p.audit(dctx, devices.Event{Actor: devices.ActorSystem, Action: "throttle.address_limited",
+			Subject: "address:" + addressOf(clientIP), Details: map[string]string{"kind": string(k)}})
+	}
+	// The refusal is held back a little (AddressTarpit): a client that
+	// sends its next request as soon as it has the answer, as a flood
+	// does, then costs a sleeping goroutine, not a core.
+	t := time.NewTimer(min(p.tarpit, wait))
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
+	return &ThrottledError{RetryAfter: wait}
 }
 
 // settle counts what the hash decided and audits it. A wrong secret
 // (devices.ErrInvalidCredentials) is counted, with actor naming the
-// source in the throttle's own audit events, and audited with wrong(). A
+// source in the throttle's own audit events, and audited with wrong();
+// when either cannot be done the answer is ErrUnavailable, as it is when
+// what follows a right secret fails, so that the two never answer
+// differently when a store fails after the hash. A
 // right secret clears the attempt's delays; when the account is
 // disabled (devices.ErrDisabled) that is audited with disabled(). Any
 // other error is ErrUnavailable. It returns the error to answer, nil when
@@ -161,7 +220,9 @@ func (p *Policy) settle(ctx context.Context, a attempt, err error, actor string,
 		if err := p.countFailure(ctx, a, actor); err != nil {
 			return err
 		}
-		p.audit(ctx, wrong())
+		if err := p.reg.Record(ctx, wrong()); err != nil {
+			return unavailable("audit failure", err)
+		}
 		return devices.ErrInvalidCredentials
 	case errors.Is(err, devices.ErrDisabled):
 		p.succeed(ctx, a)

@@ -33,7 +33,7 @@ func (p *Policy) CheckManagerPassword(ctx context.Context, in PasswordCheck) err
 		return err
 	}
 	defer release()
-	ctx, cancel, err := p.hash(ctx, a.kind, func() error {
+	ctx, cancel, err := p.hash(ctx, a.kind, func(ctx context.Context) error {
 		_, err := p.reg.AuthenticateManager(ctx, in.Email, in.Password)
 		return err
 	})

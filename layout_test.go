@@ -118,6 +118,7 @@ var rules = []rule{
 	{name: "signin, gateway and admin import no driver", from: under("signin", "gateway", "admin"), to: anyDriver},
 	{name: "devicesim speaks the protocol over the network only", from: under("cmd/devicesim"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "internal")},
 	{name: "the bare comparisons contain nothing of Floorgate", from: under("cmd/benchbare"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "internal")},
+	{name: "the peer's driver contains nothing of Floorgate", from: under("cmd/benchpeer"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "internal")},
 	{name: "the clients speak to Floorgate over the network only", from: under("clients"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "cmd")},
 }
 

@@ -8,6 +8,11 @@
 #   deploy/bench/run.sh full    # 5,000 / 10,000 / 19,000 sockets, 1,000 logouts, ...
 #   BENCH_DEVICES=50000 deploy/bench/run.sh full   # a larger fleet for sections 2 and 5b
 #
+# Centrifugo v6.9.1, the peer each figure is set beside, is installed with
+# `go install` into the work dir (CENTRIFUGO_BIN=path reuses a binary;
+# PEER=0 leaves the peer out) and runs two nodes with its Redis engine on
+# the same Redis, driven by cmd/benchpeer.
+#
 # It works in a schema and a Redis key prefix of its own and removes them,
 # and every process it starts, when it ends (KEEP=1 keeps the work dir with
 # the logs). Every step is bounded in time.
@@ -71,12 +76,24 @@ cleanup() {
 	for n in "${!pid_of[@]}"; do stop_pid "${pid_of[$n]}"; done
 	"$bin/benchbare" pg-schema -url "$PG" -name "$schema" -drop >/dev/null 2>&1
 	"$bin/benchbare" redis-clean -addr "$REDIS" -prefix "$prefix" >/dev/null 2>&1
+	"$bin/benchbare" redis-clean -addr "$REDIS" -prefix "cf$tag" >/dev/null 2>&1
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
 say "building into $bin"
-(cd "$root" && go build -o "$bin/floorgate" ./cmd/floorgate && go build -o "$bin/devicesim" ./cmd/devicesim && go build -o "$bin/benchbare" ./cmd/benchbare)
+(cd "$root" && go build -o "$bin/floorgate" ./cmd/floorgate && go build -o "$bin/devicesim" ./cmd/devicesim && go build -o "$bin/benchbare" ./cmd/benchbare && go build -o "$bin/benchpeer" ./cmd/benchpeer)
+PEER=${PEER:-1}
+CF_VERSION=v6.9.1
+if [ "$PEER" = 1 ]; then
+	if [ -n "${CENTRIFUGO_BIN:-}" ]; then
+		cp "$CENTRIFUGO_BIN" "$bin/centrifugo"
+	else
+		say "installing Centrifugo $CF_VERSION into $bin (the peer; not a dependency of Floorgate)"
+		GOBIN=$bin go install "github.com/centrifugal/centrifugo/v6@$CF_VERSION" >>"$log" 2>&1
+	fi
+	"$bin/centrifugo" version | tee -a "$log"
+fi
 "$bin/benchbare" pg-schema -url "$PG" -name "$schema" >>"$log"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/pepper"
 
@@ -94,6 +111,50 @@ start_fg() {
 		"$bin/floorgate" "$@" >"$work/fg-$name.log" 2>&1 &
 	pid_of[$name]=$!
 	wait_ready "http://127.0.0.1:$port/readyz" "$name"
+}
+
+# start_cf NAME PORT: a Centrifugo node on PORT (websocket, HTTP API and
+# /metrics), Redis engine on the bench's Redis under a prefix of its own,
+# each user subscribed by the server to its personal channel "#<user>".
+CF_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+CF_KEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+start_cf() {
+	local name=$1 port=$2
+	cat >"$work/cf-$name.json" <<CONF
+{
+  "http_server": {"address": "127.0.0.1", "port": $port},
+  "log": {"level": "error"},
+  "client": {
+    "token": {"hmac_secret_key": "$CF_SECRET"},
+    "allowed_origins": ["*"],
+    "subscribe_to_user_personal_channel": {"enabled": true}
+  },
+  "http_api": {"key": "$CF_KEY"},
+  "engine": {"type": "redis", "redis": {"address": "$REDIS", "prefix": "cf$tag"}},
+  "prometheus": {"enabled": true},
+  "health": {"enabled": true}
+}
+CONF
+	"$bin/centrifugo" --config "$work/cf-$name.json" >"$work/cf-$name.log" 2>&1 &
+	pid_of[cf$name]=$!
+	wait_ready "http://127.0.0.1:$port/health" "centrifugo-$name"
+}
+
+# peer_hold_count N: hold N Centrifugo connections on node a in processes of PER_PROC.
+peer_hold_count() {
+	local n=$1 from=0 k=11
+	hold_logs=()
+	while [ "$from" -lt "$n" ]; do
+		local c=$((n - from))
+		[ "$c" -gt "$PER_PROC" ] && c=$PER_PROC
+		local out=$work/peer-hold-$from-$RANDOM.log
+		"$bin/benchpeer" hold -ws "$CFA_WS" -secret "$CF_SECRET" -from "$from" -count "$c" -source "127.0.0.$k" -duration 20m >"$out" 2>&1 &
+		holds+=($!)
+		hold_logs+=("$out")
+		from=$((from + c))
+		k=$((k + 1))
+	done
+	wait_holds
 }
 
 wait_ready() {
@@ -156,6 +217,8 @@ gauge_zero() { # wait until a server holds no sockets
 A=http://127.0.0.1:18080 B=http://127.0.0.1:18180 C=http://127.0.0.1:18280 D=http://127.0.0.1:18380
 AADM=http://127.0.0.1:18081 DADM=http://127.0.0.1:18381
 BARE=http://127.0.0.1:19090
+CFA=http://127.0.0.1:18500 CFB=http://127.0.0.1:18600
+CFA_WS=ws://127.0.0.1:18500/connection/websocket CFB_WS=ws://127.0.0.1:18600/connection/websocket
 CHEAP=(-hash-memory-kib 64 -hash-time 1)
 ds() { "$bin/devicesim" "$1" -admin-email "$ADMIN_EMAIL" -admin-password "$ADMIN_PASSWORD" "${@:2}" | tee -a "$log"; }
 
@@ -193,9 +256,31 @@ for n in $IDLE_STEPS; do
 	gauge_zero $BARE/metrics
 done
 
-say "5a. connects per second: authenticated on A, then bare upgrades"
+if [ "$PEER" = 1 ]; then
+	say "1c. idle connections on Centrifugo (one node, Redis engine, each on its personal channel)"
+	start_cf a 18500
+	sleep 1
+	base=$("$bin/devicesim" sample -pid "${pid_of[cfa]}" -metrics $CFA/metrics -label centrifugo-base)
+	echo "$base" | tee -a "$log"
+	brss=$(echo "$base" | sed -n 's/.* rss=\([0-9]*\).*/\1/p')
+	bheap=$(echo "$base" | sed -n 's/.* heap_inuse=\([0-9]*\).*/\1/p')
+	for n in $IDLE_STEPS; do
+		peer_hold_count "$n"
+		sleep "$STEP_S"
+		"$bin/devicesim" sample -pid "${pid_of[cfa]}" -metrics $CFA/metrics -label "centrifugo-$n" -sockets "$n" -base-rss "$brss" -base-heap "$bheap" | tee -a "$log"
+		stop_holds
+		sleep 2
+	done
+fi
+
+say "5a. connects per second: authenticated on A, then bare upgrades, then Centrifugo (JWT + personal channel)"
 ds connect -gateway $A -devices-file "$work/devices.json" -concurrency 32 -duration "${STEP_S}s" -label floorgate
 ds connect -gateway $BARE -bare -concurrency 32 -duration "${STEP_S}s" -label bare
+if [ "$PEER" = 1 ]; then
+	"$bin/benchpeer" connect -ws "$CFA_WS" -secret "$CF_SECRET" -concurrency 32 -duration "${STEP_S}s" -users "$DEVICES" | tee -a "$log"
+	stop_pid "${pid_of[cfa]}"
+	unset 'pid_of[cfa]'
+fi
 stop_pid "${pid_of[bare]}"
 unset 'pid_of[bare]'
 
@@ -216,6 +301,13 @@ mkdir -p "$work/ev-fleet"
 hold_count "$DEVICES" "$A,$B,$C" "$work/ev-fleet" -login -login-concurrency 8
 "$bin/benchbare" redis-pubsub -addr "$REDIS" -count "$SINGLE" -burst $((DEVICES / 3)) | sed 's/^/RESULT /' | tee -a "$log"
 ds logouts -gateway $A -admin $AADM -devices-file "$work/devices.json" -events-dir "$work/ev-fleet" -single "$SINGLE"
+if [ "$PEER" = 1 ]; then
+	say "2c. Centrifugo across nodes: publish through node A's HTTP API, delivered on node B"
+	start_cf a 18500
+	start_cf b 18600
+	"$bin/benchpeer" latency -ws "$CFB_WS" -api "$CFA/api" -key "$CF_KEY" -secret "$CF_SECRET" -clients 300 -count "$SINGLE" | tee -a "$log"
+	for n in cfa cfb; do stop_pid "${pid_of[$n]}"; unset "pid_of[$n]"; done
+fi
 
 say "5b. reconnect storm: kill instance C (SIGKILL) while the fleet holds its sockets"
 disown "${pid_of[c]}" # its death by SIGKILL is the point: no job notice

@@ -130,7 +130,7 @@ start_cf() {
     "subscribe_to_user_personal_channel": {"enabled": true}
   },
   "http_api": {"key": "$CF_KEY"},
-  "engine": {"type": "redis", "redis": {"address": "$REDIS", "prefix": "cf$tag"}},
+  "engine": {"type": "redis", "redis": {"address": ["redis://$REDIS"], "prefix": "cf$tag"}},
   "prometheus": {"enabled": true},
   "health": {"enabled": true}
 }

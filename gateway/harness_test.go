@@ -82,11 +82,16 @@ func embedded(t testing.TB, clk *clock.Clock) backend {
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// testAddressRate lets a test enroll as many handhelds from 127.0.0.1 as
+// it needs; the default rate is driven by TestEnrollAddressRate.
+var testAddressRate = signin.AddressRate{Burst: 1000, PerMinute: 6000}
+
 // newSignIn is a sign-in policy over be with pool, registering its
 // metrics on reg (a private registry when nil).
 func newSignIn(t testing.TB, be backend, reg prometheus.Registerer, pool *signin.Pool) *signin.Policy {
 	t.Helper()
-	p, err := signin.New(signin.Config{Registry: be.reg, Sessions: be.store, Throttle: be.throttle, Pool: pool, Logger: discard(), Metrics: reg, Now: be.now})
+	p, err := signin.New(signin.Config{Registry: be.reg, Sessions: be.store, Throttle: be.throttle, Pool: pool, Logger: discard(), Metrics: reg, Now: be.now,
+		AddressRate: testAddressRate})
 	if err != nil {
 		t.Fatalf("signin.New: %v", err)
 	}

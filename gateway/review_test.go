@@ -408,3 +408,32 @@ func TestKeyNamespaces(t *testing.T) {
 		h.enroll("S21-5401") // fails the test unless the manager's sign-in is untouched
 	}
 }
+
+// TestEnrollAddressRate: with the default rate, one address's
+// enrollments are refused past the burst with 429 and Retry-After,
+// before any hashing, whatever the email (issue 15, item 2).
+func TestEnrollAddressRate(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	be := embedded(t, clk)
+	p, err := signin.New(signin.Config{Registry: be.reg, Sessions: be.store, Throttle: be.throttle, Logger: discard(), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessOn(t, clk, be, withSignIn(p))
+	for i := range signin.DefaultAddressRate.Burst {
+		b := h.enrollBody(fmt.Sprintf("S21-77%02d", i))
+		b["email"] = fmt.Sprintf("nobody-%d@example.com", i)
+		if r := h.do("POST", "/v1/enroll", "", b); r.status != 401 {
+			t.Fatalf("enroll %d within the burst = %d %s; want 401", i, r.status, r.body)
+		}
+	}
+	r := h.do("POST", "/v1/enroll", "", h.enrollBody("S21-7799"))
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Fatalf("enroll past the burst, right password = %d %s; want 429 with Retry-After", r.status, r.body)
+	}
+	clk.Advance(time.Minute)
+	if r := h.do("POST", "/v1/enroll", "", h.enrollBody("S21-7799")); r.status != 201 {
+		t.Fatalf("enroll a minute later = %d %s; want 201", r.status, r.body)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/internal/problem"
+	"github.com/floorgate/floorgate/internal/reqlog"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/signin"
 )
@@ -128,6 +129,7 @@ func New(cfg Config) (*API, error) {
 // serve /healthz, /readyz or /metrics: the caller mounts those.
 func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
+	r.Use(reqlog.Record) // the request log names the route
 	r.Route(BasePath, func(r chi.Router) {
 		r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 			a.writeError(w, req, errNoRoute)

@@ -17,6 +17,7 @@ import (
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/internal/connlimit"
 	"github.com/floorgate/floorgate/internal/id"
+	"github.com/floorgate/floorgate/internal/reqlog"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/signin"
 )
@@ -223,6 +224,7 @@ func setDefault[T comparable](p *T, def T) {
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
+	r.Use(reqlog.Record) // the request log names the route
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Detail: "no such endpoint"})
 	})

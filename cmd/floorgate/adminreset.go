@@ -34,6 +34,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	email := rest[0]
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	routeLibraryLogs(log)
 	regStore, err := openRegistryStore(ctx, c, newStoreGuards(c.StoreTimeout, log), log)
 	if err != nil {
 		return err

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/floorgate/floorgate/internal/reqlog"
 )
 
 // readyTimeout bounds each store ping of /readyz.
@@ -59,17 +61,26 @@ func newMetricsRegistry() *prometheus.Registry {
 // h's, which answers 404).
 func (o *ops) wrap(h http.Handler, metrics prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", o.healthz)
-	mux.HandleFunc("GET /readyz", o.readyz)
+	mux.Handle("GET /healthz", namedRoute(http.HandlerFunc(o.healthz)))
+	mux.Handle("GET /readyz", namedRoute(http.HandlerFunc(o.readyz)))
 	if metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{
+		mux.Handle("GET /metrics", namedRoute(promhttp.HandlerFor(metrics, promhttp.HandlerOpts{
 			Registry:          o.metrics,
 			ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelError),
 			EnableOpenMetrics: false,
-		}))
+		})))
 	}
 	mux.Handle("/", h)
 	return mux
+}
+
+// namedRoute gives the request log the mux pattern of an operations
+// endpoint.
+func namedRoute(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		reqlog.Set(r, strings.TrimPrefix(r.Pattern, "GET "))
+	})
 }
 
 // deviceGatherer is what /metrics shows on the device listener, when

@@ -55,6 +55,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel})).
 		With("instance_id", c.InstanceID)
+	routeLibraryLogs(log)
 
 	// Everything opened is closed on the way out, last opened first.
 	var closers []func()
@@ -231,9 +232,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if c.Limits.DeviceMetrics {
 		deviceMetrics = deviceGatherer{metrics}
 	}
-	gwSrv := &http.Server{Handler: o.wrap(gw.Handler(), deviceMetrics), ErrorLog: errLog,
+	gwSrv := &http.Server{Handler: logRequests(log, "gateway", o.wrap(gw.Handler(), deviceMetrics)), ErrorLog: errLog,
 		ReadHeaderTimeout: headerTimeout, ReadTimeout: deviceReadTimeout, WriteTimeout: deviceWriteTimeout, IdleTimeout: deviceIdleTimeout}
-	admSrv := &http.Server{Handler: writeStall(adminWriteStall, bodyDeadline(adminBodyTimeout, o.wrap(cons.Mount(admin.BasePath), metrics))),
+	admSrv := &http.Server{Handler: logRequests(log, "admin", writeStall(adminWriteStall, bodyDeadline(adminBodyTimeout, o.wrap(cons.Mount(admin.BasePath), metrics)))),
 		ErrorLog: errLog, ReadHeaderTimeout: headerTimeout, IdleTimeout: adminIdleTimeout}
 	// Open live pages end when the stop begins, so that it does not wait
 	// for them.

@@ -32,7 +32,7 @@ const registryFileName = "registry.db"
 // through the guards' breaker.
 func openRegistryStore(ctx context.Context, c config, g *storeGuards, log *slog.Logger) (devices.Store, error) {
 	if c.PostgresURL != "" {
-		s, err := postgres.Open(ctx, c.PostgresURL, postgres.Options{CallTimeout: g.timeout, Breaker: g.registry})
+		s, err := postgres.Open(ctx, c.PostgresURL, postgres.Options{CallTimeout: g.timeout, Breaker: g.registry, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres registry: %w", err)
 		}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/tracelog"
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/internal/breaker"
@@ -36,6 +39,10 @@ type Options struct {
 	// known not to answer (docs/OPERATIONS.md); the store reports to it
 	// whether each call was answered.
 	Breaker *breaker.Breaker
+	// Logger, when set, receives pgx's own log of the calls that failed
+	// (statement, connect, acquire), at debug level and without the
+	// statements' arguments (they may be hashes or token digests).
+	Logger *slog.Logger
 }
 
 // defaultConnectTimeout bounds each connection attempt when the URL has
@@ -80,6 +87,9 @@ func Open(ctx context.Context, url string, opts ...Options) (*Store, error) {
 	}
 	g := &guard{timeout: o.CallTimeout, br: o.Breaker}
 	cfg.ConnConfig.Tracer = g
+	if o.Logger != nil {
+		cfg.ConnConfig.Tracer = multitracer.New(g, &tracelog.TraceLog{Logger: pgxLogger(o.Logger), LogLevel: tracelog.LogLevelError})
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, translate("open", err)
@@ -221,4 +231,23 @@ func (w *where) String() string {
 func likePrefix(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return r.Replace(s) + "%"
+}
+
+// pgxLogger routes pgx's log through log, at debug level, leaving out
+// the statements' arguments.
+func pgxLogger(log *slog.Logger) tracelog.Logger {
+	return tracelog.LoggerFunc(func(ctx context.Context, _ tracelog.LogLevel, msg string, data map[string]any) {
+		attrs := make([]slog.Attr, 0, len(data)+1)
+		attrs = append(attrs, slog.String("component", "pgx"))
+		for k, v := range data {
+			if k == "args" {
+				continue
+			}
+			if err, ok := v.(error); ok {
+				v = err.Error()
+			}
+			attrs = append(attrs, slog.Any(k, v))
+		}
+		log.LogAttrs(ctx, slog.LevelDebug, "postgres: "+msg, attrs...)
+	})
 }

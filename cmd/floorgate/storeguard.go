@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,11 +87,105 @@ func (g *storeGuards) register(reg prometheus.Registerer) error {
 type redisGuard struct {
 	timeout time.Duration
 	br      *breaker.Breaker
+	// stall is how long a connection may wait for the answer to what it
+	// sent before it counts as dead (stallConn); 0 means redisStall.
+	stall time.Duration
 }
 
 var _ goredis.Hook = redisGuard{}
 
-func (g redisGuard) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+// redisStall is how long any Redis connection, the fan-out's
+// subscription included, may wait for an answer to what it sent.
+const redisStall = 5 * time.Second
+
+// DialHook wraps every connection go-redis dials (the pub/sub ones
+// included, which no other hook sees) in a stallConn.
+func (g redisGuard) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		stall := g.stall
+		if stall <= 0 {
+			stall = redisStall
+		}
+		return &stallConn{Conn: c, limit: stall}, nil
+	}
+}
+
+// errStalled fails a read on a connection whose server has not answered
+// what was sent to it within the stall limit. It is not a timeout, so
+// that go-redis drops the connection and the fan-out's subscriber, which
+// pings its quiet subscription and waits again on a timeout, gives it up
+// and subscribes anew.
+var errStalled = errors.New("redis: no answer within the stall limit; connection dropped")
+
+// stallConn is a connection on which an answer must follow a request
+// within limit: while something written waits for its first byte of
+// answer, each read's deadline is at most limit after that write. A
+// connection that waits for nothing (a quiet subscription) may idle for
+// as long as its reader wants. A stalled server (SIGSTOP, a host that
+// vanished without a reset) thus fails the connection instead of holding
+// it for ever.
+type stallConn struct {
+	net.Conn
+	limit time.Duration
+
+	mu       sync.Mutex
+	waiting  time.Time // when a write started waiting for an answer
+	deadline time.Time // the read deadline go-redis set
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.waiting.IsZero() {
+		c.waiting = time.Now()
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *stallConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *stallConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	waiting, deadline := c.waiting, c.deadline
+	c.mu.Unlock()
+	var stallAt time.Time
+	if !waiting.IsZero() {
+		if at := waiting.Add(c.limit); deadline.IsZero() || at.Before(deadline) {
+			stallAt = at
+			_ = c.Conn.SetReadDeadline(at)
+		}
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		c.waiting = time.Time{}
+		c.mu.Unlock()
+	}
+	if !stallAt.IsZero() {
+		var ne net.Error
+		if n == 0 && errors.As(err, &ne) && ne.Timeout() {
+			return 0, errStalled
+		}
+		_ = c.Conn.SetReadDeadline(deadline)
+	}
+	return n, err
+}
 
 func (g redisGuard) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {

@@ -20,6 +20,9 @@ type hub struct {
 	mu       sync.Mutex
 	all      map[*socket]struct{}
 	byDevice map[string]*socket
+	// bySlot holds the sockets of byDevice by ping slot, so that a ping
+	// tick walks only its twenty-fifth of the fleet under the lock.
+	bySlot   [pingSlots]map[*socket]struct{}
 	nextSlot uint32
 	closing  bool
 	idle     chan struct{} // closed when closing and all is empty
@@ -48,7 +51,7 @@ const socketRace = 2 * time.Second
 const pingSlots = 25
 
 func newHub(srv *Server) *hub {
-	return &hub{
+	h := &hub{
 		srv:      srv,
 		all:      make(map[*socket]struct{}),
 		byDevice: make(map[string]*socket),
@@ -56,6 +59,10 @@ func newHub(srv *Server) *hub {
 		presWait: make(map[*socket]struct{}),
 		resync:   make(chan struct{}, 1),
 	}
+	for i := range h.bySlot {
+		h.bySlot[i] = make(map[*socket]struct{})
+	}
+	return h
 }
 
 // isClosing reports whether Shutdown has begun.
@@ -87,7 +94,11 @@ func (h *hub) register(s *socket) (old *socket, ok bool) {
 		return nil, false
 	}
 	old = h.byDevice[s.deviceID]
+	if old != nil {
+		delete(h.bySlot[old.slot], old)
+	}
 	h.byDevice[s.deviceID] = s
+	h.bySlot[s.slot][s] = struct{}{}
 	return old, true
 }
 
@@ -106,6 +117,7 @@ func (h *hub) detach(s *socket) (wasCurrent bool, marking <-chan struct{}) {
 		delete(h.byDevice, s.deviceID)
 		wasCurrent = true
 	}
+	delete(h.bySlot[s.slot], s)
 	if h.closing && len(h.all) == 0 && !h.idleDone {
 		h.idleDone = true
 		close(h.idle)
@@ -282,22 +294,24 @@ func (h *hub) pingLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		slot := tick % pingSlots
+		batch = h.pingBatch(tick%pingSlots, batch[:0])
 		tick++
-		batch = batch[:0]
-		h.mu.Lock()
-		for _, s := range h.byDevice {
-			if s.slot == slot {
-				batch = append(batch, s)
-			}
-		}
-		h.mu.Unlock()
 		now := time.Now()
 		for _, s := range batch {
 			s.ping(now)
 		}
 		clear(batch)
 	}
+}
+
+// pingBatch appends the registered sockets of one ping slot to batch.
+func (h *hub) pingBatch(slot uint32, batch []*socket) []*socket {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.bySlot[slot] {
+		batch = append(batch, s)
+	}
+	return batch
 }
 
 // presenceBatch is how many devices one MarkOnline call carries.

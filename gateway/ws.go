@@ -135,73 +135,73 @@ func socketsFull(reason string) error {
 // run authenticates the socket (unless the header did), registers it,
 // queues welcome, then hands the connection to readLoop in a goroutine of
 // its own. Whichever of the two ends last cleans up.
-func (sock *socket) run(dev *devices.Device, code int) {
-	s := sock.srv
-	defer s.work.done()
-	if !s.hub.attach(sock) {
-		sock.closeAndLinger(closeGoingAway, "server going away")
-		_ = sock.conn.Close()
-		sock.release()
+func (s *socket) run(dev *devices.Device, code int) {
+	srv := s.srv
+	defer srv.work.done()
+	if !srv.hub.attach(s) {
+		s.closeAndLinger(closeGoingAway, "server going away")
+		_ = s.conn.Close()
+		s.release()
 		return
 	}
 	handedOff := false
 	defer func() {
 		if !handedOff {
-			sock.finish()
+			s.finish()
 		}
 	}()
-	sock.conn.SetReadLimit(readLimit)
+	s.conn.SetReadLimit(readLimit)
 	if code != 0 {
-		sock.closeAndLinger(code, closeText(code))
+		s.closeAndLinger(code, closeText(code))
 		return
 	}
 	if dev == nil {
-		dev, code = sock.authenticate()
+		dev, code = s.authenticate()
 		if dev == nil {
 			if code != 0 {
-				sock.closeAndLinger(code, closeText(code))
+				s.closeAndLinger(code, closeText(code))
 			}
 			return
 		}
 	}
-	sock.deviceID = dev.ID
-	sock.warehouseID = dev.WarehouseID
-	sock.id = newSocketID(time.Now())
-	sock.registered = s.now()
-	s.reg.Seen(dev.ID, "")
-	old, ok := s.hub.register(sock)
+	s.deviceID = dev.ID
+	s.warehouseID = dev.WarehouseID
+	s.id = newSocketID(time.Now())
+	s.registered = srv.now()
+	srv.reg.Seen(dev.ID, "")
+	old, ok := srv.hub.register(s)
 	if !ok {
-		sock.closeAndLinger(closeGoingAway, "server going away")
+		s.closeAndLinger(closeGoingAway, "server going away")
 		return
 	}
 	if old != nil {
 		old.close(closeReplaced, "replaced by a newer socket")
 	}
-	if err := sock.greet(); err != nil {
-		s.log.Warn("socket welcome failed", slog.String("device_id", dev.ID), slog.Any("err", err))
-		sock.closeAndLinger(closeGoingAway, "unavailable")
+	if err := s.greet(); err != nil {
+		srv.log.Warn("socket welcome failed", slog.String("device_id", dev.ID), slog.Any("err", err))
+		s.closeAndLinger(closeGoingAway, "unavailable")
 		return
 	}
 	// The read loop runs in a fresh goroutine: this one's stack has grown
 	// with authentication and store calls, while a fresh one idles in the
 	// smallest stack (see doc.go, Memory).
 	handedOff = true
-	s.work.add()
-	go sock.readLoop()
+	srv.work.add()
+	go s.readLoop()
 }
 
 // authenticate waits AuthTimeout for the first message, which must be
 // {"type":"auth","device_token":"fgd_…"}. It returns the device, or the
 // close code to send (0: the connection is gone already).
-func (sock *socket) authenticate() (*devices.Device, int) {
-	s := sock.srv
-	_ = sock.conn.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
-	_, data, err := sock.conn.ReadMessage()
+func (s *socket) authenticate() (*devices.Device, int) {
+	srv := s.srv
+	_ = s.conn.SetReadDeadline(time.Now().Add(srv.cfg.AuthTimeout))
+	_, data, err := s.conn.ReadMessage()
 	switch {
 	case isTimeout(err):
 		return nil, closeAuthTimeout
 	case errors.Is(err, websocket.ErrReadLimit):
-		sock.linger() // gorilla has sent 1009
+		s.linger() // gorilla has sent 1009
 		return nil, 0
 	case err != nil:
 		return nil, 0
@@ -210,9 +210,9 @@ func (sock *socket) authenticate() (*devices.Device, int) {
 	if err != nil || msg.Type != msgAuth {
 		return nil, closeInvalidToken
 	}
-	ctx, cancel := s.opContext()
+	ctx, cancel := srv.opContext()
 	defer cancel()
-	d, err := s.deviceByToken(ctx, msg.DeviceToken)
+	d, err := srv.deviceByToken(ctx, msg.DeviceToken)
 	switch {
 	case err == nil:
 		return &d, 0
@@ -221,7 +221,7 @@ func (sock *socket) authenticate() (*devices.Device, int) {
 	case errors.Is(err, errInvalidToken):
 		return nil, closeInvalidToken
 	}
-	s.log.Warn("socket authentication failed", slog.Any("err", err))
+	srv.log.Warn("socket authentication failed", slog.Any("err", err))
 	return nil, closeGoingAway
 }
 
@@ -233,28 +233,28 @@ func (sock *socket) authenticate() (*devices.Device, int) {
 // (docs/BENCHMARKS.md, connects). Presence is not needed for welcome: it
 // is marked after it, in batches shared with the sockets that connect
 // meanwhile (hub.online), instead of a call per connect.
-func (sock *socket) greet() error {
-	s := sock.srv
-	ctx, cancel := s.opContext()
+func (s *socket) greet() error {
+	srv := s.srv
+	ctx, cancel := srv.opContext()
 	defer cancel()
-	if err := s.store.Publish(ctx, sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: sock.deviceID, Origin: s.cfg.InstanceID, SocketID: sock.id}); err != nil {
+	if err := srv.store.Publish(ctx, sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: s.deviceID, Origin: srv.cfg.InstanceID, SocketID: s.id}); err != nil {
 		return fmt.Errorf("publish socket opened: %w", err)
 	}
-	list, err := s.store.ByDevice(ctx, sock.deviceID)
+	list, err := srv.store.ByDevice(ctx, s.deviceID)
 	if err != nil {
 		return fmt.Errorf("sessions of device: %w", err)
 	}
 	var view *sessionView
 	if cur := latest(list); cur != nil {
-		v := s.viewSession(ctx, *cur)
+		v := srv.viewSession(ctx, *cur)
 		view = &v
 	}
-	pending, err := s.store.Pending(ctx, sock.deviceID)
+	pending, err := srv.store.Pending(ctx, s.deviceID)
 	if err != nil {
 		return fmt.Errorf("pending commands: %w", err)
 	}
-	sock.welcome(view, pending)
-	s.hub.online(sock)
+	s.welcome(view, pending)
+	srv.hub.online(s)
 	return nil
 }
 
@@ -272,17 +272,17 @@ func latest(list []sessions.Session) *sessions.Session {
 // finish cleans up after the reader: the connection is closed, the socket
 // leaves the table, and the device goes offline unless a newer socket of
 // it is held here.
-func (sock *socket) finish() {
-	s := sock.srv
-	sock.mu.Lock()
-	if !sock.dead {
-		sock.dead = true
-		sock.queue = nil
-		_ = sock.conn.Close()
+func (s *socket) finish() {
+	srv := s.srv
+	s.mu.Lock()
+	if !s.dead {
+		s.dead = true
+		s.queue = nil
+		_ = s.conn.Close()
 	}
-	sock.mu.Unlock()
-	sock.release()
-	if wasCurrent, marking := s.hub.detach(sock); wasCurrent {
+	s.mu.Unlock()
+	s.release()
+	if wasCurrent, marking := srv.hub.detach(s); wasCurrent {
 		// A presence batch carrying this device is in flight: going
 		// offline before it lands would leave the device shown online
 		// until PresenceTTL.
@@ -290,11 +290,11 @@ func (sock *socket) finish() {
 			<-marking
 		}
 		// baseCtx: a Shutdown whose deadline has passed cancels it.
-		ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.WriteWait)
+		ctx, cancel := context.WithTimeout(srv.baseCtx, srv.cfg.WriteWait)
 		defer cancel()
-		s.activity.note(sock.warehouseID)
-		if err := s.store.MarkOffline(ctx, s.cfg.InstanceID, sock.deviceID); err != nil {
-			s.log.Warn("mark offline", slog.String("device_id", sock.deviceID), slog.Any("err", err))
+		srv.activity.note(s.warehouseID)
+		if err := srv.store.MarkOffline(ctx, srv.cfg.InstanceID, s.deviceID); err != nil {
+			srv.log.Warn("mark offline", slog.String("device_id", s.deviceID), slog.Any("err", err))
 		}
 	}
 }

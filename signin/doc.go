@@ -15,12 +15,18 @@
 //     m:<email key>, sources d:<device id> and ip:<address>. A PIN login
 //     with the username "m:boss@example.com" counts against u:m:boss…,
 //     never against the manager.
-//   - The in-flight claim: on this instance, one attempt at a time per
-//     subject (and per device for PINs), from the throttle check to the
-//     failure count, so that parallel guesses cannot all pass the check
-//     before the first failure is counted. A second one is ErrInFlight.
-//   - The bounded hashing pool (Pool): at most Workers hashes at once; an
-//     attempt that finds no slot within Wait is ErrBusy at once instead of
+//   - The in-flight claim: across every instance sharing the throttle's
+//     store, one attempt at a time per subject (and per device for PINs),
+//     from the throttle check to the failure count, so that parallel
+//     guesses cannot all pass the check before the first failure is
+//     counted. It is a lease (throttle.Claim, ClaimTTL) that a crashed
+//     instance's attempt leaves for at most 15 s. A second one is
+//     ErrInFlight.
+//   - The address rate of enrollment and admin sign-in (AddressRate),
+//     before any store call or hash.
+//   - The bounded hashing pool (Pool): at most Workers hashes at once,
+//     with a bounded share for enrollment and for admin sign-in (Shares);
+//     an attempt that finds no slot within its wait is ErrBusy instead of
 //     queuing until everything times out.
 //   - The order, the same for every kind:
 //     claim → check → hash → count → audit → issue.

@@ -2,6 +2,7 @@ package signin
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,7 +63,6 @@ type Policy struct {
 	pool     *Pool
 	log      *slog.Logger
 	metrics  *metrics
-	claims   claims
 	addrs    *addressLimiter
 	tarpit   time.Duration
 }
@@ -118,19 +118,39 @@ type attempt struct {
 	perSource bool // claim the source too (a device: one PIN at a time)
 }
 
+// ClaimTTL is how long an attempt's claim outlives an instance that
+// crashed while holding it; a finished attempt releases it at once.
+const ClaimTTL = 15 * time.Second
+
 // begin claims the attempt's keys and asks the throttle whether it may
 // go on to the hash. On success the caller holds the claim until it
 // returns (release). A refusal is ErrInFlight, ErrQuarantined or a
 // *ThrottledError; a throttle that cannot answer is ErrUnavailable.
+//
+// The claim is a lease in the throttle's store (ClaimTTL), so that it
+// holds across every instance that shares the store: one attempt in
+// flight per subject (and per device for PINs), whichever instance it
+// reached.
 func (p *Policy) begin(ctx context.Context, a attempt) (release func(), d throttle.Decision, err error) {
 	keys := []string{a.Subject}
 	if a.perSource {
 		keys = append(keys, a.Source)
 	}
-	release, ok := p.claims.take(keys...)
+	id := rand.Text()
+	ok, err := p.throttle.Claim(ctx, keys, id, ClaimTTL)
+	if err != nil {
+		return nil, d, unavailable("throttle claim", err)
+	}
 	if !ok {
 		p.metrics.decision(a.kind, "check", "in_flight")
 		return nil, d, fmt.Errorf("%w: %s", ErrInFlight, a.kind)
+	}
+	release = func() {
+		rctx, cancel := Decided(ctx)
+		defer cancel()
+		if err := p.throttle.Release(rctx, keys, id); err != nil {
+			p.log.Warn("throttle claim release failed: it expires", slog.String("kind", string(a.kind)), slog.Any("err", err))
+		}
 	}
 	d, err = p.throttle.Check(ctx, a.Attempt, a.limits)
 	if err != nil {

@@ -177,23 +177,26 @@ func TestInFlight(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			release, ok := e.p.claims.take(tt.held)
-			if !ok {
-				t.Fatalf("take(%q) = false on an idle policy", tt.held)
+			ctx := context.Background()
+			// Another attempt holds the key: on this instance or another
+			// one sharing the throttle's store.
+			if ok, err := e.th.Claim(ctx, []string{tt.held}, "other", ClaimTTL); err != nil || !ok {
+				t.Fatalf("Claim(%q) = %v, %v on an idle policy", tt.held, ok, err)
 			}
 			err := tt.try()
-			release()
+			if err := e.th.Release(ctx, []string{tt.held}, "other"); err != nil {
+				t.Fatal(err)
+			}
 			if !errors.Is(err, ErrInFlight) {
 				t.Fatalf("attempt while %q is held = %v; want ErrInFlight", tt.held, err)
 			}
 			if err := tt.try(); !errors.Is(err, tt.after) {
 				t.Errorf("attempt after the other ended = %v; want %v", err, tt.after)
 			}
-			if release, ok := e.p.claims.take(tt.held); !ok {
+			if ok, err := e.th.Claim(ctx, []string{tt.held}, "next", ClaimTTL); err != nil || !ok {
 				t.Errorf("a finished attempt still holds %q", tt.held)
-			} else {
-				release()
 			}
+			_ = e.th.Release(ctx, []string{tt.held}, "next")
 		})
 	}
 }

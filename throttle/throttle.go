@@ -79,4 +79,12 @@ type Throttle interface {
 	UnlockSource(ctx context.Context, source string) error
 	// Quarantined reports whether a source is quarantined.
 	Quarantined(ctx context.Context, source string) (bool, error)
+	// Claim leases every key to one attempt for ttl, or none: ok is
+	// false when another attempt (on any instance sharing the store)
+	// holds one of them. The lease ends at Release with the same id, or
+	// after ttl when its holder never releases it (a crash).
+	Claim(ctx context.Context, keys []string, id string, ttl time.Duration) (ok bool, err error)
+	// Release ends the leases of keys that id still holds; a lease that
+	// expired and was taken by another attempt is left alone.
+	Release(ctx context.Context, keys []string, id string) error
 }

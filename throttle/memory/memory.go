@@ -30,7 +30,14 @@ type Throttle struct {
 	subjects   map[string]*subjectState
 	sources    map[string]*sourceState
 	warehouses map[string]*sprayState
+	leases     map[string]lease
 	ops        int // failures since the last forget pass
+}
+
+// lease is a claim on a key: who holds it and until when.
+type lease struct {
+	id    string
+	until time.Time
 }
 
 type subjectState struct {
@@ -75,6 +82,7 @@ func New(opts Options) *Throttle {
 		subjects:   map[string]*subjectState{},
 		sources:    map[string]*sourceState{},
 		warehouses: map[string]*sprayState{},
+		leases:     map[string]lease{},
 	}
 	if t.now == nil {
 		t.now = time.Now
@@ -314,4 +322,42 @@ func (t *Throttle) forgetLocked(now time.Time) {
 			delete(t.warehouses, k)
 		}
 	}
+}
+
+// Claim leases every key to id for ttl, or none.
+func (t *Throttle) Claim(ctx context.Context, keys []string, id string, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range keys {
+		if l, held := t.leases[k]; held && l.id != id && now.Before(l.until) {
+			return false, nil
+		}
+	}
+	for _, k := range keys {
+		t.leases[k] = lease{id: id, until: now.Add(ttl)}
+	}
+	if len(t.leases) > 4096 {
+		for k, l := range t.leases {
+			if !now.Before(l.until) {
+				delete(t.leases, k)
+			}
+		}
+	}
+	return true, nil
+}
+
+// Release ends the leases of keys that id still holds.
+func (t *Throttle) Release(ctx context.Context, keys []string, id string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range keys {
+		if t.leases[k].id == id {
+			delete(t.leases, k)
+		}
+	}
+	return nil
 }

@@ -30,6 +30,7 @@ type Options struct {
 //	Prefix{s:<source>}w     zset: the source's failures in its window
 //	Prefix{sp:<warehouse>}z zset: subject -> its latest failure (spray)
 //	Prefix{sp:<warehouse>}a string: when the spray alarm was last raised
+//	Prefix{c:<key>}         string: the id of the attempt that leases key
 //
 // A subject's counters (its window, lock, consecutive count and its
 // per-source pair delays) change in one script over its own slot, so
@@ -63,6 +64,7 @@ func (t *Throttle) subjectState(s string) string  { return t.prefix + "{t:" + s 
 func (t *Throttle) subjectWindow(s string) string { return t.prefix + "{t:" + s + "}w" }
 func (t *Throttle) sourceState(s string) string   { return t.prefix + "{s:" + s + "}st" }
 func (t *Throttle) sourceWindow(s string) string  { return t.prefix + "{s:" + s + "}w" }
+func (t *Throttle) leaseKey(k string) string { return t.prefix + "{c:" + k + "}" }
 func (t *Throttle) sprayKeys(w string) []string {
 	return []string{t.prefix + "{sp:" + w + "}z", t.prefix + "{sp:" + w + "}a"}
 }
@@ -325,4 +327,39 @@ func pairDelay(n int64, max time.Duration) time.Duration {
 		d = max
 	}
 	return d
+}
+
+// releaseScript deletes a lease that id still holds. KEYS: lease. ARGV: id.
+var releaseScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Claim leases every key to id for ttl (SET NX PX, one key at a time:
+// the keys may live in different Cluster slots), or none: when one is
+// held, those taken are released again.
+func (t *Throttle) Claim(ctx context.Context, keys []string, id string, ttl time.Duration) (bool, error) {
+	for i, k := range keys {
+		ok, err := t.c.SetNX(ctx, t.leaseKey(k), id, ttl).Result()
+		if err != nil || !ok {
+			if rerr := t.Release(context.WithoutCancel(ctx), keys[:i], id); err == nil {
+				err = rerr
+			}
+			if err != nil {
+				return false, wrapErr("claim", err)
+			}
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Release ends the leases of keys that id still holds.
+func (t *Throttle) Release(ctx context.Context, keys []string, id string) error {
+	for _, k := range keys {
+		if err := releaseScript.Run(ctx, t.c, []string{t.leaseKey(k)}, id).Err(); err != nil {
+			return wrapErr("release", err)
+		}
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, h Harness) {
 		{"ZeroTurnsRulesOff", testZeroTurnsRulesOff},
 		{"Spray", testSpray},
 		{"ConcurrentFails", testConcurrentFails},
+		{"Claims", testClaims},
 		{"Unavailable", testUnavailable},
 	}
 	for _, tt := range tests {
@@ -67,7 +68,10 @@ func testUnavailable(t *testing.T, h Harness) {
 	_, errCheck := th.Check(ctx, a, testLimits)
 	_, errFail := th.Fail(ctx, a, testLimits)
 	_, errQuarantined := th.Quarantined(ctx, a.Source)
+	_, errClaim := th.Claim(ctx, []string{a.Subject}, "x", time.Second)
 	for name, err := range map[string]error{
+		"Claim":         errClaim,
+		"Release":       th.Release(ctx, []string{a.Subject}, "x"),
 		"Check":         errCheck,
 		"Fail":          errFail,
 		"Succeed":       th.Succeed(ctx, a),
@@ -460,4 +464,56 @@ func testConcurrentFails(t *testing.T, h Harness) {
 		run(t, e, l, func(int) throttle.Attempt { return throttle.Attempt{Subject: "jsmith", Source: "d1"} })
 		expect(t, "Check after 50 parallel pair failures", e.check(t, throttle.Attempt{Subject: "jsmith", Source: "d1"}, l), throttle.Delay, 512*time.Second)
 	})
+}
+
+// testClaims: a lease is held by one attempt at a time across every
+// caller of the store, all keys or none; only its holder releases it;
+// and a lease never released (its holder crashed) ends after its ttl.
+func testClaims(t *testing.T, h Harness) {
+	e := newThrottleEnv(t, h)
+	ctx := context.Background()
+	claim := func(what string, keys []string, id string, ttl time.Duration, want bool) {
+		t.Helper()
+		ok, err := e.th.Claim(ctx, keys, id, ttl)
+		if err != nil || ok != want {
+			t.Fatalf("%s: Claim(%v, %s) = %v, %v; want %v", what, keys, id, ok, err, want)
+		}
+	}
+	release := func(keys []string, id string) {
+		t.Helper()
+		if err := e.th.Release(ctx, keys, id); err != nil {
+			t.Fatalf("Release(%v, %s) = %v", keys, id, err)
+		}
+	}
+	claim("idle", []string{"u:kim", "d:1"}, "a", time.Minute, true)
+	claim("the same user", []string{"u:kim", "d:2"}, "b", time.Minute, false)
+	claim("the same device", []string{"u:lee", "d:1"}, "b", time.Minute, false)
+	claim("a refused claim leaves nothing held", []string{"u:lee", "d:2"}, "c", time.Minute, true)
+	release([]string{"u:kim", "d:1"}, "b") // not b's
+	claim("released by another id", []string{"u:kim"}, "d", time.Minute, false)
+	release([]string{"u:kim", "d:1"}, "a")
+	claim("released by its holder", []string{"u:kim", "d:1"}, "e", time.Minute, true)
+
+	// A lease never released ends after its ttl (the memory backend
+	// reads the injected clock, Redis its own: both are moved, and the
+	// claim is tried again for at most 5 s).
+	const ttl = 50 * time.Millisecond
+	claim("short lease", []string{"u:crash"}, "f", ttl, true)
+	e.clock.Advance(2 * ttl)
+	got := false
+	for range 100 {
+		ok, err := e.th.Claim(ctx, []string{"u:crash"}, "g", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = ok; got {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !got {
+		t.Fatal("a lease never released still held long after its ttl")
+	}
+	release([]string{"u:crash"}, "f") // the expired holder releases late
+	claim("the new holder keeps it", []string{"u:crash"}, "h", time.Minute, false)
 }

@@ -97,7 +97,11 @@ func newEnv(t *testing.T, b backend) *env {
 	if err != nil {
 		t.Fatalf("NewRegistry: %v", err)
 	}
-	si, err := signin.New(signin.Config{Registry: reg, Sessions: ss, Throttle: th, Logger: slog.New(slog.DiscardHandler), Now: c.Now})
+	// The tests sign in many times in a row: the pool gives admin
+	// sign-in and enrollment all of its time (the shares are
+	// signin.TestPoolShares' business).
+	pool := signin.NewPoolShares(0, 0, signin.Shares{Enroll: 1, Manager: 1})
+	si, err := signin.New(signin.Config{Registry: reg, Sessions: ss, Throttle: th, Logger: slog.New(slog.DiscardHandler), Now: c.Now, Pool: pool})
 	if err != nil {
 		t.Fatalf("signin.New: %v", err)
 	}

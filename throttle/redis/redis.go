@@ -64,7 +64,7 @@ func (t *Throttle) subjectState(s string) string  { return t.prefix + "{t:" + s 
 func (t *Throttle) subjectWindow(s string) string { return t.prefix + "{t:" + s + "}w" }
 func (t *Throttle) sourceState(s string) string   { return t.prefix + "{s:" + s + "}st" }
 func (t *Throttle) sourceWindow(s string) string  { return t.prefix + "{s:" + s + "}w" }
-func (t *Throttle) leaseKey(k string) string { return t.prefix + "{c:" + k + "}" }
+func (t *Throttle) leaseKey(k string) string      { return t.prefix + "{c:" + k + "}" }
 func (t *Throttle) sprayKeys(w string) []string {
 	return []string{t.prefix + "{sp:" + w + "}z", t.prefix + "{sp:" + w + "}a"}
 }

@@ -212,7 +212,7 @@ func TestSocketAnnouncedElsewhere(t *testing.T) {
 	if got := h.srv.Sockets(); got != 1 {
 		t.Fatalf("Sockets() after an older socket was announced = %d; want 1", got)
 	}
-	if s := h.srv.hub.get(d.id); s == nil || s.closing {
+	if s := h.srv.hub.get(d.id); s == nil || s.state >= stateClosing {
 		t.Fatalf("socket closing after an older socket was announced; want it kept")
 	}
 	h.clk.Advance(socketRace + time.Second)

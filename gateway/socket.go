@@ -68,6 +68,16 @@ const (
 	DefaultMessageBurst = 20
 )
 
+// socketState is where a socket is in its life; it only moves forward.
+type socketState uint8
+
+const (
+	stateNew     socketState = iota // upgraded, not yet welcomed: pushes wait in early
+	stateReady                      // welcome is queued: pushes go out
+	stateClosing                    // a close frame is queued: nothing more goes out
+	stateDead                       // the connection is closed
+)
+
 type frameKind uint8
 
 const (
@@ -120,12 +130,10 @@ type socket struct {
 	mu       sync.Mutex
 	queue    []outFrame
 	writing  bool
-	ready    bool               // welcome is queued
 	early    []sessions.Command // logouts pushed before welcome
 	sent     []string           // ids of the last maxSent logouts queued, oldest first
-	closing  bool               // a close frame is queued: nothing more goes out
-	dead     bool               // the connection is closed
-	closedBy int                // the close code we sent, 0 if none
+	state    socketState
+	closedBy int // the close code we sent, 0 if none
 }
 
 func newSocket(srv *Server, conn *websocket.Conn, addr netip.Addr) *socket {
@@ -160,7 +168,7 @@ func newSocketID(now time.Time) string {
 // bounded applies the queue limit (pushes); the welcome batch is not
 // bounded. s.mu must be held.
 func (s *socket) enqueueLocked(f outFrame, bounded bool) {
-	if s.closing || s.dead {
+	if s.state >= stateClosing {
 		return
 	}
 	if bounded && len(s.queue) >= maxQueue {
@@ -168,7 +176,7 @@ func (s *socket) enqueueLocked(f outFrame, bounded bool) {
 		return
 	}
 	if f.kind == frameClose {
-		s.closing = true
+		s.state = stateClosing
 		s.closedBy = f.code
 	}
 	s.queue = append(s.queue, f)
@@ -182,10 +190,10 @@ func (s *socket) enqueueLocked(f outFrame, bounded bool) {
 // dropLocked cuts the connection without a close handshake: the device
 // stopped reading. The reader then fails and cleans up. s.mu must be held.
 func (s *socket) dropLocked() {
-	if s.dead {
+	if s.state == stateDead {
 		return
 	}
-	s.dead = true
+	s.state = stateDead
 	s.queue = nil
 	s.srv.metrics.socketsClosed.WithLabelValues("dropped").Inc()
 	_ = s.conn.Close()
@@ -196,7 +204,7 @@ func (s *socket) dropLocked() {
 func (s *socket) close(code int, text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || s.dead {
+	if s.state >= stateClosing {
 		return
 	}
 	if len(s.queue) >= maxQueue {
@@ -226,7 +234,7 @@ func (s *socket) pushLogout(c sessions.Command, path pushPath) bool {
 	data := logoutJSON(c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.ready {
+	if s.state == stateNew {
 		if len(s.early) < maxEarly {
 			s.early = append(s.early, c)
 		}
@@ -258,7 +266,7 @@ func (s *socket) pushWarning(w sessions.Warning) {
 	data := warningJSON(w)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ready {
+	if s.state == stateReady {
 		s.enqueueLocked(outFrame{kind: frameText, data: data, path: pushLive, what: msgWarning}, true)
 	}
 }
@@ -271,7 +279,7 @@ func (s *socket) pushWarning(w sessions.Warning) {
 func (s *socket) ping(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.ready {
+	if s.state == stateNew {
 		return
 	}
 	limit := max(s.srv.cfg.PongWait-s.srv.cfg.PingEvery, s.srv.cfg.PingEvery)
@@ -300,7 +308,9 @@ func (s *socket) welcome(v *sessionView, pending []sessions.Command) {
 		}
 	}
 	s.early = nil
-	s.ready = true
+	if s.state == stateNew {
+		s.state = stateReady
+	}
 }
 
 // writeLoop writes queued frames, each under a write deadline, until the
@@ -309,7 +319,7 @@ func (s *socket) writeLoop() {
 	defer s.srv.work.done()
 	for {
 		s.mu.Lock()
-		if s.dead || len(s.queue) == 0 {
+		if s.state == stateDead || len(s.queue) == 0 {
 			s.writing = false
 			s.queue = nil
 			s.mu.Unlock()
@@ -405,7 +415,7 @@ func (s *socket) readLoop() {
 	// was queued before this goroutine started (a Shutdown or a newer
 	// socket right after welcome), whose CloseGrace deadline must stand.
 	s.mu.Lock()
-	if !s.closing {
+	if s.state < stateClosing {
 		_ = s.conn.SetReadDeadline(time.Time{})
 	}
 	s.mu.Unlock()
@@ -416,7 +426,7 @@ func (s *socket) readLoop() {
 				// gorilla has sent 1009 already.
 				s.srv.metrics.socketsClosed.WithLabelValues(strconv.Itoa(closeTooBig)).Inc()
 				s.mu.Lock()
-				s.closing = true
+				s.state = max(s.state, stateClosing)
 				s.mu.Unlock()
 				s.linger()
 			}

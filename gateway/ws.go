@@ -275,8 +275,8 @@ func latest(list []sessions.Session) *sessions.Session {
 func (s *socket) finish() {
 	srv := s.srv
 	s.mu.Lock()
-	if !s.dead {
-		s.dead = true
+	if s.state != stateDead {
+		s.state = stateDead
 		s.queue = nil
 		_ = s.conn.Close()
 	}

@@ -225,7 +225,7 @@ func (a *API) revokeDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	ids := commandIDs(cmds)
 	if len(ids) > 0 {
-		a.recordEnd(ctx, p.actor, devices.DeviceActor(d.ID), d.WarehouseID, sessions.ReasonDeviceRevoked, ids)
+		a.recordEnd(ctx, p.actor, devices.DeviceActor(d.ID), d.WarehouseID, sessions.ReasonDeviceRevoked, cmds)
 	}
 	if err := a.sess.Publish(ctx, sessions.Event{Kind: sessions.KindDeviceRevoked, DeviceID: d.ID}); err != nil {
 		// The gateway refuses the revoked token on its next use anyway.
@@ -247,7 +247,7 @@ func (a *API) logoutDevice(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("log out device %s: %w", d.ID, err)
 	}
 	ids := commandIDs(cmds)
-	a.recordEnd(ctx, p.actor, devices.DeviceActor(d.ID), d.WarehouseID, sessions.ReasonAdmin, ids)
+	a.recordEnd(ctx, p.actor, devices.DeviceActor(d.ID), d.WarehouseID, sessions.ReasonAdmin, cmds)
 	v, err := a.deviceView(ctx, d)
 	if err != nil {
 		return err

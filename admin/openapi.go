@@ -63,6 +63,7 @@ var requestRequired = map[reflect.Type][]string{
 	reflect.TypeFor[devices.SettingsOverride]():     {},
 	reflect.TypeFor[CreateServiceKeyRequest]():      {"name", "scope"},
 	reflect.TypeFor[devices.EnrollmentTokenInput](): {"warehouse_id"},
+	reflect.TypeFor[SetBadgeRequest]():              {"badge"},
 }
 
 // requestExamples are example bodies of the main requests.
@@ -79,6 +80,7 @@ var requestExamples = map[reflect.Type]any{
 	reflect.TypeFor[devices.SettingsOverride]():     map[string]any{"session_cap": 3, "cap_policy": "evict_oldest", "idle_timeout_s": 1800},
 	reflect.TypeFor[CreateServiceKeyRequest]():      map[string]any{"name": "WMS picks backend", "scope": "introspect"},
 	reflect.TypeFor[devices.EnrollmentTokenInput](): map[string]any{"warehouse_id": "wh_01J9Z0", "name": "Dock 3 restock", "uses": 20, "expires_in_s": 86400},
+	reflect.TypeFor[SetBadgeRequest]():              map[string]any{"badge": "04A2197FC3"},
 }
 
 // exampleCodes is the usual code of each error status, for examples.

@@ -96,7 +96,7 @@ func (a *API) reconcile(ctx context.Context, since time.Time) (int, error) {
 				ended += len(cmds)
 				a.metrics.reconciled.Add(float64(len(cmds)))
 				a.log.InfoContext(ctx, "reconciler ended sessions", "user_id", u.ID, "reason", string(st.reason), "count", len(cmds))
-				a.recordEnd(ctx, devices.ActorSystem, devices.UserActor(u.ID), u.WarehouseID, st.reason, commandIDs(cmds))
+				a.recordEnd(ctx, devices.ActorSystem, devices.UserActor(u.ID), u.WarehouseID, st.reason, cmds)
 			}
 			if len(users) < f.Limit {
 				break

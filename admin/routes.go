@@ -112,6 +112,10 @@ func (a *API) routeTable() []route {
 		{Method: "POST", Path: "/users/{id}/restore", Tag: "users", Summary: "Restore a deleted user within 30 days", Status: ok, Resp: UserActionResponse{}, Errors: []int{conflict}, h: a.userLifecycle(a.reg.RestoreUser, "")},
 		{Method: "POST", Path: "/users/{id}/unlock", Tag: "users", Summary: "Clear the user's PIN throttles", Status: ok, Resp: UserActionResponse{}, h: a.unlockUser},
 		{Method: "POST", Path: "/users/{id}/logout", Tag: "users", Summary: "End all the user's sessions", Status: ok, Resp: UserActionResponse{}, h: a.logoutUser},
+		{Method: "GET", Path: "/users/{id}/badge", Tag: "users", Summary: "Whether the user has a badge, set when and by whom (never its value)", Status: ok, Resp: BadgeView{}, h: a.getBadge},
+		{Method: "PUT", Path: "/users/{id}/badge", Tag: "users", Summary: "Set or replace the user's badge (kept as a keyed hash); replacing ends the sessions the old badge opened",
+			Body: SetBadgeRequest{}, Status: ok, Resp: BadgeActionResponse{}, Errors: []int{conflict}, h: a.setBadge},
+		{Method: "DELETE", Path: "/users/{id}/badge", Tag: "users", Summary: "Remove the user's badge; ends the sessions it opened", Status: ok, Resp: BadgeActionResponse{}, h: a.removeBadge},
 		{Method: "POST", Path: "/users/{id}/reset-pin", Tag: "users", Summary: "Set a new PIN; ends the user's sessions (pin_reset)", Body: ResetPINRequest{}, Status: ok, Resp: UserActionResponse{}, Errors: []int{weak}, h: a.resetPIN},
 
 		{Method: "GET", Path: "/devices", Tag: "devices", Summary: "List devices",

@@ -353,6 +353,17 @@ func TestEveryRoute(t *testing.T) {
 		e.expect(200, "admin", "GET", "/enrollment-tokens/"+ce.EnrollmentToken.ID, nil)
 		e.expect(200, "admin", "DELETE", "/enrollment-tokens/"+ce.EnrollmentToken.ID, nil)
 
+		// Badges: set, read (never the value), taken by another, removed.
+		var ba BadgeActionResponse
+		e.expect(200, "admin", "PUT", "/users/"+u.ID+"/badge", SetBadgeRequest{Badge: "04A2197FC3"}).decode(t, &ba)
+		if !ba.Badge.Set || ba.Replaced {
+			t.Errorf("PUT badge = %+v; want set, nothing replaced", ba)
+		}
+		if r := e.expect(200, "admin", "GET", "/users/"+u.ID+"/badge", nil); strings.Contains(string(r.body), "04A2197FC3") {
+			t.Errorf("GET badge shows the value: %s", r.body)
+		}
+		e.expect(200, "admin", "DELETE", "/users/"+u.ID+"/badge", nil)
+
 		for _, rt := range e.api.routes {
 			if k := rt.Method + " " + BasePath + rt.Path; !cov.seen[k] {
 				t.Errorf("route %s was not driven", k)

@@ -119,7 +119,7 @@ func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("end session %s: %w", id, err)
 	}
-	a.recordEnd(ctx, principalFrom(ctx).actor, "session:"+s.ID, s.WarehouseID, sessions.ReasonAdmin, []string{c.ID})
+	a.recordEnd(ctx, principalFrom(ctx).actor, "session:"+s.ID, s.WarehouseID, sessions.ReasonAdmin, []sessions.Command{c})
 	return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: []string{c.ID}})
 }
 
@@ -134,7 +134,7 @@ func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("log out warehouse %s: %w", wh.ID, err)
 	}
 	ids := commandIDs(cmds)
-	a.recordEnd(ctx, principalFrom(ctx).actor, devices.WarehouseSubject(wh.ID), wh.ID, sessions.ReasonAdmin, ids)
+	a.recordEnd(ctx, principalFrom(ctx).actor, devices.WarehouseSubject(wh.ID), wh.ID, sessions.ReasonAdmin, cmds)
 	return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: ids})
 }
 

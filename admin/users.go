@@ -216,13 +216,23 @@ func (a *API) endUserSessions(ctx context.Context, p *principal, u devices.User,
 	}
 	ids := commandIDs(cmds)
 	if len(ids) > 0 {
-		a.recordEnd(ctx, p.actor, devices.UserActor(u.ID), u.WarehouseID, reason, ids)
+		a.recordEnd(ctx, p.actor, devices.UserActor(u.ID), u.WarehouseID, reason, cmds)
 	}
 	return ids, false
 }
 
-// recordEnd audits sessions ended by an admin action.
-func (a *API) recordEnd(ctx context.Context, actor, subject, warehouseID string, reason sessions.Reason, ids []string) {
+// recordEnd audits sessions ended by an admin action, and writes who
+// ended them into their custody records.
+func (a *API) recordEnd(ctx context.Context, actor, subject, warehouseID string, reason sessions.Reason, cmds []sessions.Command) {
+	ids := commandIDs(cmds)
+	ends := make([]devices.CustodyEnd, 0, len(cmds))
+	for _, c := range cmds {
+		ends = append(ends, devices.CustodyEnd{SessionID: c.SessionID, At: c.CreatedAt, Reason: string(c.Reason), By: actor})
+	}
+	if err := a.reg.EndCustody(ctx, ends...); err != nil {
+		// The gateway notes the ends too, only without who.
+		a.log.ErrorContext(ctx, "record custody ends", "count", len(ends), "err", err)
+	}
 	d := map[string]string{"reason": string(reason), "count": fmt.Sprint(len(ids))}
 	if len(ids) <= 20 {
 		d["command_ids"] = strings.Join(ids, ",")
@@ -288,7 +298,7 @@ func (a *API) logoutUser(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("log out user %s: %w", u.ID, err)
 	}
 	ids := commandIDs(cmds)
-	a.recordEnd(r.Context(), p.actor, devices.UserActor(u.ID), u.WarehouseID, sessions.ReasonAdmin, ids)
+	a.recordEnd(r.Context(), p.actor, devices.UserActor(u.ID), u.WarehouseID, sessions.ReasonAdmin, cmds)
 	return writeJSON(w, http.StatusOK, UserActionResponse{User: u, CommandIDs: ids})
 }
 

@@ -64,6 +64,7 @@ type Registry struct {
 	password PasswordPolicy
 	keys     keyCache
 	seen     seenNotes
+	custody  custodyNotes
 }
 
 // NewRegistry returns a Registry over s. It fails when the pepper is

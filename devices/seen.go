@@ -2,6 +2,7 @@ package devices
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,7 +76,10 @@ func (r *Registry) Seen(deviceID, appVersion string) {
 
 // FlushSeen writes the notes taken so far through Store.TouchDevices, in
 // batches of 500. Notes of a batch that fails are kept for the next flush.
+//
+// It also writes the session ends noted by NoteCustodyEnd.
 func (r *Registry) FlushSeen(ctx context.Context) error {
+	custodyErr := r.flushCustody(ctx)
 	notes := r.seen.take()
 	var firstErr error
 	for i := 0; i < len(notes); i += seenBatch {
@@ -91,7 +95,7 @@ func (r *Registry) FlushSeen(ctx context.Context) error {
 			r.seen.put(n)
 		}
 	}
-	return firstErr
+	return errors.Join(custodyErr, firstErr)
 }
 
 // RunSeenFlusher writes the Seen notes every interval (10s when every is

@@ -162,6 +162,35 @@ type Store interface {
 	// uses of one token are serialised.
 	EnrollWithToken(ctx context.Context, hash string, fn func(*EnrollmentToken) (Device, []Event, error)) (EnrollmentToken, Device, *Device, error)
 
+	// Badges are kept by Key (an HMAC of the value), one per user, each
+	// key held by one user.
+	Badge(ctx context.Context, userID string) (Badge, error)
+	// UserByBadge returns the holder of the badge with key (ErrNotFound
+	// when nobody holds it).
+	UserByBadge(ctx context.Context, key string) (User, error)
+	// SetBadge locks user b.UserID (ErrNotFound when there is none),
+	// calls fn with it (when fn fails, nothing is written and its error
+	// is returned), then gives the user b, replacing the badge they had,
+	// and appends fn's event. A key held by another user is ErrExists.
+	// replaced says the user had a badge with another key.
+	SetBadge(ctx context.Context, b Badge, fn func(User) (Event, error)) (replaced bool, err error)
+	// RemoveBadge removes the user's badge (ErrNotFound when they have
+	// none) and appends fn's event, as SetBadge does.
+	RemoveBadge(ctx context.Context, userID string, fn func(User) (Event, error)) error
+
+	// StartCustody inserts a custody record without an end (ErrExists
+	// when its session already has one).
+	StartCustody(ctx context.Context, c Custody) error
+	// EndCustody fills in, for each end, what its session's record does
+	// not hold yet: the time and reason when it has no end, the actor
+	// when it has none. Sessions without a record are skipped.
+	EndCustody(ctx context.Context, ends []CustodyEnd) error
+	// Custody lists records as CustodyFilter says, newest first.
+	Custody(ctx context.Context, f CustodyFilter) ([]Custody, error)
+	// PurgeCustody removes the records that ended before cutoff, and
+	// those without an end that began before it.
+	PurgeCustody(ctx context.Context, cutoff time.Time) (int, error)
+
 	AppendEvents(ctx context.Context, evs ...Event) error
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
 }

@@ -148,6 +148,12 @@ func (r *Registry) AuthenticateUser(ctx context.Context, username, pin string) (
 		return User{}, ErrInvalidCredentials
 	}
 	u, err := r.store.UserByUsername(ctx, key)
+	return r.authenticate(ctx, u, err, pin)
+}
+
+// authenticate checks pin against u, the result of a lookup that
+// returned err: a user not found is checked against the dummy hash.
+func (r *Registry) authenticate(ctx context.Context, u User, err error, pin string) (User, error) {
 	if errors.Is(err, ErrNotFound) {
 		r.hash.verifyDummy(ctx, pin)
 		return User{}, ErrInvalidCredentials

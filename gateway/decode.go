@@ -73,14 +73,24 @@ func (q *enrollRequest) Check(v *problem.Fields) {
 
 type loginRequest struct {
 	Username string `json:"username"`
-	PIN      string `json:"pin"`
+	// Badge (an addition to API.md: badge sign-in) stands in for
+	// username: the value the user's badge carries.
+	Badge string `json:"badge"`
+	PIN   string `json:"pin"`
 	// AppVersion is optional (an addition to API.md): the app's version
 	// now, when it has been updated since enrollment.
 	AppVersion string `json:"app_version"`
 }
 
 func (q *loginRequest) Check(v *problem.Fields) {
-	required(v, "username", q.Username)
+	switch {
+	case q.Badge == "":
+		required(v, "username", q.Username)
+	case q.Username != "":
+		v.Add("badge", "exclusive", "send badge or username, not both")
+	default:
+		v.MaxLen("badge", q.Badge, maxField)
+	}
 	required(v, "pin", q.PIN)
 	v.MaxLen("app_version", q.AppVersion, maxField)
 }

@@ -91,7 +91,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			Detail: "this app version is below the warehouse's minimum " + set.MinAppVersion}
 	}
 
-	res, err := s.signin.Login(ctx, signin.Login{Device: dev, Settings: set, Username: req.Username, PIN: req.PIN})
+	res, err := s.signin.Login(ctx, signin.Login{Device: dev, Settings: set, Username: req.Username, Badge: req.Badge, PIN: req.PIN})
 	outcome = loginOutcome(err)
 	if err != nil {
 		return err

@@ -272,7 +272,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	loops := []func(context.Context){
-		func(ctx context.Context) { _ = s.store.Watch(ctx, s.hub.event) },
+		func(ctx context.Context) { _ = s.store.Watch(ctx, s.watched) },
 		s.probeFanout,
 		s.sweepLoop,
 		s.hub.recheckLoop,
@@ -294,6 +294,23 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// watched handles one fan-out event: the pushes to this instance's
+// sockets, and the end of a session noted for its custody record (every
+// instance notes it; the registry keeps the first end it hears).
+func (s *Server) watched(e sessions.Event) {
+	s.hub.event(e)
+	if e.Kind != sessions.KindEnded || e.Command == nil {
+		return
+	}
+	c := e.Command
+	end := devices.CustodyEnd{SessionID: c.SessionID, At: c.CreatedAt, Reason: string(c.Reason)}
+	if c.By != nil && c.By.DeviceID != "" {
+		// Evicted or replaced by a login on that device.
+		end.By = devices.DeviceActor(c.By.DeviceID)
+	}
+	s.reg.NoteCustodyEnd(end)
 }
 
 // Watching reports whether this instance's fan-out watcher is

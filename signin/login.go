@@ -3,6 +3,7 @@ package signin
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -19,6 +20,10 @@ type Login struct {
 	Settings devices.Settings
 	// Username and PIN are as typed.
 	Username, PIN string
+	// Badge, when not empty, is the badge scanned in place of the
+	// username: its holder is throttled and audited as their username
+	// would be, and an unknown badge as an unknown username.
+	Badge string
 }
 
 // LoginResult is the signed-in user and the session issued.
@@ -35,6 +40,18 @@ type LoginResult struct {
 // devices.ErrDisabled, ErrWrongWarehouse, sessions.ErrLimit.
 func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	dev := in.Device
+	method := devices.MethodPIN
+	authenticate := func(ctx context.Context) (devices.User, error) {
+		return p.reg.AuthenticateUser(ctx, in.Username, in.PIN)
+	}
+	if in.Badge != "" {
+		name, err := p.reg.BadgeHolder(ctx, in.Badge)
+		if err != nil {
+			return LoginResult{}, unavailable("badge holder", err)
+		}
+		in.Username, method = name, devices.MethodBadge
+		authenticate = func(ctx context.Context) (devices.User, error) { return p.reg.AuthenticateBadge(ctx, in.Badge, in.PIN) }
+	}
 	a := attempt{
 		kind:      kindPIN,
 		Attempt:   throttle.Attempt{Subject: UserSubject(in.Username), Source: DeviceSource(dev.ID), WarehouseID: dev.WarehouseID},
@@ -48,7 +65,7 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	defer release()
 	var user devices.User
 	ctx, cancel, err := p.hash(ctx, a.kind, func(ctx context.Context) (err error) {
-		user, err = p.reg.AuthenticateUser(ctx, in.Username, in.PIN)
+		user, err = authenticate(ctx)
 		return err
 	})
 	if errors.Is(err, ErrBusy) {
@@ -83,7 +100,20 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	case err != nil:
 		return LoginResult{}, unavailable("create session", err)
 	}
-	details := map[string]string{"session_id": created.Session.ID}
+	// Custody: who has the device from now. A badge session that is not
+	// recorded could not be ended when the badge is replaced, so it does
+	// not stand.
+	if err := p.reg.StartCustody(ctx, devices.Custody{SessionID: created.Session.ID, DeviceID: dev.ID, UserID: user.ID,
+		WarehouseID: dev.WarehouseID, Method: method, StartedAt: created.Session.CreatedAt}); err != nil {
+		if method == devices.MethodBadge {
+			if _, endErr := p.sessions.End(context.WithoutCancel(ctx), created.Session.ID, sessions.ReasonAdmin); endErr != nil {
+				p.log.Error("end unrecorded badge session", slog.String("session_id", created.Session.ID), slog.Any("err", endErr))
+			}
+			return LoginResult{}, unavailable("record custody", err)
+		}
+		p.log.Error("record custody", slog.String("session_id", created.Session.ID), slog.Any("err", err))
+	}
+	details := map[string]string{"session_id": created.Session.ID, "method": method}
 	evicted := 0
 	for _, c := range created.Ended {
 		if c.Reason == sessions.ReasonEvicted {

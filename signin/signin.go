@@ -20,6 +20,9 @@ import (
 type Sessions interface {
 	Create(ctx context.Context, n sessions.NewSession, p sessions.Policy) (sessions.Created, error)
 	ClearPINChange(ctx context.Context, sessionID string) error
+	// End ends a session the sign-in could not record (a badge
+	// session without its custody record).
+	End(ctx context.Context, sessionID string, r sessions.Reason) (sessions.Command, error)
 }
 
 // Config configures a Policy. Registry, Sessions and Throttle are

@@ -46,7 +46,7 @@ func (c *Console) routes() []route {
 		{Method: "GET", Path: "/users/export", API: []string{"GET /users/export"}, h: c.exportUsers},
 		{Method: "GET", Path: "/users/import", API: []string{"GET /warehouses"}, h: c.importPage},
 		{Method: "POST", Path: "/users/import", API: []string{"POST /users/import"}, h: c.importUsers},
-		{Method: "GET", Path: "/users/{id}", API: []string{"GET /users/{id}", "GET /sessions", "GET /audit"}, h: c.user},
+		{Method: "GET", Path: "/users/{id}", API: []string{"GET /users/{id}", "GET /users/{id}/badge", "GET /sessions", "GET /audit"}, h: c.user},
 		{Method: "POST", Path: "/users/{id}", API: []string{"PATCH /users/{id}"}, h: c.editUser},
 		{Method: "POST", Path: "/users/{id}/suspend", API: []string{"POST /users/{id}/suspend"}, h: c.userAction("suspend")},
 		{Method: "POST", Path: "/users/{id}/activate", API: []string{"POST /users/{id}/activate"}, h: c.userAction("activate")},
@@ -55,6 +55,8 @@ func (c *Console) routes() []route {
 		{Method: "POST", Path: "/users/{id}/unlock", API: []string{"POST /users/{id}/unlock"}, h: c.userAction("unlock")},
 		{Method: "POST", Path: "/users/{id}/logout", API: []string{"POST /users/{id}/logout"}, h: c.userAction("logout")},
 		{Method: "POST", Path: "/users/{id}/reset-pin", API: []string{"POST /users/{id}/reset-pin"}, h: c.resetPIN},
+		{Method: "POST", Path: "/users/{id}/badge", API: []string{"PUT /users/{id}/badge"}, h: c.setBadge},
+		{Method: "POST", Path: "/users/{id}/badge/remove", API: []string{"DELETE /users/{id}/badge"}, h: c.userAction("badge/remove")},
 
 		{Method: "GET", Path: "/devices", API: []string{"GET /devices"}, h: c.devices},
 		{Method: "GET", Path: "/devices/{id}", API: []string{"GET /devices/{id}", "GET /audit"}, h: c.device},

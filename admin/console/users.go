@@ -204,6 +204,7 @@ type userData struct {
 	User     devices.User
 	Sessions []admin.SessionView
 	Audit    []devices.Event
+	Badge    admin.BadgeView
 	CanEdit  bool
 }
 
@@ -227,6 +228,9 @@ func (c *Console) renderUser(w http.ResponseWriter, r *http.Request, s *session,
 	var ev admin.Page[devices.Event]
 	if err := c.do(ctx, r, s.token, "GET", "/audit?page_size=20&subject="+url.QueryEscape("user:"+id), nil, &ev); err == nil {
 		d.Audit = ev.Items
+	}
+	if err := c.do(ctx, r, s.token, "GET", "/users/"+url.PathEscape(id)+"/badge", nil, &d.Badge); err != nil {
+		d.Badge = admin.BadgeView{}
 	}
 	d.CanEdit = d.User.Status != devices.UserDeleted
 	if v.Form == nil {
@@ -269,14 +273,19 @@ var userActionText = map[string]string{
 	"restore":  "Restored.",
 	"unlock":   "Unlocked: the PIN throttles are cleared.",
 	"logout":   "Logged out everywhere.",
+	// The badge's answer carries command_ids and sessions_pending too.
+	"badge/remove": "Badge removed: the sessions it opened are ending.",
 }
 
 // userAction serves a lifecycle button: the API call, then back to the
 // user's page with its result (or its refusal) at the top.
 func (c *Console) userAction(action string) handlerFunc {
 	method, suffix := "POST", "/"+action
-	if action == "delete" {
+	switch action {
+	case "delete":
 		method, suffix = "DELETE", ""
+	case "badge/remove":
+		method, suffix = "DELETE", "/badge"
 	}
 	return func(w http.ResponseWriter, r *http.Request, s *session) error {
 		id := r.PathValue("id")
@@ -332,4 +341,28 @@ func (c *Console) exportUsers(w http.ResponseWriter, r *http.Request, s *session
 		}
 	}
 	return c.download(w, r, s.token, "/users/export?"+api.Encode())
+}
+
+// setBadge sets or replaces the user's badge from the badge form; the
+// value is never shown back, not even in a refused form.
+func (c *Console) setBadge(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := r.ParseForm(); err != nil {
+		return badForm(err)
+	}
+	id := r.PathValue("id")
+	var out admin.BadgeActionResponse
+	err := c.do(r.Context(), r, s.token, "PUT", "/users/"+url.PathEscape(id)+"/badge", admin.SetBadgeRequest{Badge: r.PostForm.Get("badge")}, &out)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status < 500 && ae.Status != http.StatusUnauthorized && ae.Status != http.StatusNotFound {
+		return c.renderUser(w, r, s, ae.Status, view{Error: "The badge was not changed. " + problemMessage(ae), Fields: ae.fieldErrors()})
+	}
+	if err != nil {
+		return err
+	}
+	text := "Badge set."
+	if out.Replaced {
+		text = "Badge replaced: the sessions the old badge opened are ending."
+	}
+	c.redirect(w, r, "/users/"+url.PathEscape(id), flash{Kind: "ok", Text: text, Commands: out.CommandIDs})
+	return nil
 }

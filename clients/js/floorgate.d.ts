@@ -155,6 +155,8 @@ export class FloorgateClient {
   enroll(req: { email: string, password: string, warehouseId: string, device: DeviceInfo }): Promise<{ device_id: string, warehouse_id: string }>
   /** POST /v1/login with the device token; keeps the session token. */
   login(username: string, pin: string, opts?: { appVersion?: string }): Promise<LoginResult>
+  /** POST /v1/login with a badge's value in place of the username. */
+  loginWithBadge(badge: string, pin: string, opts?: { appVersion?: string }): Promise<LoginResult>
   /** POST /v1/pin; clears pinChangeRequired. */
   changePin(currentPin: string, newPin: string): Promise<void>
   /** POST /v1/logout; drops the session (an ended session resolves too). */

@@ -72,8 +72,12 @@ export class FloorgateClient {
     return { device_id: r.device_id, warehouse_id: r.warehouse_id }
   }
 
-  async login (username, pin, { appVersion } = {}) {
-    const body = { username, pin }
+  login (username, pin, opts) { return this._login({ username, pin }, opts) }
+
+  /** Signs in with the value of the user's badge in place of the username. */
+  loginWithBadge (badge, pin, opts) { return this._login({ badge, pin }, opts) }
+
+  async _login (body, { appVersion } = {}) {
     if (appVersion) body.app_version = appVersion
     const r = await this._deviceCall('POST', '/v1/login', body)
     const { evicted, ...s } = r

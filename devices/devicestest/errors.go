@@ -99,6 +99,15 @@ func calls(t *testing.T, ctx context.Context, s devices.Store) map[string]error 
 	_, errs["UpdateEnrollmentToken"] = s.UpdateEnrollmentToken(ctx, "ent_c", func(*devices.EnrollmentToken) (devices.Event, error) { noUpdate("enrollment token"); return ev, nil })
 	_, errs["EnrollmentToken"] = s.EnrollmentToken(ctx, "ent_c")
 	_, errs["EnrollmentTokens"] = s.EnrollmentTokens(ctx, devices.EnrollmentTokenFilter{})
+	noBadge := func(devices.User) (devices.Event, error) { noUpdate("badge"); return ev, nil }
+	_, errs["Badge"] = s.Badge(ctx, "usr_c")
+	_, errs["UserByBadge"] = s.UserByBadge(ctx, "00")
+	_, errs["SetBadge"] = s.SetBadge(ctx, devices.Badge{UserID: "usr_c", Key: "00", SetAt: now, SetBy: "system"}, noBadge)
+	errs["RemoveBadge"] = s.RemoveBadge(ctx, "usr_c", noBadge)
+	errs["StartCustody"] = s.StartCustody(ctx, devices.Custody{SessionID: "ses_c", DeviceID: "dev_c", UserID: "usr_c", WarehouseID: "wh_c", Method: devices.MethodPIN, StartedAt: now})
+	errs["EndCustody"] = s.EndCustody(ctx, []devices.CustodyEnd{{SessionID: "ses_c", At: now, Reason: "logout"}})
+	_, errs["Custody"] = s.Custody(ctx, devices.CustodyFilter{WarehouseIDs: []string{"wh_c"}, OpenAt: &now})
+	_, errs["PurgeCustody"] = s.PurgeCustody(ctx, now)
 	_, _, _, errs["EnrollWithToken"] = s.EnrollWithToken(ctx, "00", func(*devices.EnrollmentToken) (devices.Device, []devices.Event, error) {
 		noUpdate("enrollment token")
 		return devices.Device{}, nil, nil

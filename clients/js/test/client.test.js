@@ -84,6 +84,19 @@ test('enroll, login with language, session, logout', async () => {
   assert.deepEqual(signedOut(rec), [], 'an app-initiated logout does not call onSignedOut')
 })
 
+test('login with a badge; an unknown badge is refused like an unknown username', async () => {
+  const u = await fg.addUser('bea')
+  await fg.admin('PUT', `/users/${u.id}/badge`, { badge: 'BADGE-BEA-1' })
+  const rec = client(fg)
+  await enroll(rec)
+  await assert.rejects(rec.c.loginWithBadge('BADGE-NOBODY', u.pin), e => e instanceof FloorgateError && e.status === 401 && e.code === 'invalid_credentials')
+  assert.equal(rec.c.session, null)
+  const l = await rec.c.loginWithBadge('BADGE-BEA-1', u.pin)
+  assert.equal(l.user.id, u.id)
+  assert.match(rec.c.session.session_token, /^fgs_/)
+  await rec.c.logout()
+})
+
 test('a forced logout is pushed, handed to onSignedOut, and acked only after its promise resolves', async () => {
   const u = await fg.addUser('ben')
   const rec = client(fg, { hold: true })

@@ -1,0 +1,86 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/floorgate/floorgate/devices"
+)
+
+// Badge returns the user's badge.
+func (s *Store) Badge(ctx context.Context, userID string) (devices.Badge, error) {
+	b := devices.Badge{UserID: userID}
+	err := s.pool.QueryRow(ctx, "SELECT key, set_at, set_by FROM badges WHERE user_id = $1", userID).Scan(&b.Key, &b.SetAt, &b.SetBy)
+	if err != nil {
+		return devices.Badge{}, translate("badge of "+userID, err)
+	}
+	fromDB(&b.SetAt)
+	return b, nil
+}
+
+// UserByBadge returns the holder of the badge with key.
+func (s *Store) UserByBadge(ctx context.Context, key string) (devices.User, error) {
+	return s.user(ctx, "user by badge", "id = (SELECT user_id FROM badges WHERE key = $1)", key)
+}
+
+// lockedUser reads user id FOR UPDATE.
+func lockedUser(ctx context.Context, tx pgx.Tx, id string) (devices.User, error) {
+	rows, _ := tx.Query(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1 FOR UPDATE", id)
+	return pgx.CollectExactlyOneRow(rows, scanUser)
+}
+
+// SetBadge locks the user, lets fn accept the change, and upserts b.
+func (s *Store) SetBadge(ctx context.Context, b devices.Badge, fn func(devices.User) (devices.Event, error)) (bool, error) {
+	var replaced bool
+	err := s.inTx(ctx, "set badge of "+b.UserID, func(tx pgx.Tx) error {
+		u, err := lockedUser(ctx, tx, b.UserID)
+		if err != nil {
+			return err
+		}
+		ev, err := fn(u)
+		if err != nil {
+			return callerError{err}
+		}
+		var old string
+		err = tx.QueryRow(ctx, "SELECT key FROM badges WHERE user_id = $1", b.UserID).Scan(&old)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			replaced = old != b.Key
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO badges (user_id, key, set_at, set_by) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (user_id) DO UPDATE SET key = EXCLUDED.key, set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by`,
+			b.UserID, b.Key, utc(b.SetAt), b.SetBy); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, ev)
+	})
+	return replaced, err
+}
+
+// RemoveBadge deletes the user's badge.
+func (s *Store) RemoveBadge(ctx context.Context, userID string, fn func(devices.User) (devices.Event, error)) error {
+	return s.inTx(ctx, "remove badge of "+userID, func(tx pgx.Tx) error {
+		u, err := lockedUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		ev, err := fn(u)
+		if err != nil {
+			return callerError{err}
+		}
+		tag, err := tx.Exec(ctx, "DELETE FROM badges WHERE user_id = $1", userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return callerError{fmt.Errorf("badge of %s: %w", userID, devices.ErrNotFound)}
+		}
+		return insertEvents(ctx, tx, ev)
+	})
+}

@@ -10,8 +10,8 @@
 // export), devices, sessions, logout commands, settings, service keys and
 // the audit log, its table from errors to problems (the problem document,
 // the writer and the body decoder are internal/problem's), and the
-// reconciler that repairs what a half-finished suspend or delete left
-// behind.
+// reconciler that repairs what a half-finished suspend, delete, device
+// revocation, re-enrollment or PIN reset left behind.
 //
 // Work that spans the registry and the session store (suspend a user, end
 // their sessions) is done here, in the order that fails safe: the

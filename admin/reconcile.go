@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
@@ -22,8 +23,10 @@ const (
 
 // Run repairs what a half-finished admin action left behind and purges
 // expired users, until ctx ends: every ReconcileEvery it ends the live
-// sessions of users suspended or deleted recently (their status changed
-// but ending their sessions failed), and every PurgeEvery it purges the
+// sessions of users suspended or deleted recently, of devices revoked
+// recently (by an admin or a re-enrollment) and those a user had before
+// a recent PIN reset (the change was made but ending the sessions
+// failed), and every PurgeEvery it purges the
 // users deleted more than 30 days ago. Each runs once at start. Failures
 // are logged and retried on the next tick. It returns nil when ctx ends.
 func (a *API) Run(ctx context.Context) error {
@@ -102,6 +105,77 @@ func (a *API) reconcile(ctx context.Context, since time.Time) (int, error) {
 				break
 			}
 			f.After = users[len(users)-1].ID
+		}
+	}
+	n, err := a.reconcileEvents(ctx, since)
+	ended += n
+	errs = append(errs, err)
+	return ended, errors.Join(errs...)
+}
+
+// reconcileEvents ends the sessions that outlived a device revocation
+// (by an admin, or by re-enrolling the serial) or a PIN reset at or after
+// since. It finds them by their audit events, which the registry writes
+// in the same transaction as the change: every session of a revoked
+// device ends (device_revoked), and every session a user had before the
+// reset of their PIN (pin_reset).
+func (a *API) reconcileEvents(ctx context.Context, since time.Time) (int, error) {
+	ended := 0
+	var errs []error
+	end := func(ev devices.Event, subject string, reason sessions.Reason, cmds []sessions.Command, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reconcile: end sessions of %s: %w", subject, err))
+			return
+		}
+		if len(cmds) == 0 {
+			return
+		}
+		ended += len(cmds)
+		a.metrics.reconciled.Add(float64(len(cmds)))
+		a.log.InfoContext(ctx, "reconciler ended sessions", "subject", subject, "reason", string(reason), "count", len(cmds))
+		a.recordEnd(ctx, devices.ActorSystem, subject, ev.WarehouseID, reason, cmds)
+	}
+	for _, action := range []string{"device.revoke", "user.pin_reset"} {
+		f := devices.EventFilter{Action: action, From: since, Page: devices.Page{Limit: maxPageSize}}
+		for page := 0; page < maxReconcilePages; page++ {
+			evs, err := a.reg.Events(ctx, f)
+			if err != nil {
+				return ended, fmt.Errorf("reconcile: list %s events: %w", action, err)
+			}
+			for _, ev := range evs {
+				if id, ok := strings.CutPrefix(ev.Subject, "device:"); ok {
+					live, err := a.sess.ByDevice(ctx, id)
+					if err != nil || len(live) == 0 {
+						end(ev, ev.Subject, sessions.ReasonDeviceRevoked, nil, err)
+						continue
+					}
+					cmds, err := a.sess.EndDevice(ctx, id, sessions.ReasonDeviceRevoked)
+					end(ev, ev.Subject, sessions.ReasonDeviceRevoked, cmds, err)
+				} else if id, ok := strings.CutPrefix(ev.Subject, "user:"); ok {
+					live, err := a.sess.ByUser(ctx, id)
+					var cmds []sessions.Command
+					for _, s := range live {
+						if s.CreatedAt.After(ev.At) {
+							continue // signed in with the new PIN
+						}
+						var c sessions.Command
+						c, err = a.sess.End(ctx, s.ID, sessions.ReasonPINReset)
+						if errors.Is(err, sessions.ErrNotFound) {
+							err = nil
+							continue
+						}
+						if err != nil {
+							break
+						}
+						cmds = append(cmds, c)
+					}
+					end(ev, ev.Subject, sessions.ReasonPINReset, cmds, err)
+				}
+			}
+			if len(evs) < f.Limit {
+				break
+			}
+			f.After = evs[len(evs)-1].ID
 		}
 	}
 	return ended, errors.Join(errs...)

@@ -10,12 +10,75 @@ import (
 	"github.com/floorgate/floorgate/sessions"
 )
 
-// failingEnds is a session store whose EndUser fails, as when Redis drops
+// failingEnds is a session store whose EndUser and EndDevice fail, as when Redis drops
 // out between the registry change and the end of the sessions.
 type failingEnds struct{ sessions.Store }
 
 func (failingEnds) EndUser(context.Context, string, sessions.Reason) ([]sessions.Command, error) {
 	return nil, sessions.ErrUnavailable
+}
+
+func (failingEnds) EndDevice(context.Context, string, sessions.Reason) ([]sessions.Command, error) {
+	return nil, sessions.ErrUnavailable
+}
+
+// TestRevokeResetReenrollThenReconcile: a device revoked, a PIN reset and
+// a serial re-enrolled whose sessions could not be ended are finished
+// by the reconciler: every session of the revoked devices ends
+// (device_revoked), and those the user had before the reset (pin_reset),
+// while one signed in with the new PIN stays.
+func TestRevokeResetReenrollThenReconcile(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		e.api.sess = failingEnds{e.sess}
+		e.expect(503, "admin", "POST", "/devices/"+e.devA.ID+"/revoke", nil)
+		var resp UserActionResponse
+		e.expect(200, "admin", "POST", "/users/"+e.userB.ID+"/reset-pin", map[string]any{"pin": "7396"}).decode(t, &resp)
+		if !resp.SessionsPending {
+			t.Fatalf("reset-pin = %+v; want sessions pending", resp)
+		}
+		// A serial enrolled again: the gateway's end of the old
+		// registration's sessions failed.
+		old := e.mkDevice("SER-RE", e.whA.ID)
+		oldSess := e.mkSession(e.mkUser("carla", e.whA.ID), old)
+		if _, _, replaced, err := e.reg.Enroll(ctx, e.managers["admin"].ID, devices.EnrollInput{
+			WarehouseID: e.whA.ID, Serial: "SER-RE", Model: "TC52", OSVersion: "13", AppVersion: "4.2.0", Label: "again"}); err != nil || replaced == nil {
+			t.Fatalf("Enroll(again) = %v, %v; want the old registration replaced", replaced, err)
+		}
+		e.api.sess = e.sess
+		e.clock.Advance(time.Second)
+		fresh := e.mkSession(e.userB, e.mkDevice("SER-B2", e.whB.ID)) // with the new PIN, after the reset
+		e.clock.Advance(time.Minute)
+		n, err := e.api.reconcile(ctx, e.clock.Now().Add(-10*time.Minute))
+		if err != nil || n != 3 {
+			t.Fatalf("reconcile = %d, %v; want 3 sessions ended", n, err)
+		}
+		for _, c := range []struct {
+			sid    string
+			device string
+			reason sessions.Reason
+		}{{e.sessA.Session.ID, e.devA.ID, sessions.ReasonDeviceRevoked}, {e.sessB.Session.ID, e.devB.ID, sessions.ReasonPINReset}, {oldSess.Session.ID, old.ID, sessions.ReasonDeviceRevoked}} {
+			if _, err := e.sess.Session(ctx, c.sid); !errors.Is(err, sessions.ErrNotFound) {
+				t.Errorf("session %s after reconcile: %v; want ErrNotFound", c.sid, err)
+			}
+			cmds, err := e.sess.Pending(ctx, c.device)
+			found := false
+			for _, cmd := range cmds {
+				found = found || cmd.SessionID == c.sid && cmd.Reason == c.reason
+			}
+			if err != nil || !found {
+				t.Errorf("pending of %s = %+v, %v; want a %s logout of %s", c.device, cmds, err, c.reason, c.sid)
+			}
+		}
+		if _, err := e.sess.Session(ctx, fresh.Session.ID); err != nil {
+			t.Errorf("session signed in after the reset: %v; want it live", err)
+		}
+		if n, err := e.api.reconcile(ctx, e.clock.Now().Add(-10*time.Minute)); err != nil || n != 0 {
+			t.Errorf("second reconcile = %d, %v; want nothing to do", n, err)
+		}
+	})
 }
 
 // TestSuspendThenReconcile: ending the sessions fails after the suspend,

@@ -66,6 +66,7 @@ var problems = problem.Table{
 		{Err: signin.ErrInFlight, Status: http.StatusTooManyRequests, Code: CodeTooManyAttempts, Detail: "another attempt is in progress; try again"},
 		{Err: signin.ErrBusy, Status: http.StatusTooManyRequests, Code: CodeTooManyAttempts, Detail: "the server is busy; try again"},
 		{Err: signin.ErrQuarantined, Status: http.StatusForbidden, Code: CodeDeviceQuarantined, Detail: "too many failed attempts on this device: a manager must unlock it"},
+		{Err: signin.ErrDeviceRevoked, Status: http.StatusUnauthorized, Code: CodeInvalidToken, Detail: "missing, unknown, revoked or expired token"},
 		{Err: signin.ErrWrongWarehouse, Status: http.StatusForbidden, Code: CodeWrongWarehouse, Detail: "this account belongs to another warehouse than the device"},
 		{Err: signin.ErrForbidden, Status: http.StatusForbidden, Code: CodeForbidden, Detail: "mobile_manager on this warehouse is required"},
 		{Err: signin.ErrUnavailable, Status: http.StatusServiceUnavailable, Code: CodeUnavailable},

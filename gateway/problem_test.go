@@ -39,6 +39,7 @@ func TestProblemOf(t *testing.T) {
 		{"throttled", &signin.ThrottledError{RetryAfter: 3 * time.Second}, 429, CodeTooManyAttempts},
 		{"quarantined", signin.ErrQuarantined, 403, CodeDeviceQuarantined},
 		{"wrong warehouse", signin.ErrWrongWarehouse, 403, CodeWrongWarehouse},
+		{"device revoked during the login", fmt.Errorf("login: %w", signin.ErrDeviceRevoked), 401, CodeInvalidToken},
 		{"no role to enroll", signin.ErrForbidden, 403, CodeForbidden},
 		{"throttle cannot count", fmt.Errorf("%w: throttle fail: %w", signin.ErrUnavailable, secret), 503, CodeUnavailable},
 	}

@@ -23,6 +23,9 @@ var (
 	// ErrWrongWarehouse: the PIN was right, but the user belongs to another
 	// warehouse than the device.
 	ErrWrongWarehouse = errors.New("the account belongs to another warehouse")
+	// ErrDeviceRevoked: the device was revoked while the login was being
+	// decided; the device's token no longer works.
+	ErrDeviceRevoked = errors.New("the device was revoked")
 	// ErrForbidden: the password was right, but the manager may not enroll
 	// devices in that warehouse.
 	ErrForbidden = errors.New("the manager may not enroll devices here")

@@ -100,6 +100,9 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	case err != nil:
 		return LoginResult{}, unavailable("create session", err)
 	}
+	if err := p.recheck(ctx, dev, user, created.Session.ID, failure); err != nil {
+		return LoginResult{}, err
+	}
 	// Custody: who has the device from now. A badge session that is not
 	// recorded could not be ended when the badge is replaced, so it does
 	// not stand.
@@ -134,6 +137,57 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	}
 	p.audit(ctx, evs...)
 	return LoginResult{User: user, Created: created}, nil
+}
+
+// recheck re-reads the device and the user once the session exists. An
+// admin call may have revoked the device, suspended or deleted the user
+// or reset the PIN while this login hashed: it ended the sessions it
+// found, which did not include this one if it was created after. The
+// admin call writes the registry before it ends sessions, so either
+// this read sees its change, or the session existed when it ended the
+// device's or user's sessions. A change ends the session (its token was
+// never handed out) and refuses the login.
+func (p *Policy) recheck(ctx context.Context, dev devices.Device, user devices.User, sessionID string,
+	failure func(reason, subject string) devices.Event) error {
+	var (
+		refusal error
+		reason  sessions.Reason
+		why     string
+	)
+	d, err := p.reg.Device(ctx, dev.ID)
+	if err == nil {
+		var u devices.User
+		u, err = p.reg.User(ctx, user.ID)
+		switch {
+		case errors.Is(err, devices.ErrNotFound):
+			err, refusal, reason, why = nil, devices.ErrDisabled, sessions.ReasonUserDeleted, "account_disabled"
+		case err != nil:
+		case d.Status != devices.DeviceActive:
+			refusal, reason, why = ErrDeviceRevoked, sessions.ReasonDeviceRevoked, "device_revoked"
+		case u.Status == devices.UserDeleted:
+			refusal, reason, why = devices.ErrDisabled, sessions.ReasonUserDeleted, "account_disabled"
+		case u.Status != devices.UserActive:
+			refusal, reason, why = devices.ErrDisabled, sessions.ReasonUserSuspended, "account_disabled"
+		case u.PINHash != user.PINHash:
+			refusal, reason, why = devices.ErrInvalidCredentials, sessions.ReasonPINReset, "pin_reset"
+		case u.WarehouseID != d.WarehouseID:
+			refusal, reason, why = ErrWrongWarehouse, sessions.ReasonAdmin, "wrong_warehouse"
+		}
+	}
+	if err != nil {
+		// Fail closed: the session is not handed out.
+		refusal, reason = unavailable("re-read device and user", err), sessions.ReasonAdmin
+	}
+	if refusal == nil {
+		return nil
+	}
+	if _, err := p.sessions.End(ctx, sessionID, reason); err != nil && !errors.Is(err, sessions.ErrNotFound) {
+		return unavailable("end the session of a login refused late", err)
+	}
+	if why != "" {
+		p.audit(ctx, failure(why, devices.UserActor(user.ID)))
+	}
+	return refusal
 }
 
 // SessionPolicy is the session policy of the settings in force: the cap

@@ -20,8 +20,9 @@ import (
 type Sessions interface {
 	Create(ctx context.Context, n sessions.NewSession, p sessions.Policy) (sessions.Created, error)
 	ClearPINChange(ctx context.Context, sessionID string) error
-	// End ends a session the sign-in could not record (a badge
-	// session without its custody record).
+	// End ends a session the sign-in created and then refused: a badge
+	// session without its custody record, or a login whose device or
+	// user changed meanwhile.
 	End(ctx context.Context, sessionID string, r sessions.Reason) (sessions.Command, error)
 }
 

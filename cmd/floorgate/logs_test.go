@@ -28,6 +28,12 @@ func TestLogsAreJSON(t *testing.T) {
 	call(t, "POST", ff.in.GatewayURL+"/v1/login", ff.d.Token,
 		map[string]string{"username": ff.f.username, "pin": wrongPIN}, nil, http.StatusUnauthorized)
 
+	// A console page calls the API in process: it is logged as a console
+	// page with its path, not as the API's route.
+	if status, _ := get(t, ff.in.AdminURL+"/signin"); status != http.StatusOK {
+		t.Fatalf("GET /signin = %d; want 200", status)
+	}
+
 	rs.Kill()
 	// A bounded spell of traffic against the dead Redis (sign-ins,
 	// introspections, readiness) until go-redis has logged, at most 5 s.
@@ -66,6 +72,9 @@ func TestLogsAreJSON(t *testing.T) {
 		case "request":
 			requests++
 			routes[m["route"].(string)] = true
+			if m["route"] == consoleRoute && m["path"] != "/signin" {
+				t.Errorf("console request line %.300s; want path /signin", line)
+			}
 			if m["level"] != "DEBUG" || m["status"] == nil || m["duration_ms"] == nil || m["listener"] == nil {
 				t.Errorf("request line %.300s; want DEBUG with listener, status and duration_ms", line)
 			}
@@ -76,7 +85,7 @@ func TestLogsAreJSON(t *testing.T) {
 			}
 		}
 	}
-	for _, r := range []string{"/v1/login", "/v1/introspect", "/admin/v1/login", "/readyz", "/v1/enroll", "/admin/v1/users"} {
+	for _, r := range []string{"/v1/login", "/v1/introspect", "/admin/v1/login", "/readyz", "/v1/enroll", "/admin/v1/users", consoleRoute} {
 		if !routes[r] {
 			t.Errorf("no request line with route %s (routes logged: %v)", r, routes)
 		}

@@ -40,9 +40,25 @@ var signInRoutes = map[string]bool{
 // maxLoggedPath bounds the path logged for a request no route matched.
 const maxLoggedPath = 100
 
+// consoleRoute is the route logged for every console page, with its path.
+const consoleRoute = "console"
+
+// consolePages names the console's pages in the request log: a page
+// calls the admin API in process, on the page's context, and the API's
+// route would otherwise be logged for the page.
+func consolePages(mount http.Handler, apiPrefix string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mount.ServeHTTP(w, r)
+		if !strings.HasPrefix(r.URL.Path, apiPrefix+"/") {
+			reqlog.Set(r, consoleRoute)
+		}
+	})
+}
+
 // logRequests logs each request of a listener at debug level (method,
-// route pattern, status, duration; the path only when no route matched,
-// and never the query string or a header), and each refused sign-in at
+// route pattern, status, duration; the path only for a console page or
+// when no route matched, and never the query string or a header), and
+// each refused sign-in at
 // info level with its problem code (never what was typed).
 func logRequests(log *slog.Logger, listener string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +82,7 @@ func logRequests(log *slog.Logger, listener string, h http.Handler) http.Handler
 			slog.Int("status", status), slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			slog.String("remote_addr", r.RemoteAddr),
 		}
-		if route == "" {
+		if route == "" || route == consoleRoute {
 			p := r.URL.Path
 			if len(p) > maxLoggedPath {
 				p = p[:maxLoggedPath]

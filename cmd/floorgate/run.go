@@ -234,7 +234,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	gwSrv := &http.Server{Handler: logRequests(log, "gateway", o.wrap(gw.Handler(), deviceMetrics)), ErrorLog: errLog,
 		ReadHeaderTimeout: headerTimeout, ReadTimeout: deviceReadTimeout, WriteTimeout: deviceWriteTimeout, IdleTimeout: deviceIdleTimeout}
-	admSrv := &http.Server{Handler: logRequests(log, "admin", writeStall(adminWriteStall, bodyDeadline(adminBodyTimeout, o.wrap(cons.Mount(admin.BasePath), metrics)))),
+	admSrv := &http.Server{Handler: logRequests(log, "admin", writeStall(adminWriteStall, bodyDeadline(adminBodyTimeout, o.wrap(consolePages(cons.Mount(admin.BasePath), admin.BasePath), metrics)))),
 		ErrorLog: errLog, ReadHeaderTimeout: headerTimeout, IdleTimeout: adminIdleTimeout}
 	// Open live pages end when the stop begins, so that it does not wait
 	// for them.

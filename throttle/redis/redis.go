@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -43,7 +44,18 @@ type Throttle struct {
 	c      goredis.UniversalClient
 	prefix string
 	now    func() time.Time
+
+	// owed are leases whose fate is unknown (a SET NX or a release that
+	// got no answer: Redis may still apply the SET once it answers
+	// again), as {lease key, id}; the next Claim releases them first, so
+	// that an attempt that failed during an outage does not hold its
+	// keys for ClaimTTL after Redis is back.
+	mu   sync.Mutex
+	owed map[[2]string]bool
 }
+
+// maxOwed bounds owed; beyond it leases are left to expire.
+const maxOwed = 10000
 
 var _ throttle.Throttle = (*Throttle)(nil)
 
@@ -339,10 +351,17 @@ return 0
 // the keys may live in different Cluster slots), or none: when one is
 // held, those taken are released again.
 func (t *Throttle) Claim(ctx context.Context, keys []string, id string, ttl time.Duration) (bool, error) {
+	t.settleOwed(ctx)
 	for i, k := range keys {
 		ok, err := t.c.SetNX(ctx, t.leaseKey(k), id, ttl).Result()
 		if err != nil || !ok {
-			if rerr := t.Release(context.WithoutCancel(ctx), keys[:i], id); err == nil {
+			held := keys[:i]
+			if err != nil {
+				// No answer: the SET may land later (a stalled Redis
+				// applies it when it resumes). Release owes it then.
+				held = keys[:i+1]
+			}
+			if rerr := t.Release(context.WithoutCancel(ctx), held, id); err == nil {
 				err = rerr
 			}
 			if err != nil {
@@ -354,10 +373,55 @@ func (t *Throttle) Claim(ctx context.Context, keys []string, id string, ttl time
 	return true, nil
 }
 
+// owe records leases of id to release once Redis answers.
+func (t *Throttle) owe(keys []string, id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.owed == nil {
+		t.owed = map[[2]string]bool{}
+	}
+	for _, k := range keys {
+		if len(t.owed) < maxOwed {
+			t.owed[[2]string{t.leaseKey(k), id}] = true
+		}
+	}
+}
+
+// settleOwed releases the owed leases (each only if its id still holds
+// it); at the first one Redis does not answer for, it keeps the rest for
+// the next Claim.
+func (t *Throttle) settleOwed(ctx context.Context) {
+	t.mu.Lock()
+	owed := t.owed
+	t.owed = nil
+	t.mu.Unlock()
+	for lease := range owed {
+		if err := releaseScript.Run(ctx, t.c, []string{lease[0]}, lease[1]).Err(); err != nil {
+			break
+		}
+		delete(owed, lease)
+	}
+	if len(owed) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.owed == nil {
+		t.owed = owed
+		return
+	}
+	for lease := range owed {
+		if len(t.owed) < maxOwed {
+			t.owed[lease] = true
+		}
+	}
+}
+
 // Release ends the leases of keys that id still holds.
 func (t *Throttle) Release(ctx context.Context, keys []string, id string) error {
-	for _, k := range keys {
+	for i, k := range keys {
 		if err := releaseScript.Run(ctx, t.c, []string{t.leaseKey(k)}, id).Err(); err != nil {
+			t.owe(keys[i:], id)
 			return wrapErr("release", err)
 		}
 	}

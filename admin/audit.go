@@ -27,21 +27,28 @@ func (a *API) eventFilter(r *http.Request) (devices.EventFilter, bool, error) {
 	if f.To, err = queryTime(r, "to"); err != nil {
 		return f, false, err
 	}
+	var empty bool
+	f.WarehouseIDs, empty, err = a.readScope(r, q.Get("warehouse_id"))
+	return f, empty, err
+}
+
+// readScope is the warehouses a read filtered by warehouse_id wh may
+// see: wh when the caller's roles cover it (either role), else all the
+// caller's (nil for an admin: every warehouse). empty says the caller
+// sees none.
+func (a *API) readScope(r *http.Request, wh string) (ids []string, empty bool, err error) {
 	p := principalFrom(r.Context())
-	wh := q.Get("warehouse_id")
 	switch {
 	case wh != "":
 		if err := a.authorize(r, capSessions, wh, devices.WarehouseSubject(wh)); err != nil {
-			return f, false, err
+			return nil, false, err
 		}
-		f.WarehouseIDs = []string{wh}
+		return []string{wh}, false, nil
 	case !p.admin:
-		f.WarehouseIDs = p.visibleIDs()
-		if len(f.WarehouseIDs) == 0 {
-			return f, true, nil
-		}
+		ids = p.visibleIDs()
+		return ids, len(ids) == 0, nil
 	}
-	return f, false, nil
+	return nil, false, nil
 }
 
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {

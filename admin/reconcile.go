@@ -190,5 +190,13 @@ func (a *API) purge(ctx context.Context) (int, error) {
 	if n > 0 {
 		a.log.InfoContext(ctx, "purged deleted users", "count", n)
 	}
+	// Custody records are kept devices.CustodyRetention (90 days).
+	c, err := a.reg.PurgeCustody(ctx)
+	if err != nil {
+		return n, fmt.Errorf("purge custody: %w", err)
+	}
+	if c > 0 {
+		a.log.InfoContext(ctx, "purged custody records", "count", c)
+	}
 	return n, nil
 }

@@ -146,6 +146,14 @@ func (a *API) routeTable() []route {
 		{Method: "DELETE", Path: "/sessions/{id}", Tag: "sessions", Summary: "Force the logout of one session", Status: ok, Resp: CommandIDsResponse{}, h: a.deleteSession},
 		{Method: "GET", Path: "/commands/{id}", Tag: "sessions", Summary: "A logout command and its delivery", Status: ok, Resp: CommandView{}, h: a.getCommand},
 
+		{Method: "GET", Path: "/custody", Tag: "custody", Summary: "Device custody: who had which device from when to when and how each session ended, newest first (kept 90 days)",
+			Query: with(custodyFilterParams, pageParams), Status: ok, Resp: devices.Custody{}, List: true, h: a.listCustody},
+		{Method: "GET", Path: "/custody/export", Tag: "custody", Summary: "Device custody as CSV, streamed", Query: custodyFilterParams, Status: ok, CSVResp: true, h: a.exportCustody},
+		{Method: "GET", Path: "/custody/report", Tag: "custody", Summary: "A warehouse's devices still signed in past a time, and its devices not seen for N hours",
+			Query: []param{{Name: "warehouse_id", Type: "string", Description: "required"}, {Name: "at", Type: "string", Format: "date-time", Description: "default now"},
+				{Name: "not_seen_hours", Type: "integer", Description: "1 to 8760, default 24"}},
+			Status: ok, Resp: CustodyReport{}, h: a.custodyReport},
+
 		{Method: "GET", Path: "/audit", Tag: "audit", Summary: "Audit events, newest first", Query: with(auditFilterParams, pageParams), Status: ok, Resp: devices.Event{}, List: true, h: a.listAudit},
 		{Method: "GET", Path: "/audit/export", Tag: "audit", Summary: "Audit events as CSV, streamed", Query: auditFilterParams, Status: ok, CSVResp: true, h: a.exportAudit},
 

@@ -364,6 +364,24 @@ func TestEveryRoute(t *testing.T) {
 		}
 		e.expect(200, "admin", "DELETE", "/users/"+u.ID+"/badge", nil)
 
+		// Custody: a record, its list, export and report.
+		if err := e.reg.StartCustody(context.Background(), devices.Custody{SessionID: "ses_routes", DeviceID: e.devA.ID, UserID: u.ID, WarehouseID: e.whA.ID}); err != nil {
+			t.Fatal(err)
+		}
+		var cl Page[devices.Custody]
+		e.expect(200, "admin", "GET", "/custody?warehouse_id="+e.whA.ID+"&device_id="+e.devA.ID, nil).decode(t, &cl)
+		if len(cl.Items) != 1 || cl.Items[0].SessionID != "ses_routes" {
+			t.Errorf("custody = %+v; want the one record", cl.Items)
+		}
+		if r := e.expect(200, "admin", "GET", "/custody/export?user_id="+u.ID, nil); !strings.Contains(string(r.body), "ses_routes") {
+			t.Errorf("custody export = %s; want the record", r.body)
+		}
+		var crep CustodyReport
+		e.expect(200, "admin", "GET", "/custody/report?warehouse_id="+e.whA.ID, nil).decode(t, &crep)
+		if len(crep.SignedIn) != 1 {
+			t.Errorf("custody report signed in = %+v; want the open record", crep.SignedIn)
+		}
+
 		for _, rt := range e.api.routes {
 			if k := rt.Method + " " + BasePath + rt.Path; !cov.seen[k] {
 				t.Errorf("route %s was not driven", k)

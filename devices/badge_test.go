@@ -65,22 +65,22 @@ func FuzzParseBadge(f *testing.F) {
 	})
 }
 
-// FuzzParseCustodyPageToken: a token either is refused as ErrInvalid or
-// names a cursor whose own token reads back the same.
-func FuzzParseCustodyPageToken(f *testing.F) {
-	f.Add(CustodyPageToken(Custody{SessionID: "ses_01abc", StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)}))
-	for _, s := range []string{"", "x", "MTIzLg", "LTEuc2Vz", "!!!!"} {
+// FuzzParseCustodyCursor: a cursor either is refused as ErrInvalid or
+// reads back the same from its own String.
+func FuzzParseCustodyCursor(f *testing.F) {
+	f.Add(CustodyCursorOf(Custody{SessionID: "ses_01abc", StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)}).String())
+	for _, s := range []string{"", "x", "123.", "-1.ses", "1.a.b", "99999999999999999999.s"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := ParseCustodyPageToken(s)
+		c, err := ParseCustodyCursor(s)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("ParseCustodyPageToken(%q) = %v; want ErrInvalid", s, err)
+				t.Fatalf("ParseCustodyCursor(%q) = %v; want ErrInvalid", s, err)
 			}
 			return
 		}
-		back, err := ParseCustodyPageToken(CustodyPageToken(Custody{SessionID: c.SessionID, StartedAt: c.StartedAt}))
+		back, err := ParseCustodyCursor(c.String())
 		if err != nil || back != c {
 			t.Fatalf("round trip of %q: %+v, %v; want %+v", s, back, err, c)
 		}

@@ -2,7 +2,6 @@ package devices
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -83,29 +82,31 @@ type CustodyFilter struct {
 	Limit int // 0: 100; at most 500
 }
 
-// CustodyPageToken is the page token after record c.
-func CustodyPageToken(c Custody) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.StartedAt.UnixMicro(), 10) + "." + c.SessionID))
+// CustodyCursorOf is the cursor after record c.
+func CustodyCursorOf(c Custody) CustodyCursor {
+	return CustodyCursor{StartedAt: c.StartedAt, SessionID: c.SessionID}
 }
 
-// ErrBadPageToken: a page token that this package did not make.
-var ErrBadPageToken = fmt.Errorf("%w: malformed page token", ErrInvalid)
+// String is the cursor as ParseCustodyCursor reads it: the start in
+// Unix microseconds, a dot, the session id.
+func (c CustodyCursor) String() string {
+	return strconv.FormatInt(c.StartedAt.UnixMicro(), 10) + "." + c.SessionID
+}
 
-// ParseCustodyPageToken reads a token made by CustodyPageToken.
-func ParseCustodyPageToken(s string) (CustodyCursor, error) {
-	if s == "" || len(s) > 200 {
-		return CustodyCursor{}, ErrBadPageToken
+// ErrBadCursor: a cursor that CustodyCursor.String did not make.
+var ErrBadCursor = fmt.Errorf("%w: malformed custody cursor", ErrInvalid)
+
+// ParseCustodyCursor reads a cursor made by CustodyCursor.String.
+func ParseCustodyCursor(s string) (CustodyCursor, error) {
+	if len(s) > 200 {
+		return CustodyCursor{}, ErrBadCursor
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return CustodyCursor{}, ErrBadPageToken
-	}
-	us, sid, ok := strings.Cut(string(b), ".")
+	us, sid, ok := strings.Cut(s, ".")
 	n, err := strconv.ParseInt(us, 10, 64)
 	if !ok || err != nil || n <= 0 || sid == "" || strings.IndexFunc(sid, func(c rune) bool {
 		return !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-')
 	}) >= 0 {
-		return CustodyCursor{}, ErrBadPageToken
+		return CustodyCursor{}, ErrBadCursor
 	}
 	return CustodyCursor{StartedAt: time.UnixMicro(n).UTC(), SessionID: sid}, nil
 }
@@ -146,6 +147,12 @@ func (r *Registry) Custody(ctx context.Context, f CustodyFilter) ([]Custody, err
 func (r *Registry) EndCustody(ctx context.Context, ends ...CustodyEnd) error {
 	if len(ends) == 0 {
 		return nil
+	}
+	now := r.clock()
+	for i := range ends {
+		if ends[i].At.IsZero() {
+			ends[i].At = now
+		}
 	}
 	if err := r.store.EndCustody(ctx, ends); err != nil {
 		return fmt.Errorf("end custody of %d sessions: %w", len(ends), err)
@@ -204,9 +211,9 @@ func (n *custodyNotes) take() []CustodyEnd {
 	return out
 }
 
-// NoteCustodyEnd notes that a session ended, without writing: the
-// last-seen flusher (RunSeenFlusher, FlushSeen) writes the notes in
-// batches. It never blocks, so the fan-out's watcher can call it.
+// NoteCustodyEnd notes that a session ended, without writing:
+// RunCustodyFlusher (or FlushCustody) writes the notes in batches. It
+// never blocks, so the fan-out's watcher can call it.
 func (r *Registry) NoteCustodyEnd(e CustodyEnd) {
 	if e.SessionID == "" {
 		return
@@ -217,9 +224,15 @@ func (r *Registry) NoteCustodyEnd(e CustodyEnd) {
 	r.custody.put(e)
 }
 
-// flushCustody writes the noted ends; those of a batch that fails are
+// RunCustodyFlusher writes the ends noted by NoteCustodyEnd every
+// interval until ctx ends, then once more, as RunSeenFlusher does.
+func (r *Registry) RunCustodyFlusher(ctx context.Context, every time.Duration) error {
+	return r.runFlusher(ctx, every, "custody", r.FlushCustody)
+}
+
+// FlushCustody writes the noted ends; those of a batch that fails are
 // kept for the next flush.
-func (r *Registry) flushCustody(ctx context.Context) error {
+func (r *Registry) FlushCustody(ctx context.Context) error {
 	notes := r.custody.take()
 	var firstErr error
 	for i := 0; i < len(notes); i += seenBatch {

@@ -2,7 +2,6 @@ package devices
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -76,10 +75,7 @@ func (r *Registry) Seen(deviceID, appVersion string) {
 
 // FlushSeen writes the notes taken so far through Store.TouchDevices, in
 // batches of 500. Notes of a batch that fails are kept for the next flush.
-//
-// It also writes the session ends noted by NoteCustodyEnd.
 func (r *Registry) FlushSeen(ctx context.Context) error {
-	custodyErr := r.flushCustody(ctx)
 	notes := r.seen.take()
 	var firstErr error
 	for i := 0; i < len(notes); i += seenBatch {
@@ -95,7 +91,7 @@ func (r *Registry) FlushSeen(ctx context.Context) error {
 			r.seen.put(n)
 		}
 	}
-	return errors.Join(custodyErr, firstErr)
+	return firstErr
 }
 
 // RunSeenFlusher writes the Seen notes every interval (10s when every is
@@ -104,6 +100,13 @@ func (r *Registry) FlushSeen(ctx context.Context) error {
 // logged and retried at the next interval; it returns the error of the
 // final flush, or nil.
 func (r *Registry) RunSeenFlusher(ctx context.Context, every time.Duration) error {
+	return r.runFlusher(ctx, every, "last seen", r.FlushSeen)
+}
+
+// runFlusher calls flush every interval (10s when every is not
+// positive) until ctx ends, then once more with a short deadline of its
+// own, and returns that last call's error. Failures before are logged.
+func (r *Registry) runFlusher(ctx context.Context, every time.Duration, what string, flush func(context.Context) error) error {
 	if every <= 0 {
 		every = seenDefaultEvery
 	}
@@ -112,13 +115,13 @@ func (r *Registry) RunSeenFlusher(ctx context.Context, every time.Duration) erro
 	for {
 		select {
 		case <-t.C:
-			if err := r.FlushSeen(ctx); err != nil {
-				r.log.Warn("last seen flush failed", "err", err)
+			if err := flush(ctx); err != nil {
+				r.log.Warn(what+" flush failed", "err", err)
 			}
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), seenFinalTimeout)
 			defer cancel()
-			return r.FlushSeen(fctx)
+			return flush(fctx)
 		}
 	}
 }

@@ -87,6 +87,9 @@ type Config struct {
 	PresenceFlushEvery time.Duration
 	// SeenFlushEvery is how often device last-seen notes are written (30s).
 	SeenFlushEvery time.Duration
+	// CustodyFlushEvery is how often the ends of sessions heard on the
+	// fan-out are written into their custody records (1s).
+	CustodyFlushEvery time.Duration
 	// DefaultLanguage is the organisation's language, returned at login for
 	// users without one ("en").
 	DefaultLanguage string
@@ -144,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.PresenceTTL, 60*time.Second)
 	setDefault(&cfg.PresenceFlushEvery, 250*time.Millisecond)
 	setDefault(&cfg.SeenFlushEvery, 30*time.Second)
+	setDefault(&cfg.CustodyFlushEvery, time.Second)
 	setDefault(&cfg.ActivityEvery, 250*time.Millisecond)
 	setDefault(&cfg.DefaultLanguage, "en")
 	if cfg.Logger == nil {
@@ -267,7 +271,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // Run runs the instance's background work until ctx ends: the fan-out
 // watch that pushes to local sockets, the expiry sweep, pings, presence
-// refreshes and the device last-seen flusher. It returns nil once every
+// refreshes, the device last-seen flusher and the custody flusher (the
+// ends of sessions heard on the fan-out). It returns nil once every
 // loop has stopped.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -282,6 +287,11 @@ func (s *Server) Run(ctx context.Context) error {
 		func(ctx context.Context) {
 			if err := s.reg.RunSeenFlusher(ctx, s.cfg.SeenFlushEvery); err != nil && ctx.Err() == nil {
 				s.log.Error("device last-seen flusher stopped", slog.Any("err", err))
+			}
+		},
+		func(ctx context.Context) {
+			if err := s.reg.RunCustodyFlusher(ctx, s.cfg.CustodyFlushEvery); err != nil && ctx.Err() == nil {
+				s.log.Error("custody flusher stopped", slog.Any("err", err))
 			}
 		},
 	}

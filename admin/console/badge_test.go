@@ -52,3 +52,26 @@ func TestBadgeForm(t *testing.T) {
 		t.Errorf("a mobile manager of another warehouse set a badge")
 	}
 }
+
+// TestCustodyPage: the custody page lists a warehouse's records with
+// their end and who forced it, shows its report, and refuses a filter
+// that is not a time.
+func TestCustodyPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.reg.StartCustody(ctx, devices.Custody{SessionID: "ses_page1", DeviceID: "dev_page1", UserID: "usr_page1", WarehouseID: e.whA.ID, Method: devices.MethodBadge}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reg.EndCustody(ctx, devices.CustodyEnd{SessionID: "ses_page1", Reason: "admin", By: "manager:mgr_page"}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn("admin@example.com")
+	p := b.get("/custody?warehouse=" + url.QueryEscape(e.whA.ID))
+	if p.status != 200 || !strings.Contains(p.body, "dev_page1") || !strings.Contains(p.body, "admin by manager:mgr_page") || !strings.Contains(p.body, "Report for") {
+		t.Errorf("custody page = %d\n%.1500s", p.status, pageText(p.body))
+	}
+	if p := b.get("/custody?from=soon"); p.status != http.StatusBadRequest {
+		t.Errorf("custody page with a bad time = %d; want 400", p.status)
+	}
+}

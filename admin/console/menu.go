@@ -25,7 +25,7 @@ func menu(s *session) []menuItem {
 	if s.admin() {
 		items = append(items, menuItem{"settings", "Settings", "/settings"}, menuItem{"keys", "Service keys", "/service-keys"})
 	}
-	items = append(items, menuItem{"audit", "Audit log", "/audit"})
+	items = append(items, menuItem{"custody", "Custody", "/custody"}, menuItem{"audit", "Audit log", "/audit"})
 	return items
 }
 

@@ -90,6 +90,8 @@ func (c *Console) routes() []route {
 		{Method: "POST", Path: "/service-keys", API: []string{"POST /service-keys"}, h: c.createServiceKey},
 		{Method: "POST", Path: "/service-keys/{id}/revoke", API: []string{"DELETE /service-keys/{id}"}, h: c.revokeServiceKey},
 
+		{Method: "GET", Path: "/custody", API: []string{"GET /custody", "GET /custody/report"}, h: c.custody},
+		{Method: "GET", Path: "/custody/export", API: []string{"GET /custody/export"}, h: c.exportCustody},
 		{Method: "GET", Path: "/audit", API: []string{"GET /audit"}, h: c.audit},
 		{Method: "GET", Path: "/audit/export", API: []string{"GET /audit/export"}, h: c.exportAudit},
 

@@ -194,9 +194,9 @@ func testCustody(t *testing.T, h Harness) {
 		}
 		got = append(got, page...)
 		last := page[len(page)-1]
-		cur, err := devices.ParseCustodyPageToken(devices.CustodyPageToken(last))
+		cur, err := devices.ParseCustodyCursor(devices.CustodyCursorOf(last).String())
 		if err != nil {
-			t.Fatalf("ParseCustodyPageToken(CustodyPageToken(%s)) = %v", last.SessionID, err)
+			t.Fatalf("ParseCustodyCursor(cursor of %s) = %v", last.SessionID, err)
 		}
 		after = &cur
 	}

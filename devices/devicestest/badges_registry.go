@@ -116,7 +116,7 @@ func testRegistryBadges(t *testing.T, h Harness) {
 }
 
 // testRegistryCustody checks custody through the Registry: starts,
-// ends noted and flushed with the last-seen notes, ends written at once
+// ends noted and flushed in a batch, ends written at once
 // with their actor, the purge after the retention.
 func testRegistryCustody(t *testing.T, h Harness) {
 	e := newRegEnv(t, h)
@@ -141,8 +141,8 @@ func testRegistryCustody(t *testing.T, h Harness) {
 	if len(cs) != 2 || cs[1].EndedAt != nil {
 		t.Fatalf("Custody() before a flush = %+v; want two records, ses_1 open", cs)
 	}
-	if err := e.reg.FlushSeen(e.ctx); err != nil {
-		t.Fatalf("FlushSeen = %v", err)
+	if err := e.reg.FlushCustody(e.ctx); err != nil {
+		t.Fatalf("FlushCustody = %v", err)
 	}
 	if err := e.reg.EndCustody(e.ctx, devices.CustodyEnd{SessionID: "ses_1", At: e.clock.Now(), Reason: "admin", By: regAdmin}); err != nil {
 		t.Fatalf("EndCustody = %v", err)

@@ -58,7 +58,12 @@ func (s *Store) Custody(ctx context.Context, f devices.CustodyFilter) ([]devices
 		return []devices.Custody{}, nil
 	}
 	var w where
-	if f.WarehouseIDs != nil {
+	switch {
+	case len(f.WarehouseIDs) == 1:
+		// Equality, not ANY: the index then yields the rows in order,
+		// and a page reads only its own rows.
+		w.add("warehouse_id = %s", w.arg(f.WarehouseIDs[0]))
+	case f.WarehouseIDs != nil:
 		w.add("warehouse_id = ANY(%s)", w.arg(f.WarehouseIDs))
 	}
 	if f.DeviceID != "" {

@@ -218,3 +218,49 @@ func TestLoginAddressRate(t *testing.T) {
 		t.Errorf("login from the limited address a minute later = %d %s; want 200", r.status, r.body)
 	}
 }
+
+// TestAttackedAdminSignsInFromACleanAddress: wrong passwords for the
+// admin from one address lock the admin there only, for a time that
+// grows when repeated and always ends; from an address that has not
+// failed, the admin signs in throughout. (Issue 15, item 4: the lock
+// held everywhere, and became permanent.)
+func TestAttackedAdminSignsInFromACleanAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, embedded())
+	from := fromAddress(e)
+	l := signin.Limits(devices.DefaultThrottle())
+	attackers := []string{"203.0.113.61", "203.0.113.62", "203.0.113.63", "203.0.113.64", "203.0.113.65"}
+	for round := range 3 {
+		// Two wrong passwords from each of five addresses: within each
+		// pair's free failures, enough to lock the account.
+		for i := range l.UserFailures {
+			from(attackers[i%len(attackers)])
+			e.clock.Advance(time.Second)
+			if r := e.login("admin@example.com", fmt.Sprintf("Wrong-%d-%d", round, i)); r.status != 401 && r.status != 429 {
+				t.Fatalf("attack round %d, attempt %d = %d %s", round, i, r.status, r.body)
+			}
+		}
+		from(attackers[0])
+		r := e.login("admin@example.com", testPassword)
+		want := signin.Limits(devices.DefaultThrottle()).UserLock << round
+		if r.status != 429 || r.code() != "too_many_attempts" || r.header.Get("Retry-After") != fmt.Sprint(int(want.Seconds())) {
+			t.Fatalf("round %d: the right password from an attacking address = %d %s Retry-After %q; want 429, Retry-After %d (the lock grows)",
+				round, r.status, r.body, r.header.Get("Retry-After"), int(want.Seconds()))
+		}
+		if round == 2 {
+			from("198.51.100.20")
+			if r := e.login("admin@example.com", testPassword); r.status != 200 {
+				t.Fatalf("the admin from an address that has not failed, while locked elsewhere = %d %s; want 200", r.status, r.body)
+			}
+			from(attackers[0])
+			if r := e.login("admin@example.com", testPassword); r.status != 429 {
+				t.Errorf("the right password from an attacking address, still locked = %d; want 429", r.status)
+			}
+		}
+		e.clock.Advance(want) // every lock ends
+	}
+	from(attackers[0])
+	if r := e.login("admin@example.com", testPassword); r.status != 200 {
+		t.Errorf("the admin from an attacking address once the lock ended = %d %s; want 200", r.status, r.body)
+	}
+}

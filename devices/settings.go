@@ -35,10 +35,13 @@ type Throttle struct {
 	UserFailures int `json:"user_failures"`
 	UserWindowS  int `json:"user_window_s"`
 	UserLockS    int `json:"user_lock_s"`
-	// Consecutive failures that lock a user until someone unlocks it.
+	// Consecutive failures that locked a user until someone unlocked it.
+	// No longer applied (no lock is permanent: a colleague could trigger
+	// it); repeated timed locks grow instead. Kept so that settings
+	// round-trip.
 	UserHardFailures int `json:"user_hard_failures"`
-	// Per device across users: DeviceFailures in DeviceWindowS quarantine
-	// the device until it is unlocked.
+	// Per device across users: DeviceFailures in DeviceWindowS (by
+	// default 30 a day) quarantine the device until a manager unlocks it.
 	DeviceFailures int `json:"device_failures"`
 	DeviceWindowS  int `json:"device_window_s"`
 	// Per warehouse: SprayUsers distinct usernames failing within
@@ -66,10 +69,10 @@ func DefaultThrottle() Throttle {
 		PairMaxDelayS:    300,
 		UserFailures:     10,
 		UserWindowS:      1800,
-		UserLockS:        3600,
-		UserHardFailures: 100,
-		DeviceFailures:   20,
-		DeviceWindowS:    900,
+		UserLockS:        900,
+		UserHardFailures: 100, // no longer applied: no lock is permanent
+		DeviceFailures:   30,
+		DeviceWindowS:    86400,
 		SprayUsers:       20,
 		SprayWindowS:     600,
 	}

@@ -65,9 +65,13 @@ func (p *Policy) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 		return Enrolled{}, err
 	}
 	defer hcancel()
+	// A failed enrollment's audit event names no warehouse: the one in
+	// the request is typed by a caller who did not prove they may enroll
+	// there (it may not even exist), and must not place the event in
+	// that warehouse's log.
 	failure := func(reason, subject string) devices.Event {
 		return devices.Event{Actor: devices.ActorSystem, Action: "enroll.failure", Subject: subject,
-			WarehouseID: in.Device.WarehouseID, Details: map[string]string{"reason": reason, "remote_addr": in.ClientIP}}
+			Details: map[string]string{"reason": reason, "remote_addr": in.ClientIP}}
 	}
 	if err := p.settle(ctx, a, err, "address:"+in.ClientIP,
 		func() devices.Event { return failure("invalid_credentials", "email:"+emailKey) },

@@ -90,13 +90,22 @@ func Limits(t devices.Throttle) throttle.Limits {
 		UserFailures:     t.UserFailures,
 		UserWindow:       sec(t.UserWindowS),
 		UserLock:         sec(t.UserLockS),
-		UserHardFailures: t.UserHardFailures,
-		DeviceFailures:   t.DeviceFailures,
-		DeviceWindow:     sec(t.DeviceWindowS),
-		SprayUsers:       t.SprayUsers,
-		SprayWindow:      sec(t.SprayWindowS),
+		// No lock is permanent: a colleague (or anyone on the floor
+		// network) could trigger it. user_hard_failures is no longer
+		// applied; repeated timed locks grow instead, up to MaxUserLock.
+		UserHardFailures:  0,
+		UserLockMax:       max(MaxUserLock, sec(t.UserLockS)),
+		SpareCleanSources: true,
+		DeviceFailures:    t.DeviceFailures,
+		DeviceWindow:      sec(t.DeviceWindowS),
+		SprayUsers:        t.SprayUsers,
+		SprayWindow:       sec(t.SprayWindowS),
 	}
 }
+
+// MaxUserLock is the longest a repeated timed lock of a user or a
+// manager grows to (each lasts twice the one before).
+const MaxUserLock = 4 * time.Hour
 
 // AddressLimits are the limits of a sign-in whose source is a client
 // address, not a device. Many people share an address (a NAT, a proxy),
@@ -105,8 +114,11 @@ func Limits(t devices.Throttle) throttle.Limits {
 // emails would lock everybody behind it out for good. So the source
 // quarantine is off (DeviceFailures 0 turns it off in every throttle),
 // and so is the spray alarm (it needs a warehouse). What stays: the
-// growing delays per (email, address), the timed lock per email across
-// addresses, and the consecutive-failure lock that an admin lifts.
+// rate per address (AddressRate), the growing delays per (email,
+// address), and the timed lock per email across addresses, which grows
+// when repeated, always ends, and does not hold against an address that
+// has not failed for that email: a manager under attack still signs in
+// from where they are.
 func AddressLimits(l throttle.Limits) throttle.Limits {
 	l.DeviceFailures, l.DeviceWindow = 0, 0
 	l.SprayUsers, l.SprayWindow = 0, 0

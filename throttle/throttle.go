@@ -41,6 +41,16 @@ type Limits struct {
 	DeviceWindow     time.Duration
 	SprayUsers       int // distinct subjects failing in a warehouse within SprayWindow
 	SprayWindow      time.Duration
+	// UserLockMax, when positive, makes the timed lock grow: each lock of
+	// a subject lasts twice the one before (UserLock, 2·UserLock, …) up
+	// to UserLockMax, until a success or UnlockSubject starts it over.
+	UserLockMax time.Duration
+	// SpareCleanSources: a subject's timed lock does not hold against a
+	// source with no failure of that subject on record (since its last
+	// success there, or the source's unlock), so that failures elsewhere
+	// cannot lock the account's owner out where they sign in. The
+	// source's first failure makes it one the lock holds against.
+	SpareCleanSources bool
 }
 
 // Verdict is a throttle decision.
@@ -87,4 +97,17 @@ type Throttle interface {
 	// Release ends the leases of keys that id still holds; a lease that
 	// expired and was taken by another attempt is left alone.
 	Release(ctx context.Context, keys []string, id string) error
+}
+
+// LockFor is how long the n-th timed lock of a subject lasts (n from 1):
+// UserLock, growing by doubling up to UserLockMax when that is positive.
+func LockFor(l Limits, n int) time.Duration {
+	d := l.UserLock
+	if l.UserLockMax <= 0 {
+		return d
+	}
+	for i := 1; i < n && d < l.UserLockMax; i++ {
+		d *= 2
+	}
+	return min(d, max(l.UserLockMax, l.UserLock))
 }

@@ -44,6 +44,7 @@ type subjectState struct {
 	window      []time.Time // recent failures, oldest first
 	lockedUntil time.Time
 	consecutive int
+	locks       int // timed locks since the last success (UserLockMax)
 	hardLocked  bool
 	last        time.Time             // last failure
 	pairs       map[string]*pairState // by source
@@ -128,7 +129,8 @@ func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limi
 	if l.UserFailures > 0 {
 		sub.window = slide(append(sub.window, now), now, l.UserWindow, l.UserFailures)
 		if len(sub.window) >= l.UserFailures {
-			sub.lockedUntil = now.Add(l.UserLock)
+			sub.locks++
+			sub.lockedUntil = now.Add(throttle.LockFor(l, sub.locks))
 			sub.window = sub.window[:0] // a new count starts after the lock
 		}
 	}
@@ -214,10 +216,11 @@ func (t *Throttle) decideLocked(a throttle.Attempt, l throttle.Limits, now time.
 	if sub.hardLocked {
 		return throttle.Decision{Verdict: throttle.UserLocked}
 	}
-	if now.Before(sub.lockedUntil) {
+	p := sub.pairs[a.Source]
+	if now.Before(sub.lockedUntil) && !(l.SpareCleanSources && (p == nil || p.fails == 0)) {
 		return throttle.Decision{Verdict: throttle.UserLocked, RetryAfter: sub.lockedUntil.Sub(now)}
 	}
-	if p := sub.pairs[a.Source]; p != nil && p.fails > l.PairFreeFailures {
+	if p != nil && p.fails > l.PairFreeFailures {
 		until := p.last.Add(pairDelay(p.fails-l.PairFreeFailures, l.PairMaxDelay))
 		if now.Before(until) {
 			return throttle.Decision{Verdict: throttle.Delay, RetryAfter: until.Sub(now)}
@@ -263,6 +266,7 @@ func (t *Throttle) Succeed(ctx context.Context, a throttle.Attempt) error {
 	if sub := t.subjects[a.Subject]; sub != nil {
 		delete(sub.pairs, a.Source)
 		sub.consecutive = 0
+		sub.locks = 0
 	}
 	return nil
 }

@@ -25,7 +25,8 @@ type Options struct {
 // Throttle is the Redis throttle.Throttle. Keys:
 //
 //	Prefix{t:<subject>}st   hash: c (consecutive failures), h (hard lock),
-//	                        lu (timed lock until), seq, p:<source> ("fails:last")
+//	                        lu (timed lock until), ln (timed locks since the
+//	                        last success), seq, p:<source> ("fails:last")
 //	Prefix{t:<subject>}w    zset: the subject's failures in its window
 //	Prefix{s:<source>}st    hash: q (quarantined), e (last unlock)
 //	Prefix{s:<source>}w     zset: the source's failures in its window
@@ -83,7 +84,8 @@ func (t *Throttle) sprayKeys(w string) []string {
 
 // subjectFailScript counts a failure for a subject and one of its pairs.
 // KEYS: state, window. ARGV: now, source, user failures, user window,
-// user lock, hard failures, source's last unlock, ttl ms.
+// user lock, hard failures, source's last unlock, ttl ms, user lock max
+// (0: no growth; ln counts the locks since the last success).
 // Returns {hard, locked until, pair fails, pair last}.
 var subjectFailScript = goredis.NewScript(`
 local now = tonumber(ARGV[1])
@@ -95,7 +97,16 @@ if uf > 0 then
   redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1] .. ':' .. seq)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - win))
   if redis.call('ZCARD', KEYS[2]) >= uf then
-    redis.call('HSET', KEYS[1], 'lu', string.format('%d', now + lock))
+    local ln = redis.call('HINCRBY', KEYS[1], 'ln', 1)
+    local d, mx = lock, tonumber(ARGV[9])
+    if mx > 0 then
+      for i = 2, ln do
+        if d >= mx then break end
+        d = d * 2
+      end
+      if d > math.max(mx, lock) then d = math.max(mx, lock) end
+    end
+    redis.call('HSET', KEYS[1], 'lu', string.format('%d', now + d))
     redis.call('DEL', KEYS[2])
   else
     redis.call('PEXPIRE', KEYS[2], ARGV[8])
@@ -225,7 +236,7 @@ func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limi
 	}
 	res, err := subjectFailScript.Run(ctx, t.c, []string{t.subjectState(a.Subject), t.subjectWindow(a.Subject)},
 		nowUS, a.Source, l.UserFailures, redisval.DurMicros(l.UserWindow), redisval.DurMicros(l.UserLock), l.UserHardFailures,
-		redisval.Atoi(redisval.Str(sv[1])), ttl).Slice()
+		redisval.Atoi(redisval.Str(sv[1])), ttl, redisval.DurMicros(l.UserLockMax)).Slice()
 	if err != nil {
 		return throttle.Decision{}, wrapErr("throttle fail", err)
 	}
@@ -255,7 +266,7 @@ func (t *Throttle) Succeed(ctx context.Context, a throttle.Attempt) error {
 	k := t.subjectState(a.Subject)
 	_, err := t.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.HDel(ctx, k, "p:"+a.Source)
-		p.HDel(ctx, k, "c")
+		p.HDel(ctx, k, "c", "ln")
 		return nil
 	})
 	if err != nil {
@@ -313,7 +324,8 @@ func (st throttleState) decide(l throttle.Limits, now time.Time) throttle.Decisi
 	case st.hard:
 		return throttle.Decision{Verdict: throttle.UserLocked}
 	}
-	if until := redisval.FromMicros(st.lockedUntil); st.lockedUntil != 0 && now.Before(until) {
+	clean := l.SpareCleanSources && st.pairFails == 0
+	if until := redisval.FromMicros(st.lockedUntil); st.lockedUntil != 0 && now.Before(until) && !clean {
 		return throttle.Decision{Verdict: throttle.UserLocked, RetryAfter: until.Sub(now)}
 	}
 	if st.pairFails > int64(l.PairFreeFailures) {

@@ -46,6 +46,8 @@ func Run(t *testing.T, h Harness) {
 		{"Spray", testSpray},
 		{"ConcurrentFails", testConcurrentFails},
 		{"Claims", testClaims},
+		{"LockGrowsNeverPermanent", testLockGrows},
+		{"LockSparesCleanSources", testLockSparesCleanSources},
 		{"Unavailable", testUnavailable},
 	}
 	for _, tt := range tests {
@@ -516,4 +518,55 @@ func testClaims(t *testing.T, h Harness) {
 	}
 	release([]string{"u:crash"}, "f") // the expired holder releases late
 	claim("the new holder keeps it", []string{"u:crash"}, "h", time.Minute, false)
+}
+
+// testLockGrows: with UserLockMax, each timed lock lasts twice the one
+// before, up to the maximum, and always ends; a success starts it over.
+func testLockGrows(t *testing.T, h Harness) {
+	e := newThrottleEnv(t, h)
+	l := testLimits
+	l.UserHardFailures = 0
+	l.UserLock, l.UserLockMax = time.Minute, 4*time.Minute
+	n := 0
+	lockOnce := func(want time.Duration) {
+		t.Helper()
+		var d throttle.Decision
+		for range l.UserFailures {
+			n++
+			d = e.fail(t, throttle.Attempt{Subject: "jsmith", Source: fmt.Sprintf("d%d", n)}, l)
+		}
+		expect(t, fmt.Sprintf("Fail(#%d)", n), d, throttle.UserLocked, want)
+		e.clock.Advance(want)
+		expect(t, "Check once the lock ended", e.check(t, throttle.Attempt{Subject: "jsmith", Source: "dnew"}, l), throttle.Allow, 0)
+	}
+	for _, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 4 * time.Minute, 4 * time.Minute} {
+		lockOnce(want)
+	}
+	if err := e.th.Succeed(context.Background(), throttle.Attempt{Subject: "jsmith", Source: "dok"}); err != nil {
+		t.Fatal(err)
+	}
+	lockOnce(time.Minute)
+}
+
+// testLockSparesCleanSources: with SpareCleanSources, a subject locked by
+// failures from some sources can still be tried from a source that has
+// not failed; its first failure makes the lock hold there too; the pair
+// delays still apply.
+func testLockSparesCleanSources(t *testing.T, h Harness) {
+	e := newThrottleEnv(t, h)
+	l := testLimits
+	l.SpareCleanSources = true
+	for i := 1; i <= l.UserFailures; i++ {
+		e.fail(t, throttle.Attempt{Subject: "jsmith", Source: fmt.Sprintf("d%d", i%5)}, l)
+	}
+	expect(t, "Check(a source that failed)", e.check(t, throttle.Attempt{Subject: "jsmith", Source: "d1"}, l), throttle.UserLocked, l.UserLock)
+	clean := throttle.Attempt{Subject: "jsmith", Source: "dclean"}
+	expect(t, "Check(a clean source)", e.check(t, clean, l), throttle.Allow, 0)
+	expect(t, "Fail(the clean source's first)", e.fail(t, clean, l), throttle.UserLocked, l.UserLock)
+	expect(t, "Check(the source once failed)", e.check(t, clean, l), throttle.UserLocked, l.UserLock)
+	other := throttle.Attempt{Subject: "jsmith", Source: "dother"}
+	if err := e.th.Succeed(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "Check(after a success there)", e.check(t, other, l), throttle.Allow, 0)
 }

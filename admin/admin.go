@@ -59,6 +59,15 @@ type Config struct {
 	// -device-url flag), carried by enrollment tokens' QR codes and
 	// managed configuration.
 	DeviceURL string
+	// ConsoleURL is the address managers open the console at (the
+	// -console-url flag): invitation and reset links point there.
+	ConsoleURL string
+	// InvitationTTL is how long an invitation link is valid
+	// (devices.DefaultInvitationTTL, 48 hours, by default).
+	InvitationTTL time.Duration
+	// Mailer, when not nil, mails invitation and reset links; without it
+	// the admin who asked gets the link in the answer.
+	Mailer Mailer
 }
 
 // API serves the admin REST API.
@@ -75,6 +84,7 @@ type API struct {
 	// hashPIN completes a validated import row (Registry.HashUserPIN;
 	// tests count and block it).
 	hashPIN func(ctx context.Context, u *devices.User, pin string) error
+	mail    Mailer
 
 	docOnce  sync.Once
 	docBytes []byte
@@ -103,6 +113,12 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxImportRows <= 0 {
 		cfg.MaxImportRows = DefaultMaxImportRows
 	}
+	if cfg.InvitationTTL <= 0 {
+		cfg.InvitationTTL = devices.DefaultInvitationTTL
+	}
+	if cfg.ConsoleURL == "" {
+		cfg.ConsoleURL = "http://localhost:8081"
+	}
 	if cfg.MaxSummaryDevices <= 0 {
 		cfg.MaxSummaryDevices = defaultMaxSummaryDevices
 	}
@@ -120,6 +136,7 @@ func New(cfg Config) (*API, error) {
 		metrics:  m,
 		cfg:      cfg,
 		hashPIN:  cfg.Registry.HashUserPIN,
+		mail:     cfg.Mailer,
 	}
 	a.routes = a.routeTable()
 	return a, nil

@@ -151,12 +151,15 @@ func (a *API) createManager(w http.ResponseWriter, r *http.Request) error {
 	if err := a.checkGrant(r, "manager:new", in.Roles); err != nil {
 		return err
 	}
+	if in.Password == "" {
+		return a.inviteManager(w, r, in)
+	}
 	m, err := a.reg.CreateManager(r.Context(), principalFrom(r.Context()).actor, in)
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	w.Header().Set("Location", BasePath+"/managers/"+m.ID)
-	return writeJSON(w, http.StatusCreated, m)
+	return writeJSON(w, http.StatusCreated, CreatedManager{Manager: m})
 }
 
 func (a *API) getManager(w http.ResponseWriter, r *http.Request) error {

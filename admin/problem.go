@@ -36,6 +36,10 @@ const (
 	codeWeakPIN            = problem.CodeWeakPIN
 	codeTooManyAttempts    = problem.CodeTooManyAttempts
 	codeUnavailable        = problem.CodeUnavailable
+	// codeInvalidLink: an invitation or reset link that is unknown, used
+	// or revoked; codeLinkExpired: one past its expiry.
+	codeInvalidLink = "invalid_link"
+	codeLinkExpired = "link_expired"
 )
 
 var (
@@ -92,6 +96,8 @@ var problems = problem.Table{
 		{Err: devices.ErrExists, Status: http.StatusConflict, Code: codeConflict, Detail: "a unique value (username, email, employee id, code or serial) is already taken"},
 		{Err: devices.ErrRestoreExpired, Status: http.StatusConflict, Code: codeConflict, Detail: "the 30-day restore window has passed"},
 		{Err: devices.ErrState, Status: http.StatusConflict, Code: codeConflict, Detail: "not allowed in the record's current state"},
+		{Err: devices.ErrLinkInvalid, Status: http.StatusNotFound, Code: codeInvalidLink, Detail: "the link is unknown, used or revoked; ask for a new one"},
+		{Err: devices.ErrLinkExpired, Status: http.StatusGone, Code: codeLinkExpired, Detail: "the link has expired; ask for a new one"},
 		{Err: devices.ErrInvalidCredentials, Status: http.StatusUnauthorized, Code: problem.CodeInvalidCredentials, Detail: "wrong email or password"},
 		{Err: devices.ErrDisabled, Status: http.StatusForbidden, Code: problem.CodeAccountDisabled, Detail: "the account is disabled"},
 		{Err: devices.ErrUnavailable, Status: http.StatusServiceUnavailable, Code: codeUnavailable},

@@ -48,6 +48,9 @@ type Manager struct {
 	Roles        []Role        `json:"roles"`
 	CreatedAt    time.Time     `json:"created_at"`
 	UpdatedAt    time.Time     `json:"updated_at"`
+	// Invitation is where an invited manager's invitation stands (the
+	// Registry's reads fill it; stores leave it nil).
+	Invitation *Invitation `json:"invitation,omitempty"`
 }
 
 // DefaultAdminEmail is the email EnsureAdmin uses when none is given.
@@ -114,12 +117,7 @@ func (r *Registry) CreateManager(ctx context.Context, actor string, in ManagerIn
 		return Manager{}, err
 	}
 	v := &ValidationError{}
-	email := strings.TrimSpace(in.Email)
-	_, err := EmailKey(email)
-	v.Merge(err)
-	first := checkText(v, "first_name", in.FirstName, true, maxNameLength)
-	last := checkText(v, "last_name", in.LastName, true, maxNameLength)
-	roles, err := r.checkRoles(ctx, v, in.Roles)
+	email, first, last, roles, err := r.checkManagerInput(ctx, v, in)
 	if err != nil {
 		return Manager{}, fmt.Errorf("create manager: %w", err)
 	}
@@ -216,6 +214,9 @@ func (r *Registry) UpdateManager(ctx context.Context, actor, id string, p Manage
 	}
 	if len(fields) == 0 {
 		return cur, nil
+	}
+	if cur.Status == ManagerInvited && (p.Password != nil || p.Status != nil) {
+		return Manager{}, fmt.Errorf("%w: an invited manager sets their password by accepting the invitation; revoke it or delete the account instead", ErrState)
 	}
 	staysAdmin := cur.Status == ManagerActive && isAdmin(cur.Roles)
 	if p.Status != nil && *p.Status != ManagerActive {
@@ -343,6 +344,9 @@ func (r *Registry) DeleteManager(ctx context.Context, actor, id string) error {
 // Manager returns one manager account.
 func (r *Registry) Manager(ctx context.Context, id string) (Manager, error) {
 	m, err := r.store.Manager(ctx, id)
+	if err == nil {
+		err = r.withInvitation(ctx, &m)
+	}
 	if err != nil {
 		return Manager{}, fmt.Errorf("manager %s: %w", id, err)
 	}
@@ -354,6 +358,11 @@ func (r *Registry) Managers(ctx context.Context, f ManagerFilter) ([]Manager, er
 	ms, err := r.store.Managers(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("list managers: %w", err)
+	}
+	for i := range ms {
+		if err := r.withInvitation(ctx, &ms[i]); err != nil {
+			return nil, fmt.Errorf("list managers: %w", err)
+		}
 	}
 	return ms, nil
 }
@@ -379,6 +388,11 @@ func (r *Registry) AuthenticateManager(ctx context.Context, email, password stri
 		return Manager{}, fmt.Errorf("authenticate manager: %w", err)
 	}
 	pw := normalizePassword(password)
+	if m.PasswordHash == "" {
+		// Invited: no password yet, and the same work as any other.
+		r.hash.verifyDummy(ctx, pw)
+		return Manager{}, ErrInvalidCredentials
+	}
 	ok, rehash, err := r.hash.verify(ctx, m.PasswordHash, pw)
 	switch {
 	case errors.Is(err, errBadHash):

@@ -191,6 +191,30 @@ type Store interface {
 	// those without an end that began before it.
 	PurgeCustody(ctx context.Context, cutoff time.Time) (int, error)
 
+	// Manager links (invitations, password resets) are kept by the hash
+	// of their token. CreateManagerLink inserts l and appends ev, after
+	// revoking (RevokedAt = l.CreatedAt) the manager's links of the same
+	// kind that are neither used nor revoked, in one transaction; a
+	// missing manager is ErrNotFound.
+	CreateManagerLink(ctx context.Context, l ManagerLink, ev Event) error
+	ManagerLinkByHash(ctx context.Context, hash string) (ManagerLink, error)
+	// ManagerLinks lists a manager's links by id (oldest first).
+	ManagerLinks(ctx context.Context, managerID string) ([]ManagerLink, error)
+	// RevokeManagerLinks revokes the manager's links of kind that are
+	// neither used nor revoked and returns how many; ev is appended when
+	// that is more than 0.
+	RevokeManagerLinks(ctx context.Context, managerID, kind string, at time.Time, ev Event) (int, error)
+	// UseManagerLink locks the link with hash (ErrNotFound when none)
+	// and its manager and calls fn, which changes both and returns the
+	// events to append; then, in the same transaction, it saves the link
+	// (UsedAt, RevokedAt) and the manager (password hash, status,
+	// UpdatedAt), revokes the manager's other links that are neither used
+	// nor revoked (RevokedAt = the link's UsedAt), deletes every manager
+	// token of the manager and appends the events. When fn fails, nothing
+	// is written and its error is returned. Concurrent uses of one link
+	// are serialised.
+	UseManagerLink(ctx context.Context, hash string, fn func(*ManagerLink, *Manager) ([]Event, error)) (ManagerLink, Manager, error)
+
 	AppendEvents(ctx context.Context, evs ...Event) error
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
 }

@@ -39,6 +39,9 @@ type managerForm struct {
 	Manager    *devices.Manager
 	Warehouses []devices.Warehouse
 	Self       bool
+	// Link is an invitation or reset link just issued, shown this once
+	// when it was not mailed.
+	Link *admin.IssuedLink
 }
 
 // rolesOf reads the role checkboxes: role_admin, role_user_manager and
@@ -89,7 +92,7 @@ func (c *Console) createManager(w http.ResponseWriter, r *http.Request, s *sessi
 	if err != nil {
 		return err
 	}
-	var m devices.Manager
+	var m admin.CreatedManager
 	err = c.do(r.Context(), r, s.token, "POST", "/managers", devices.ManagerInput{
 		Email: f.Get("email"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"), Password: f.Get("password"), Roles: rolesOf(f),
 	}, &m)
@@ -105,6 +108,9 @@ func (c *Console) createManager(w http.ResponseWriter, r *http.Request, s *sessi
 	if err != nil {
 		return err
 	}
+	if m.Link != nil {
+		return c.renderManagerID(w, r, s, m.ID, http.StatusCreated, view{Data: m.Link})
+	}
 	c.redirect(w, r, "/managers/"+url.PathEscape(m.ID), flash{Kind: "ok", Text: "Manager " + m.Email + " created."})
 	return nil
 }
@@ -114,10 +120,17 @@ func (c *Console) manager(w http.ResponseWriter, r *http.Request, s *session) er
 }
 
 func (c *Console) renderManager(w http.ResponseWriter, r *http.Request, s *session, status int, v view) error {
+	return c.renderManagerID(w, r, s, r.PathValue("id"), status, v)
+}
+
+// renderManagerID shows manager id's page; v.Data may hold a link just
+// issued (*admin.IssuedLink), shown this once.
+func (c *Console) renderManagerID(w http.ResponseWriter, r *http.Request, s *session, id string, status int, v view) error {
 	var m devices.Manager
-	if err := c.do(r.Context(), r, s.token, "GET", "/managers/"+url.PathEscape(r.PathValue("id")), nil, &m); err != nil {
+	if err := c.do(r.Context(), r, s.token, "GET", "/managers/"+url.PathEscape(id), nil, &m); err != nil {
 		return err
 	}
+	link, _ := v.Data.(*admin.IssuedLink)
 	whs, err := c.loadWarehouses(r.Context(), r, s)
 	if err != nil {
 		return err
@@ -127,7 +140,7 @@ func (c *Console) renderManager(w http.ResponseWriter, r *http.Request, s *sessi
 		roleForm(v.Form, m.Roles)
 	}
 	self := s.me.Manager != nil && s.me.Manager.ID == m.ID
-	v.Title, v.Nav, v.S, v.Data = "Manager "+m.Email, "managers", s, managerForm{Manager: &m, Warehouses: whs, Self: self}
+	v.Title, v.Nav, v.S, v.Data = "Manager "+m.Email, "managers", s, managerForm{Manager: &m, Warehouses: whs, Self: self, Link: link}
 	return c.render(w, r, status, "manager", v)
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+
+	"github.com/floorgate/floorgate/admin"
 )
 
 // handlerFunc serves one console route for a signed-in manager (s is
@@ -29,6 +31,10 @@ func (c *Console) routes() []route {
 		{Method: "GET", Path: "/static/", Public: true, h: c.serveStatic},
 		{Method: "GET", Path: "/signin", Public: true, API: []string{"GET /me"}, h: c.signinPage},
 		{Method: "POST", Path: "/signin", Public: true, API: []string{"POST /login"}, h: c.signin},
+		{Method: "GET", Path: admin.InvitationPath, Public: true, API: []string{"POST /invitation/accept"}, h: c.linkForm(invitationPage)},
+		{Method: "POST", Path: admin.InvitationPath, Public: true, API: []string{"POST /invitation/accept"}, h: c.useLink(invitationPage, "/invitation/accept")},
+		{Method: "GET", Path: admin.ResetPasswordPath, Public: true, API: []string{"POST /password-reset"}, h: c.linkForm(resetPage)},
+		{Method: "POST", Path: admin.ResetPasswordPath, Public: true, API: []string{"POST /password-reset"}, h: c.useLink(resetPage, "/password-reset")},
 		{Method: "POST", Path: "/signout", API: []string{"POST /logout"}, h: c.signout},
 		{Method: "GET", Path: "/{$}", API: []string{"GET /me"}, h: c.home},
 
@@ -74,6 +80,9 @@ func (c *Console) routes() []route {
 		{Method: "GET", Path: "/managers/{id}", API: []string{"GET /managers/{id}"}, h: c.manager},
 		{Method: "POST", Path: "/managers/{id}", API: []string{"PATCH /managers/{id}"}, h: c.editManager},
 		{Method: "POST", Path: "/managers/{id}/delete", API: []string{"DELETE /managers/{id}"}, h: c.deleteManager},
+		{Method: "POST", Path: "/managers/{id}/invitation", API: []string{"POST /managers/{id}/invitation", "GET /managers/{id}"}, h: c.resendInvitation},
+		{Method: "POST", Path: "/managers/{id}/invitation/revoke", API: []string{"DELETE /managers/{id}/invitation"}, h: c.revokeInvitation},
+		{Method: "POST", Path: "/managers/{id}/reset-link", API: []string{"POST /managers/{id}/reset-link", "GET /managers/{id}"}, h: c.sendResetLink},
 		{Method: "POST", Path: "/managers/{id}/unlock", API: []string{"POST /managers/{id}/unlock"}, h: c.unlockManager},
 
 		{Method: "GET", Path: "/warehouses", API: []string{"GET /warehouses"}, h: c.warehouses},

@@ -31,6 +31,11 @@ type config struct {
 	ClientIPHeader string
 	PprofAddr      string
 	DeviceURL      string
+	// ConsoleURL is where managers open the console: invitation and
+	// reset links point there. InvitationTTL is how long an invitation
+	// link is valid.
+	ConsoleURL    string
+	InvitationTTL time.Duration
 
 	LogLevel        slog.Level
 	InstanceID      string
@@ -131,6 +136,10 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		"header holding the client address set by a trusted load balancer (X-Forwarded-For, X-Real-IP); empty: the connection's address")
 	str(&c.DeviceURL, "device-url", "FLOORGATE_DEVICE_URL", "",
 		"URL handhelds reach the device API at (https://floor.example.com), carried by enrollment tokens' QR codes; empty: http://localhost and -addr's port")
+	str(&c.ConsoleURL, "console-url", "FLOORGATE_CONSOLE_URL", "",
+		"URL managers open the console at (https://floorgate.example.com), where invitation and reset links point; empty: http://localhost and -admin-addr's port")
+	durationVar(&c.InvitationTTL, "invitation-ttl", "FLOORGATE_INVITATION_TTL", devices.DefaultInvitationTTL,
+		"how long a manager's invitation link is valid (1h to 720h)")
 	str(&c.PprofAddr, "pprof-addr", "FLOORGATE_PPROF_ADDR", "",
 		"listen address of net/http/pprof (/debug/pprof/), for profiling; bind it to 127.0.0.1 only; empty: off")
 	str(&logLevel, "log-level", "FLOORGATE_LOG_LEVEL", "info",
@@ -201,6 +210,14 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 	} else if err := checkDeviceURL(c.DeviceURL); err != nil {
 		return config{}, nil, err
 	}
+	if c.ConsoleURL == "" {
+		c.ConsoleURL = "http://" + browsableAddr(c.AdminAddr)
+	} else if err := checkURL("-console-url", c.ConsoleURL); err != nil {
+		return config{}, nil, err
+	}
+	if c.InvitationTTL < devices.MinInvitationTTL || c.InvitationTTL > devices.MaxInvitationTTL {
+		return config{}, nil, fmt.Errorf("-invitation-ttl %v: want %v to %v", c.InvitationTTL, devices.MinInvitationTTL, devices.MaxInvitationTTL)
+	}
 	if strings.ContainsAny(c.RedisPrefix, "{}") {
 		return config{}, nil, fmt.Errorf("-redis-prefix %q: must not contain '{' or '}' (they choose Redis Cluster slots)", c.RedisPrefix)
 	}
@@ -230,10 +247,13 @@ func defaultInstanceID() string {
 
 // checkDeviceURL accepts an http or https URL with a host and nothing
 // a handheld should not be handed (credentials, a query, a fragment).
-func checkDeviceURL(s string) error {
+func checkDeviceURL(s string) error { return checkURL("-device-url", s) }
+
+// checkURL is checkDeviceURL for the flag named.
+func checkURL(flagName, s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("-device-url %q: want http(s)://host[:port][/path], without credentials, query or fragment", s)
+		return fmt.Errorf("%s %q: want http(s)://host[:port][/path], without credentials, query or fragment", flagName, s)
 	}
 	return nil
 }

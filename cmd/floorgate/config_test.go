@@ -175,6 +175,8 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"ws-message-burst":        "FLOORGATE_WS_MESSAGE_BURST",
 		"device-metrics":          "FLOORGATE_DEVICE_METRICS",
 		"device-url":              "FLOORGATE_DEVICE_URL",
+		"console-url":             "FLOORGATE_CONSOLE_URL",
+		"invitation-ttl":          "FLOORGATE_INVITATION_TTL",
 	}
 	for f, env := range want {
 		if !strings.Contains(help, "-"+f+" ") && !strings.Contains(help, "-"+f+"\n") {

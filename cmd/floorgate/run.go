@@ -169,6 +169,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Metrics:   metrics,
 		ClientIP:  clientIP(c.ClientIPHeader),
 		DeviceURL: c.DeviceURL,
+		// Invitation and reset links point at the console.
+		ConsoleURL:    c.ConsoleURL,
+		InvitationTTL: c.InvitationTTL,
 	})
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)

@@ -112,6 +112,14 @@ func calls(t *testing.T, ctx context.Context, s devices.Store) map[string]error 
 		noUpdate("enrollment token")
 		return devices.Device{}, nil, nil
 	})
+	errs["CreateManagerLink"] = s.CreateManagerLink(ctx, devices.ManagerLink{ID: "mlk_c", ManagerID: "mgr_c", Kind: devices.LinkReset, CreatedAt: now, ExpiresAt: now, Hash: "00"}, ev)
+	_, errs["ManagerLinkByHash"] = s.ManagerLinkByHash(ctx, "00")
+	_, errs["ManagerLinks"] = s.ManagerLinks(ctx, "mgr_c")
+	_, errs["RevokeManagerLinks"] = s.RevokeManagerLinks(ctx, "mgr_c", devices.LinkReset, now, ev)
+	_, _, errs["UseManagerLink"] = s.UseManagerLink(ctx, "00", func(*devices.ManagerLink, *devices.Manager) ([]devices.Event, error) {
+		noUpdate("manager link")
+		return nil, nil
+	})
 	errs["AppendEvents"] = s.AppendEvents(ctx, ev)
 	_, errs["Events"] = s.Events(ctx, devices.EventFilter{})
 	return errs

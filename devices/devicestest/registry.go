@@ -32,6 +32,7 @@ func runRegistry(t *testing.T, h Harness) {
 	t.Run("ManagerTokens", func(t *testing.T) { t.Parallel(); testRegistryManagerTokens(t, h) })
 	t.Run("ServiceKeys", func(t *testing.T) { t.Parallel(); testRegistryServiceKeys(t, h) })
 	t.Run("EnrollmentTokens", func(t *testing.T) { t.Parallel(); testRegistryEnrollmentTokens(t, h) })
+	t.Run("ManagerLinks", func(t *testing.T) { t.Parallel(); testRegistryManagerLinks(t, h) })
 	t.Run("SettingsAndWarehouses", func(t *testing.T) { t.Parallel(); testSettingsAndWarehouses(t, h) })
 	t.Run("Badges", func(t *testing.T) { t.Parallel(); testRegistryBadges(t, h) })
 	t.Run("Custody", func(t *testing.T) { t.Parallel(); testRegistryCustody(t, h) })

@@ -66,6 +66,7 @@ func runStore(t *testing.T, h Harness) {
 	t.Run("EnrollmentTokens", func(t *testing.T) { t.Parallel(); testEnrollmentTokens(t, h) })
 	t.Run("Badges", func(t *testing.T) { t.Parallel(); testBadges(t, h) })
 	t.Run("Custody", func(t *testing.T) { t.Parallel(); testCustody(t, h) })
+	t.Run("ManagerLinks", func(t *testing.T) { t.Parallel(); testManagerLinks(t, h) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, h) })
 	t.Run("AuditImmutable", func(t *testing.T) { t.Parallel(); testAuditImmutable(t, h) })
 	t.Run("ErrorContract", func(t *testing.T) { t.Parallel(); testErrorContract(t, h) })

@@ -88,10 +88,25 @@
     });
   }
 
+  // Invitation and reset links carry their code in the fragment, which
+  // the browser never sends: copy it into the form (posted in the body)
+  // and take it out of the address bar and the history.
+  function linkCode(form) {
+    var code = form.querySelector('#code');
+    var h = window.location.hash.slice(1);
+    if (code && /^fg[ir]_[A-Za-z0-9_-]+$/.test(h)) {
+      code.value = h;
+      if (window.history.replaceState) window.history.replaceState(null, '', window.location.pathname);
+      var pw = form.querySelector('#password');
+      if (pw) pw.focus();
+    }
+  }
+
   function start() {
     localTimes(document);
     document.querySelectorAll('[data-live]').forEach(live);
     document.querySelectorAll('form[data-username-form]').forEach(usernameForm);
+    document.querySelectorAll('form[data-linkcode]').forEach(linkCode);
     document.querySelectorAll('input[data-select]').forEach(function (i) {
       i.addEventListener('focus', function () { i.select(); });
     });

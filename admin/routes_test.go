@@ -382,6 +382,17 @@ func TestEveryRoute(t *testing.T) {
 			t.Errorf("custody report signed in = %+v; want the open record", crep.SignedIn)
 		}
 
+		// Invitations and reset links.
+		var cm CreatedManager
+		e.expect(201, "admin", "POST", "/managers", map[string]any{"email": "routes-inv@example.com", "first_name": "R", "last_name": "I",
+			"roles": []devices.Role{{Role: devices.RoleMobileManager, WarehouseID: e.whA.ID}}}).decode(t, &cm)
+		var il IssuedLink
+		e.expect(201, "admin", "POST", "/managers/"+cm.ID+"/invitation", nil).decode(t, &il)
+		e.expect(200, "", "POST", "/invitation/accept", LinkRequest{Token: linkToken(t, &il, "/invitation"), Password: "Routes-Horse-5-Battery"})
+		e.expect(409, "admin", "DELETE", "/managers/"+cm.ID+"/invitation", nil)
+		e.expect(201, "admin", "POST", "/managers/"+cm.ID+"/reset-link", nil).decode(t, &il)
+		e.expect(200, "", "POST", "/password-reset", LinkRequest{Token: linkToken(t, &il, "/reset-password"), Password: "Routes-Horse-6-Battery"})
+
 		for _, rt := range e.api.routes {
 			if k := rt.Method + " " + BasePath + rt.Path; !cov.seen[k] {
 				t.Errorf("route %s was not driven", k)

@@ -66,9 +66,23 @@ type Config struct {
 	// (devices.DefaultInvitationTTL, 48 hours, by default).
 	InvitationTTL time.Duration
 	// Mailer, when not nil, mails invitation and reset links; without it
-	// the admin who asked gets the link in the answer.
+	// the admin who asked gets the link in the answer, and forgot-password
+	// sends nothing.
 	Mailer Mailer
+	// ResetCooldown is how long after a forgot-password reset link the
+	// same manager gets no other (5 minutes by default): one mail per
+	// cooldown, however often anyone asks.
+	ResetCooldown time.Duration
+	// ForgotQueue bounds the forgot-password requests waiting for Run
+	// (64 by default); beyond it they are dropped, with the same answer.
+	ForgotQueue int
 }
+
+// Defaults of the forgot-password limits.
+const (
+	DefaultResetCooldown = 5 * time.Minute
+	DefaultForgotQueue   = 64
+)
 
 // API serves the admin REST API.
 type API struct {
@@ -85,6 +99,7 @@ type API struct {
 	// tests count and block it).
 	hashPIN func(ctx context.Context, u *devices.User, pin string) error
 	mail    Mailer
+	forgot  chan forgotRequest
 
 	docOnce  sync.Once
 	docBytes []byte
@@ -113,6 +128,12 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxImportRows <= 0 {
 		cfg.MaxImportRows = DefaultMaxImportRows
 	}
+	if cfg.ResetCooldown <= 0 {
+		cfg.ResetCooldown = DefaultResetCooldown
+	}
+	if cfg.ForgotQueue <= 0 {
+		cfg.ForgotQueue = DefaultForgotQueue
+	}
 	if cfg.InvitationTTL <= 0 {
 		cfg.InvitationTTL = devices.DefaultInvitationTTL
 	}
@@ -137,6 +158,7 @@ func New(cfg Config) (*API, error) {
 		cfg:      cfg,
 		hashPIN:  cfg.Registry.HashUserPIN,
 		mail:     cfg.Mailer,
+		forgot:   make(chan forgotRequest, cfg.ForgotQueue),
 	}
 	a.routes = a.routeTable()
 	return a, nil

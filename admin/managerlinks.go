@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 )
 
 // Manager links: invitations (a manager created with no password sets
@@ -38,11 +39,11 @@ type IssuedLink struct {
 	MailError string `json:"mail_error,omitempty"`
 }
 
-// Mailer sends a manager their invitation or reset link by mail
-// (cmd/floorgate's SMTP client with -smtp-url). SendLink must give up
-// within its own bounded time: the admin call waits for it.
+// Mailer sends one plain-text mail (internal/mail's SMTP client with
+// -smtp-url). Send must give up within its own bounded time: the admin
+// call waits for it.
 type Mailer interface {
-	SendLink(ctx context.Context, to devices.Manager, l devices.ManagerLink, link string) error
+	Send(ctx context.Context, to, subject, body string) error
 }
 
 // CreatedManager answers POST /managers: the account, and the invitation
@@ -90,11 +91,8 @@ func (a *API) deliver(r *http.Request, m devices.Manager, l devices.ManagerLink,
 		out.URL = link
 		return out
 	}
-	if err := a.mail.SendLink(r.Context(), m, l, link); err != nil {
-		a.log.WarnContext(r.Context(), "manager link not mailed", "manager_id", m.ID, "kind", l.Kind, "err", err)
+	if err := a.mailLink(r.Context(), principalActor(r), m, l, link); err != nil {
 		out.URL, out.MailError = link, "the mail was not sent (the mail server could not be reached or refused it); hand the link over yourself, or issue a new one"
-		a.record(r.Context(), devices.Event{Actor: principalActor(r), Action: "manager." + l.Kind + ".mail_failed", Subject: devices.ManagerActor(m.ID),
-			Details: map[string]string{"link_id": l.ID}})
 		return out
 	}
 	out.Mailed = true
@@ -204,3 +202,93 @@ func (a *API) useLink(kind string) handlerFunc {
 
 // maxTokenInput bounds a link token a request may carry.
 const maxTokenInput = 200
+
+// mailLink mails a link to its manager; a failure is logged and audited
+// (manager.<kind>.mail_failed) and returned.
+func (a *API) mailLink(ctx context.Context, actor string, m devices.Manager, l devices.ManagerLink, link string) error {
+	subject, body := linkMail(m, l, link)
+	err := a.mail.Send(ctx, m.Email, subject, body)
+	if err != nil {
+		a.log.WarnContext(ctx, "manager link not mailed", "manager_id", m.ID, "kind", l.Kind, "err", err)
+		a.record(ctx, devices.Event{Actor: actor, Action: "manager." + l.Kind + ".mail_failed", Subject: devices.ManagerActor(m.ID),
+			Details: map[string]string{"link_id": l.ID}})
+	}
+	return err
+}
+
+// linkMail is the plain-text mail of a link. Names are the manager's
+// own, on a line of their own; the link is the only thing to act on.
+func linkMail(m devices.Manager, l devices.ManagerLink, link string) (subject, body string) {
+	until := l.ExpiresAt.UTC().Format("Mon 2 Jan 2006 15:04 MST")
+	name := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, m.FirstName)
+	if l.Kind == devices.LinkReset {
+		return "Reset your Floorgate password", "Hello " + name + ",\n\n" +
+			"Someone asked to reset the password of your Floorgate manager account (" + m.Email + ").\n" +
+			"To choose a new password, open this link before " + until + ":\n\n" + link + "\n\n" +
+			"It works once. Setting a new password signs you out everywhere.\n" +
+			"If you did not ask for this, ignore this mail: your password stays as it is.\n"
+	}
+	return "Your Floorgate invitation", "Hello " + name + ",\n\n" +
+		"You are invited to manage Floorgate with " + m.Email + ".\n" +
+		"To choose your password and sign in, open this link before " + until + ":\n\n" + link + "\n\n" +
+		"It works once. If you did not expect this, ignore this mail.\n"
+}
+
+// forgotStatus is the one answer of POST /forgot-password.
+const forgotStatus = "If an active manager account has this email, a password-reset link is on its way to it."
+
+// forgotRequest is one forgot-password request, handled by Run.
+type forgotRequest struct {
+	email, addr string
+}
+
+// forgotPassword is the public POST /forgot-password: it answers the
+// same status, body and headers whatever the email, at once; the lookup
+// and the mail happen later, in Run, so that neither can be timed. A
+// full queue drops the request (logged); without a mail server there is
+// nothing to send and nothing is queued.
+func (a *API) forgotPassword(w http.ResponseWriter, r *http.Request) error {
+	var in ForgotPasswordRequest
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	var f problem.Fields
+	f.Required("email", in.Email)
+	f.MaxLen("email", in.Email, maxEmailInput)
+	if err := f.Err(); err != nil {
+		return err
+	}
+	if a.mail != nil {
+		select {
+		case a.forgot <- forgotRequest{email: in.Email, addr: a.clientIP(r)}:
+		default:
+			a.metrics.forgotDropped.Inc()
+			a.log.WarnContext(r.Context(), "forgot-password queue full: request dropped")
+		}
+	}
+	return writeJSON(w, http.StatusAccepted, ForgotPasswordResponse{Status: forgotStatus})
+}
+
+// handleForgot issues and mails a reset link for a forgot-password
+// request (Run's loop), within forgotWork.
+func (a *API) handleForgot(ctx context.Context, fr forgotRequest) {
+	ctx, cancel := context.WithTimeout(ctx, forgotWork)
+	defer cancel()
+	m, l, tok, ok, err := a.reg.RequestPasswordReset(ctx, fr.email, fr.addr, a.cfg.ResetCooldown)
+	if err != nil {
+		a.log.ErrorContext(ctx, "forgot password", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	_ = a.mailLink(ctx, devices.ActorSystem, m, l, a.linkURL(devices.LinkReset, tok))
+}
+
+// forgotWork bounds the handling of one forgot-password request.
+const forgotWork = 30 * time.Second

@@ -9,10 +9,12 @@ import (
 
 // metrics are the admin API's collectors.
 type metrics struct {
-	requests   *prometheus.CounterVec
-	denied     prometheus.Counter
-	reconciled prometheus.Counter
-	purged     prometheus.Counter
+	requests *prometheus.CounterVec
+	denied   prometheus.Counter
+	// forgotDropped counts forgot-password requests dropped on a full queue.
+	forgotDropped prometheus.Counter
+	reconciled    prometheus.Counter
+	purged        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -22,6 +24,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"method", "route", "code"}),
 		denied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "floorgate_admin_authz_denied_total", Help: "Admin API requests refused by role or warehouse (audited as authz.denied).",
+		}),
+		forgotDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "floorgate_admin_forgot_password_dropped_total", Help: "Forgot-password requests dropped because the queue was full (the answer was the same).",
 		}),
 		reconciled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "floorgate_admin_reconciled_sessions_total", Help: "Sessions of suspended or deleted users ended by the reconciler.",
@@ -33,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.denied, m.reconciled, m.purged} {
+	for _, c := range []prometheus.Collector{m.requests, m.denied, m.forgotDropped, m.reconciled, m.purged} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("admin: register metrics: %w", err)
 		}

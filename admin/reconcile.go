@@ -59,6 +59,8 @@ func (a *API) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case fr := <-a.forgot:
+			a.handleForgot(ctx, fr)
 		case <-rec.C:
 			reconcile()
 		case <-purge.C:

@@ -73,6 +73,8 @@ func (a *API) routeTable() []route {
 			Body: LoginRequest{}, Status: ok, Resp: LoginResponse{}, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, tooMany, http.StatusServiceUnavailable}, h: a.login},
 		{Method: "POST", Path: "/invitation/accept", Tag: "auth", Summary: "Accept an invitation: the token from the link and a password meeting the policy; signs the manager in (the token is shown once)", Public: true,
 			Body: LinkRequest{}, Status: ok, Resp: LoginResponse{}, Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusGone, http.StatusServiceUnavailable}, h: a.useLink(devices.LinkInvitation)},
+		{Method: "POST", Path: "/forgot-password", Tag: "auth", Summary: "Ask for a password-reset link by email: the same 202 answer whatever the email; an active manager gets a link valid 1 hour by mail (at most one per 5 minutes)", Public: true,
+			Body: ForgotPasswordRequest{}, Status: http.StatusAccepted, Resp: ForgotPasswordResponse{}, Errors: []int{http.StatusBadRequest}, h: a.forgotPassword},
 		{Method: "POST", Path: "/password-reset", Tag: "auth", Summary: "Set a new password with a reset link's token; ends the manager's other sign-ins and signs them in", Public: true,
 			Body: LinkRequest{}, Status: ok, Resp: LoginResponse{}, Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusGone, http.StatusServiceUnavailable}, h: a.useLink(devices.LinkReset)},
 		{Method: "POST", Path: "/logout", Tag: "auth", Summary: "Revoke the manager token of this request", Status: none, h: a.logout},

@@ -392,6 +392,7 @@ func TestEveryRoute(t *testing.T) {
 		e.expect(409, "admin", "DELETE", "/managers/"+cm.ID+"/invitation", nil)
 		e.expect(201, "admin", "POST", "/managers/"+cm.ID+"/reset-link", nil).decode(t, &il)
 		e.expect(200, "", "POST", "/password-reset", LinkRequest{Token: linkToken(t, &il, "/reset-password"), Password: "Routes-Horse-6-Battery"})
+		e.expect(202, "", "POST", "/forgot-password", ForgotPasswordRequest{Email: "routes-inv@example.com"})
 
 		for _, rt := range e.api.routes {
 			if k := rt.Method + " " + BasePath + rt.Path; !cov.seen[k] {

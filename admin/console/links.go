@@ -115,3 +115,25 @@ func (c *Console) linkActionFailed(w http.ResponseWriter, r *http.Request, err e
 	}
 	return err
 }
+
+// forgotPage asks for an email; forgotPassword passes it on and shows the
+// API's one answer, whatever the email.
+func (c *Console) forgotPage(w http.ResponseWriter, r *http.Request, _ *session) error {
+	return c.render(w, r, http.StatusOK, "forgot", view{Title: "Forgot your password", Form: url.Values{}})
+}
+
+func (c *Console) forgotPassword(w http.ResponseWriter, r *http.Request, _ *session) error {
+	if err := r.ParseForm(); err != nil {
+		return badForm(err)
+	}
+	var out admin.ForgotPasswordResponse
+	err := c.do(r.Context(), r, "", "POST", "/forgot-password", admin.ForgotPasswordRequest{Email: r.PostForm.Get("email")}, &out)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status < 500 {
+		return c.render(w, r, ae.Status, "forgot", view{Title: "Forgot your password", Form: r.PostForm, Error: problemMessage(ae), Fields: ae.fieldErrors()})
+	}
+	if err != nil {
+		return err
+	}
+	return c.render(w, r, http.StatusAccepted, "forgot", view{Title: "Forgot your password", Form: url.Values{}, Data: out.Status})
+}

@@ -33,6 +33,8 @@ func (c *Console) routes() []route {
 		{Method: "POST", Path: "/signin", Public: true, API: []string{"POST /login"}, h: c.signin},
 		{Method: "GET", Path: admin.InvitationPath, Public: true, API: []string{"POST /invitation/accept"}, h: c.linkForm(invitationPage)},
 		{Method: "POST", Path: admin.InvitationPath, Public: true, API: []string{"POST /invitation/accept"}, h: c.useLink(invitationPage, "/invitation/accept")},
+		{Method: "GET", Path: "/forgot-password", Public: true, API: []string{"POST /forgot-password"}, h: c.forgotPage},
+		{Method: "POST", Path: "/forgot-password", Public: true, API: []string{"POST /forgot-password"}, h: c.forgotPassword},
 		{Method: "GET", Path: admin.ResetPasswordPath, Public: true, API: []string{"POST /password-reset"}, h: c.linkForm(resetPage)},
 		{Method: "POST", Path: admin.ResetPasswordPath, Public: true, API: []string{"POST /password-reset"}, h: c.useLink(resetPage, "/password-reset")},
 		{Method: "POST", Path: "/signout", API: []string{"POST /logout"}, h: c.signout},

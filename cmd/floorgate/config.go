@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/mail"
 )
 
 // config is everything the flags and the environment decide.
@@ -36,6 +37,10 @@ type config struct {
 	// link is valid.
 	ConsoleURL    string
 	InvitationTTL time.Duration
+	// SMTP is the parsed -smtp-url (nil: no mail); SMTPFrom the address
+	// mails come from.
+	SMTP     *mail.Server
+	SMTPFrom string
 
 	LogLevel        slog.Level
 	InstanceID      string
@@ -109,7 +114,7 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 	}
 
 	var c config
-	var origins, logLevel string
+	var origins, logLevel, smtpURL string
 	var hashMem, hashTime uint
 	str(&c.Addr, "addr", "FLOORGATE_ADDR", defaultAddr,
 		"listen address of the device API and websockets")
@@ -140,6 +145,10 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		"URL managers open the console at (https://floorgate.example.com), where invitation and reset links point; empty: http://localhost and -admin-addr's port")
 	durationVar(&c.InvitationTTL, "invitation-ttl", "FLOORGATE_INVITATION_TTL", devices.DefaultInvitationTTL,
 		"how long a manager's invitation link is valid (1h to 720h)")
+	str(&smtpURL, "smtp-url", "FLOORGATE_SMTP_URL", "",
+		"mail server for invitation and password-reset links: smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://…; empty: no mail, the admin gets the link")
+	str(&c.SMTPFrom, "smtp-from", "FLOORGATE_SMTP_FROM", "",
+		"the address mails come from (Floorgate <floorgate@example.com>); required with -smtp-url")
 	str(&c.PprofAddr, "pprof-addr", "FLOORGATE_PPROF_ADDR", "",
 		"listen address of net/http/pprof (/debug/pprof/), for profiling; bind it to 127.0.0.1 only; empty: off")
 	str(&logLevel, "log-level", "FLOORGATE_LOG_LEVEL", "info",
@@ -214,6 +223,17 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		c.ConsoleURL = "http://" + browsableAddr(c.AdminAddr)
 	} else if err := checkURL("-console-url", c.ConsoleURL); err != nil {
 		return config{}, nil, err
+	}
+	if smtpURL != "" {
+		srv, err := mail.ParseURL(smtpURL)
+		if err != nil {
+			// Not the URL: it may hold a password.
+			return config{}, nil, fmt.Errorf("-smtp-url: %w", err)
+		}
+		if _, err := mail.New(srv, c.SMTPFrom, mail.Options{}); err != nil {
+			return config{}, nil, fmt.Errorf("-smtp-from: %w", err)
+		}
+		c.SMTP = &srv
 	}
 	if c.InvitationTTL < devices.MinInvitationTTL || c.InvitationTTL > devices.MaxInvitationTTL {
 		return config{}, nil, fmt.Errorf("-invitation-ttl %v: want %v to %v", c.InvitationTTL, devices.MinInvitationTTL, devices.MaxInvitationTTL)

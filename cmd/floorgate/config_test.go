@@ -177,6 +177,8 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"device-url":              "FLOORGATE_DEVICE_URL",
 		"console-url":             "FLOORGATE_CONSOLE_URL",
 		"invitation-ttl":          "FLOORGATE_INVITATION_TTL",
+		"smtp-url":                "FLOORGATE_SMTP_URL",
+		"smtp-from":               "FLOORGATE_SMTP_FROM",
 	}
 	for f, env := range want {
 		if !strings.Contains(help, "-"+f+" ") && !strings.Contains(help, "-"+f+"\n") {

@@ -18,6 +18,7 @@ import (
 	"github.com/floorgate/floorgate/admin/console"
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/gateway"
+	"github.com/floorgate/floorgate/internal/mail"
 	"github.com/floorgate/floorgate/signin"
 )
 
@@ -160,6 +161,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
+	// Mail, when -smtp-url is set: invitation and reset links go by mail.
+	var mailer admin.Mailer
+	if c.SMTP != nil {
+		mc, err := mail.New(*c.SMTP, c.SMTPFrom, mail.Options{})
+		if err != nil {
+			return fmt.Errorf("mail: %w", err)
+		}
+		mailer = mc
+		log.Info("mail", "smtp", c.SMTP.String())
+	}
 	adm, err := admin.New(admin.Config{
 		Registry:  reg,
 		Sessions:  sess.Store,
@@ -172,6 +183,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// Invitation and reset links point at the console.
 		ConsoleURL:    c.ConsoleURL,
 		InvitationTTL: c.InvitationTTL,
+		Mailer:        mailer,
 	})
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)

@@ -46,6 +46,9 @@ type Config struct {
 	// users past their restore window (1h by default).
 	ReconcileEvery time.Duration
 	PurgeEvery     time.Duration
+	// AuditSealEvery is how often Run seals the audit rows written
+	// since into the audit chain (devices.AuditSealEvery by default).
+	AuditSealEvery time.Duration
 	// MaxImportRows is the most data rows one CSV import may hold
 	// (50,000 by default).
 	MaxImportRows int
@@ -121,6 +124,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.ReconcileEvery <= 0 {
 		cfg.ReconcileEvery = 30 * time.Second
+	}
+	if cfg.AuditSealEvery <= 0 {
+		cfg.AuditSealEvery = devices.AuditSealEvery
 	}
 	if cfg.PurgeEvery <= 0 {
 		cfg.PurgeEvery = time.Hour

@@ -27,5 +27,6 @@
 // pool of goroutines that end before its handler returns. Run is a
 // blocking method the caller runs in its own goroutine: it runs the
 // session reconciler (every ReconcileEvery) and the purge of users past
-// their restore window (every PurgeEvery) until ctx ends.
+// their restore window (every PurgeEvery) and the audit chain's sealer
+// (every AuditSealEvery) until ctx ends.
 package admin

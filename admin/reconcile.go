@@ -26,14 +26,17 @@ const (
 // sessions of users suspended or deleted recently, of devices revoked
 // recently (by an admin or a re-enrollment) and those a user had before
 // a recent PIN reset (the change was made but ending the sessions
-// failed), and every PurgeEvery it purges the
-// users deleted more than 30 days ago. Each runs once at start. Failures
-// are logged and retried on the next tick. It returns nil when ctx ends.
+// failed), every PurgeEvery it purges the users deleted more than 30
+// days ago, and every AuditSealEvery it seals the audit rows written
+// since into the audit chain. Each runs once at start. Failures are
+// logged and retried on the next tick. It returns nil when ctx ends.
 func (a *API) Run(ctx context.Context) error {
 	rec := time.NewTicker(a.cfg.ReconcileEvery)
 	defer rec.Stop()
 	purge := time.NewTicker(a.cfg.PurgeEvery)
 	defer purge.Stop()
+	seal := time.NewTicker(a.cfg.AuditSealEvery)
+	defer seal.Stop()
 	var since time.Time
 	reconcile := func() {
 		start := a.now()
@@ -53,8 +56,14 @@ func (a *API) Run(ctx context.Context) error {
 			a.log.ErrorContext(ctx, "purge deleted users", "err", err)
 		}
 	}
+	sealOnce := func() {
+		if _, err := a.reg.SealAudit(ctx); err != nil && ctx.Err() == nil {
+			a.log.ErrorContext(ctx, "seal audit", "err", err)
+		}
+	}
 	reconcile()
 	purgeOnce()
+	sealOnce()
 	for {
 		select {
 		case <-ctx.Done():
@@ -65,6 +74,8 @@ func (a *API) Run(ctx context.Context) error {
 			reconcile()
 		case <-purge.C:
 			purgeOnce()
+		case <-seal.C:
+			sealOnce()
 		}
 	}
 }

@@ -217,4 +217,15 @@ type Store interface {
 
 	AppendEvents(ctx context.Context, evs ...Event) error
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
+	// SealAudit chains (Chain) up to limit of the rows not in the audit
+	// chain yet, oldest id first, after the head, which it holds until
+	// it commits, so that concurrent sealers make one chain; it returns
+	// how many rows it chained. Sealing is the one change the stores
+	// allow to an audit row, once.
+	SealAudit(ctx context.Context, limit int) (int, error)
+	// AuditHead reports the chain's head and the rows not sealed yet.
+	AuditHead(ctx context.Context) (ChainHead, error)
+	// AuditChain lists the chained rows after seq afterSeq in chain
+	// order, at most limit of them, as they are stored.
+	AuditChain(ctx context.Context, afterSeq int64, limit int) ([]ChainedEvent, error)
 }

@@ -18,6 +18,11 @@
 // flags and environment, gives a manager account (the only admin's,
 // typically) a new generated password, printed once.
 //
+// `floorgate audit verify [flags]`, with the server's flags and
+// environment, seals the audit rows written since the last seal, walks
+// the audit chain and prints the rows that hold and the head, or the
+// first row changed or removed (then it exits 1).
+//
 // This package only wires: it reads flags, opens the stores, builds the
 // gateway and the admin API, starts them and stops them. It owns the
 // goroutines of the two HTTP servers and of gateway.Server.Run and

@@ -30,6 +30,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 1 && args[1] == "admin" {
 		return adminCommand(ctx, args, getenv, stdout, stderr)
 	}
+	if len(args) > 1 && args[1] == "audit" {
+		return auditCommand(ctx, args, getenv, stdout, stderr)
+	}
 	if len(args) > 1 && (args[1] == "version" || args[1] == "-version" || args[1] == "--version") {
 		return versionCommand(stdout)
 	}

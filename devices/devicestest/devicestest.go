@@ -18,6 +18,12 @@ type Harness struct {
 	// UPDATE and then to DELETE the audit row with the given id, and
 	// returns the two errors. The suite requires both to fail.
 	Tamper func(t *testing.T, s devices.Store, eventID string) (updateErr, deleteErr error)
+	// Forge changes the audit row with the given id as someone who can
+	// get past the append-only rule would (the tables' owner, disabling
+	// their triggers for the change): it sets the row's action to
+	// "forged", or removes the row when remove is set, and puts the
+	// rule back. The audit chain must notice either.
+	Forge func(t *testing.T, s devices.Store, eventID string, remove bool)
 }
 
 // Run runs the whole suite.

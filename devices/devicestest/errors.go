@@ -122,5 +122,8 @@ func calls(t *testing.T, ctx context.Context, s devices.Store) map[string]error 
 	})
 	errs["AppendEvents"] = s.AppendEvents(ctx, ev)
 	_, errs["Events"] = s.Events(ctx, devices.EventFilter{})
+	_, errs["SealAudit"] = s.SealAudit(ctx, 10)
+	_, errs["AuditHead"] = s.AuditHead(ctx)
+	_, errs["AuditChain"] = s.AuditChain(ctx, 0, 10)
 	return errs
 }

@@ -69,6 +69,7 @@ func runStore(t *testing.T, h Harness) {
 	t.Run("ManagerLinks", func(t *testing.T) { t.Parallel(); testManagerLinks(t, h) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, h) })
 	t.Run("AuditImmutable", func(t *testing.T) { t.Parallel(); testAuditImmutable(t, h) })
+	t.Run("AuditChain", func(t *testing.T) { t.Parallel(); testAuditChain(t, h) })
 	t.Run("ErrorContract", func(t *testing.T) { t.Parallel(); testErrorContract(t, h) })
 }
 

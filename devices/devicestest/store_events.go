@@ -154,4 +154,17 @@ func testAuditImmutable(t *testing.T, h Harness) {
 		t.Fatalf("Events() after tampering = %v; want [%s]", ids(got), e.ID)
 	}
 	same(t, "Events()[0] after tampering", got[0], e)
+	// Sealing is the one change allowed, once; a sealed row is as fixed.
+	if n, err := f.s.SealAudit(f.ctx, 10); n != 1 || err != nil {
+		t.Fatalf("SealAudit() = %d, %v; want 1, nil", n, err)
+	}
+	updateErr, deleteErr = h.Tamper(t, f.s, e.ID)
+	if updateErr == nil || deleteErr == nil {
+		t.Errorf("UPDATE, DELETE of a sealed audit row = %v, %v; want errors", updateErr, deleteErr)
+	}
+	got = f.allEvents()
+	if len(got) != 1 {
+		t.Fatalf("Events() after tampering = %v; want [%s]", ids(got), e.ID)
+	}
+	same(t, "Events()[0] after tampering a sealed row", got[0], e)
 }

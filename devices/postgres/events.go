@@ -72,6 +72,12 @@ func scanEvent(row pgx.CollectableRow) (devices.Event, error) {
 	if err := row.Scan(&ev.ID, &ev.At, &ev.Actor, &ev.Action, &ev.Subject, &ev.WarehouseID, &ev.DeviceID, &details); err != nil {
 		return ev, err
 	}
+	return eventFrom(ev, details)
+}
+
+// eventFrom finishes an event read from a row: its time in UTC, its
+// details from their JSON.
+func eventFrom(ev devices.Event, details []byte) (devices.Event, error) {
 	fromDB(&ev.At)
 	if len(details) > 0 {
 		if err := json.Unmarshal(details, &ev.Details); err != nil {
@@ -126,6 +132,80 @@ func (s *Store) Events(ctx context.Context, f devices.EventFilter) ([]devices.Ev
 	evs, err := pgx.CollectRows(rows, scanEvent)
 	if err != nil {
 		return nil, translate("list events", err)
+	}
+	return evs, nil
+}
+
+// SealAudit chains up to limit of the rows not yet in the audit chain,
+// oldest id first, after the head, which it holds locked meanwhile (a
+// sealer of another instance waits); it returns how many it chained.
+func (s *Store) SealAudit(ctx context.Context, limit int) (int, error) {
+	n := 0
+	err := s.inTx(ctx, "seal audit", func(tx pgx.Tx) error {
+		var head devices.ChainLink
+		if err := tx.QueryRow(ctx, "SELECT seq, hash FROM audit_chain WHERE id = 1 FOR UPDATE").Scan(&head.Seq, &head.Hash); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, "SELECT "+eventColumns+" FROM audit_events WHERE seq IS NULL ORDER BY id LIMIT $1", max(limit, 1))
+		if err != nil {
+			return err
+		}
+		evs, err := pgx.CollectRows(rows, scanEvent)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		chained, head := devices.Chain(head, evs)
+		ids, seqs, hashes := make([]string, len(chained)), make([]int64, len(chained)), make([][]byte, len(chained))
+		for i, c := range chained {
+			ids[i], seqs[i], hashes[i] = c.ID, c.Seq, c.Hash
+		}
+		if _, err := tx.Exec(ctx, `UPDATE audit_events e SET seq = u.seq, hash = u.hash
+			FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS u(id, seq, hash)
+			WHERE e.id = u.id AND e.seq IS NULL`, ids, seqs, hashes); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE audit_chain SET seq = $1, hash = $2 WHERE id = 1", head.Seq, head.Hash); err != nil {
+			return err
+		}
+		n = len(chained)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// AuditHead reports the chain's head and the rows not yet in it.
+func (s *Store) AuditHead(ctx context.Context) (devices.ChainHead, error) {
+	var h devices.ChainHead
+	err := s.pool.QueryRow(ctx, `SELECT c.seq, c.hash, (SELECT count(*) FROM audit_events WHERE seq IS NULL)
+		FROM audit_chain c WHERE c.id = 1`).Scan(&h.Seq, &h.Hash, &h.Pending)
+	if err != nil {
+		return devices.ChainHead{}, translate("audit head", err)
+	}
+	return h, nil
+}
+
+// AuditChain lists the chained rows after afterSeq in chain order.
+func (s *Store) AuditChain(ctx context.Context, afterSeq int64, limit int) ([]devices.ChainedEvent, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+eventColumns+`, seq, hash FROM audit_events
+		WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, max(limit, 1))
+	if err != nil {
+		return nil, translate("audit chain", err)
+	}
+	evs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (devices.ChainedEvent, error) {
+		var c devices.ChainedEvent
+		var details []byte
+		if err := row.Scan(&c.ID, &c.At, &c.Actor, &c.Action, &c.Subject, &c.WarehouseID, &c.DeviceID, &details, &c.Seq, &c.Hash); err != nil {
+			return c, err
+		}
+		ev, err := eventFrom(c.Event, details)
+		c.Event = ev
+		return c, err
+	})
+	if err != nil {
+		return nil, translate("audit chain", err)
 	}
 	return evs, nil
 }

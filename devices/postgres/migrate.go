@@ -84,12 +84,22 @@ func (s *Store) migrate(ctx context.Context) error {
 		if schema == nil {
 			return callerError{errors.New("postgres: migrate: no schema on the search_path exists (create it first)")}
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    integer PRIMARY KEY,
-			name       text NOT NULL,
-			applied_at timestamptz NOT NULL DEFAULT now()
-		)`); err != nil {
+		// Only when it is missing: CREATE TABLE IF NOT EXISTS needs the
+		// right to create in the schema even when the table exists, and
+		// in production the application's role has no such right (the
+		// owner role applies migrations: docs/OPERATIONS.md).
+		var known *string
+		if err := tx.QueryRow(ctx, "SELECT to_regclass('schema_migrations')::text").Scan(&known); err != nil {
 			return err
+		}
+		if known == nil {
+			if _, err := tx.Exec(ctx, `CREATE TABLE schema_migrations (
+				version    integer PRIMARY KEY,
+				name       text NOT NULL,
+				applied_at timestamptz NOT NULL DEFAULT now()
+			)`); err != nil {
+				return err
+			}
 		}
 		rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
 		if err != nil {

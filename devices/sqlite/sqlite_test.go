@@ -43,6 +43,44 @@ func TestConformance(t *testing.T) {
 			_, deleteErr = db.Exec(`DELETE FROM audit_events WHERE id = ?`, eventID)
 			return updateErr, deleteErr
 		},
+		Forge: func(t *testing.T, s devices.Store, eventID string, remove bool) {
+			db, err := sql.Open("sqlite", s.(*Store).path+"?_pragma=busy_timeout(10000)")
+			if err != nil {
+				t.Fatalf("sql.Open() = %v", err)
+			}
+			defer db.Close()
+			trigger := "audit_events_no_update"
+			change := `UPDATE audit_events SET action = 'forged' WHERE id = ?`
+			if remove {
+				trigger = "audit_events_no_delete"
+				change = `DELETE FROM audit_events WHERE id = ?`
+			}
+			var body string
+			if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?`, trigger).Scan(&body); err != nil {
+				t.Fatalf("read trigger %s: %v", trigger, err)
+			}
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatalf("begin: %v", err)
+			}
+			defer tx.Rollback()
+			for _, stmt := range []string{"DROP TRIGGER " + trigger, change, body} {
+				args := []any{}
+				if stmt == change {
+					args = append(args, eventID)
+				}
+				res, err := tx.Exec(stmt, args...)
+				if err != nil {
+					t.Fatalf("forge audit row %s: %s: %v", eventID, stmt, err)
+				}
+				if n, _ := res.RowsAffected(); stmt == change && n != 1 {
+					t.Fatalf("forge audit row %s: %d rows changed", eventID, n)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatalf("forge audit row %s: commit: %v", eventID, err)
+			}
+		},
 	})
 }
 

@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/internal/problem"
 )
 
 // pages holds one parsed template set per page: the layout, the shared
@@ -209,9 +211,34 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	defaultRetryAfter(h, status)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 	return nil
+}
+
+// retryAfter sets the Retry-After of an answer that passes on the admin
+// API's 429 or 503: the API's wait (defaultRetryAfter's when it named
+// none).
+func retryAfter(h http.Header, ae *apiError) {
+	if ae.RetryAfter > 0 && (ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusTooManyRequests) {
+		h.Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	}
+	defaultRetryAfter(h, ae.Status)
+}
+
+// defaultRetryAfter gives a 429 or 503 without a Retry-After the error
+// layer's default wait: every 429 and 503 of both listeners carries one.
+func defaultRetryAfter(h http.Header, status int) {
+	if h.Get("Retry-After") != "" {
+		return
+	}
+	switch status {
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", strconv.Itoa(int(problem.DefaultRetry503/time.Second)))
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", strconv.Itoa(int(problem.DefaultRetry429/time.Second)))
+	}
 }
 
 // fragment renders one named part of a page's template set with dot
@@ -237,6 +264,7 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, status int
 	v := view{Title: http.StatusText(status), Error: msg, Data: status}
 	if err := c.render(w, r, status, "error", v); err != nil {
 		c.log.ErrorContext(r.Context(), "console: render the error page", "err", err)
+		defaultRetryAfter(w.Header(), status)
 		http.Error(w, msg, status)
 	}
 }

@@ -167,6 +167,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &fe):
 		c.renderError(w, r, http.StatusBadRequest, fe.msg)
 	case errors.As(err, &ae):
+		retryAfter(w.Header(), ae)
 		switch {
 		case ae.Status == http.StatusUnauthorized && ae.Code == "invalid_token":
 			c.toSignin(w, r, true)

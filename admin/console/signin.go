@@ -188,6 +188,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request, _ *session) err
 	var ae *apiError
 	if errors.As(err, &ae) {
 		v := view{Title: "Sign in", Data: f, Error: signinMessage(ae), Fields: ae.fieldErrors()}
+		retryAfter(w.Header(), ae)
 		return c.render(w, r, ae.Status, "signin", v)
 	}
 	if err != nil {

@@ -179,6 +179,7 @@ func (c *Console) usernameCheck(w http.ResponseWriter, r *http.Request, s *sessi
 	case errors.As(err, &ae):
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
+		retryAfter(w.Header(), ae)
 		w.WriteHeader(ae.Status)
 		out["message"] = problemMessage(ae)
 	case err != nil:

@@ -153,3 +153,51 @@ func TestMessageRateDefault(t *testing.T) {
 		t.Errorf("after 22 messages in 10 s the socket is open; want close %d", closePolicy)
 	}
 }
+
+// TestPingFlood: pings a device sends are answered with pongs within a
+// bucket of their own with the message limits (20 at once by default);
+// the next one closes the socket with 1008, so that a ping flood cannot
+// make the server write without bound. The clock does not move.
+func TestPingFlood(t *testing.T) {
+	h := newHarness(t)
+	d := h.enroll("PING-1")
+	c, _ := h.connect(h.ts.URL, d)
+	pongs, closed := make(chan struct{}, DefaultMessageBurst+1), make(chan error, 1)
+	c.SetPongHandler(func(string) error { pongs <- struct{}{}; return nil })
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	ping := func() {
+		t.Helper()
+		if err := c.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(frameWait)); err != nil {
+			t.Fatalf("ping: %v", err)
+		}
+	}
+	for i := range DefaultMessageBurst {
+		ping()
+		select {
+		case <-pongs:
+		case err := <-closed:
+			t.Fatalf("closed after %d pings: %v; want a pong for each of %d", i+1, err, DefaultMessageBurst)
+		case <-time.After(frameWait):
+			t.Fatalf("no pong for ping %d", i+1)
+		}
+	}
+	ping()
+	select {
+	case err := <-closed:
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != closePolicy {
+			t.Errorf("after %d pings: %v; want close %d", DefaultMessageBurst+1, err, closePolicy)
+		}
+	case <-pongs:
+		t.Errorf("ping %d answered; want close %d", DefaultMessageBurst+1, closePolicy)
+	case <-time.After(frameWait):
+		t.Errorf("after %d pings the socket is open; want close %d", DefaultMessageBurst+1, closePolicy)
+	}
+}

@@ -121,9 +121,11 @@ type socket struct {
 	// if this one is older than socketRace, whatever the ids say.
 	registered time.Time
 
-	// Reader goroutine only: the message-rate token bucket.
-	tokens float64
-	refill time.Time
+	// Reader goroutine only: the token buckets of the messages and of
+	// the pings the device sends (each with MessageRate and
+	// MessageBurst), and whether a ping went over its bucket.
+	msgs, pings bucket
+	pingFlood   bool
 
 	lastHeard atomic.Int64 // unix nanoseconds of the last message or pong
 
@@ -138,11 +140,11 @@ type socket struct {
 
 func newSocket(srv *Server, conn *websocket.Conn, addr netip.Addr) *socket {
 	return &socket{
-		srv:    srv,
-		conn:   conn,
-		addr:   addr,
-		tokens: float64(srv.cfg.MessageBurst),
-		refill: srv.now(),
+		srv:   srv,
+		conn:  conn,
+		addr:  addr,
+		msgs:  bucket{tokens: float64(srv.cfg.MessageBurst), refill: srv.now()},
+		pings: bucket{tokens: float64(srv.cfg.MessageBurst), refill: srv.now()},
 	}
 }
 
@@ -358,22 +360,50 @@ func (s *socket) writeLoop() {
 	}
 }
 
-// allowMessage takes a token from the message-rate bucket.
-func (s *socket) allowMessage() bool {
-	now := s.srv.now()
-	if d := now.Sub(s.refill); d > 0 {
-		s.tokens += d.Seconds() * s.srv.cfg.MessageRate
-		if max := float64(s.srv.cfg.MessageBurst); s.tokens > max {
-			s.tokens = max
-		}
-		s.refill = now
+// bucket is a token bucket: tokens refill at a rate up to a burst.
+type bucket struct {
+	tokens float64
+	refill time.Time
+}
+
+// take refills b to now and takes a token, if there is one.
+func (b *bucket) take(now time.Time, rate float64, burst int) bool {
+	if d := now.Sub(b.refill); d > 0 {
+		b.tokens = min(b.tokens+d.Seconds()*rate, float64(burst))
+		b.refill = now
 	}
-	if s.tokens < 1 {
+	if b.tokens < 1 {
 		return false
 	}
-	s.tokens--
+	b.tokens--
 	return true
 }
+
+// allowMessage takes a token from the message-rate bucket.
+func (s *socket) allowMessage() bool {
+	return s.msgs.take(s.srv.now(), s.srv.cfg.MessageRate, s.srv.cfg.MessageBurst)
+}
+
+// onPing answers a ping the device sent with its pong, as gorilla's
+// default handler does, within a bucket of its own with the message
+// limits: pings are not the protocol's (the server pings), but client
+// libraries send them to keep a socket alive, and each costs a write.
+// One over the bucket ends the read with errPingFlood.
+func (s *socket) onPing(data string) error {
+	if !s.pings.take(s.srv.now(), s.srv.cfg.MessageRate, s.srv.cfg.MessageBurst) {
+		s.pingFlood = true
+		return errPingFlood
+	}
+	s.heard()
+	err := s.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.srv.cfg.WriteWait))
+	var ne net.Error
+	if errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
+		return nil // as gorilla's default: the reader sees the end
+	}
+	return err
+}
+
+var errPingFlood = errors.New("gateway: too many pings")
 
 // heard notes that the peer sent something (a message or a pong). The
 // ping loop drops a socket not heard from for PongWait; keeping this a
@@ -410,6 +440,7 @@ func (s *socket) readLoop() {
 		s.heard()
 		return nil
 	})
+	s.conn.SetPingHandler(s.onPing)
 	s.heard()
 	// Liveness is the ping loop's: no read deadline, unless a close frame
 	// was queued before this goroutine started (a Shutdown or a newer
@@ -422,6 +453,10 @@ func (s *socket) readLoop() {
 	for {
 		_, data, err := s.conn.ReadMessage()
 		if err != nil {
+			if s.pingFlood {
+				s.closeAndLinger(closePolicy, "too many pings")
+				return
+			}
 			if errors.Is(err, websocket.ErrReadLimit) {
 				// gorilla has sent 1009 already.
 				s.srv.metrics.socketsClosed.WithLabelValues(strconv.Itoa(closeTooBig)).Inc()

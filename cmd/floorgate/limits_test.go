@@ -424,3 +424,23 @@ func TestCORSOnlyOnTheDeviceListener(t *testing.T) {
 		t.Errorf("admin sign-in from an allowed device origin answered Access-Control-Allow-Origin %q; want none", v)
 	}
 }
+
+// TestMessageLimitFlags: -ws-message-burst and -ws-messages-per-minute
+// (here from their variables) reach the device sockets: with a burst of
+// 2 and one message a minute, a third message at once closes the socket
+// with 1008, over the network.
+func TestMessageLimitFlags(t *testing.T) {
+	t.Parallel()
+	env := e2eEnv(t)
+	env["FLOORGATE_WS_MESSAGE_BURST"] = "2"
+	env["FLOORGATE_WS_MESSAGES_PER_MINUTE"] = "1"
+	in := startFloorgate(t, env)
+	f := setUpFloor(t, in)
+	d := f.enroll(t, in, "SN-RATE-1")
+	s := dial(t, in, d, "device")
+	s.welcome(t, d)
+	for range 3 {
+		s.ack(t, "cmd_unknown")
+	}
+	s.expectClose(t, 10*time.Second, 1008)
+}

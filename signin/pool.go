@@ -70,8 +70,12 @@ var DefaultShares = Shares{Enroll: 1.0 / 16, Manager: 1.0 / 16}
 const passwordWait = time.Second
 
 // shareBurst is the hashing time a class with a share may run ahead of
-// its share: a person who signs in after a quiet spell never waits.
-const shareBurst = 250 * time.Millisecond
+// its share: a person who signs in, or a mobile manager who enrolls a
+// few handhelds in a row, after a quiet spell never waits, even on a
+// busy server where a hash and its lookups take a few hundred
+// milliseconds. A flood spends it in its first second; from then on it
+// gets its share.
+const shareBurst = time.Second
 
 type classState struct {
 	share   float64 // 1: no budget

@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,7 +179,16 @@ var (
 // (fails under CI).
 func RedisCluster(tb testing.TB) *goredis.ClusterClient {
 	tb.Helper()
-	clusterOnce.Do(func() { theCluster, clusterErr = startCluster() })
+	clusterOnce.Do(func() {
+		// A node that loses its port to another process between the
+		// check and its start aborts; the cluster is then started again
+		// on other ports, at most three times.
+		for range 3 {
+			if theCluster, clusterErr = startCluster(); clusterErr == nil || errors.Is(clusterErr, errNoServer) {
+				return
+			}
+		}
+	})
 	if clusterErr != nil {
 		if errors.Is(clusterErr, errNoServer) {
 			SkipOrFail(tb, fmt.Sprintf("skipping the Redis Cluster tests: %v", clusterErr))
@@ -314,20 +325,22 @@ func waitFor(ctx context.Context, ok func() bool) error {
 }
 
 // freePortPairs finds n ports on 127.0.0.1 that are free together with
-// their cluster bus ports (port + 10000).
+// their cluster bus ports (port + 10000). Both are taken below Linux's
+// ephemeral range (32768 and up), from which the kernel gives every
+// other test's client connections and ":0" listeners their ports, so
+// that none of those takes one between this check and the node's start.
 func freePortPairs(n int) ([]int, error) {
 	var ports []int
 	for range 200 {
 		if len(ports) == n {
 			return ports, nil
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+		port := 20000 + mrand.IntN(2700) // bus: 30000..32699
+		if slices.Contains(ports, port) {
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if port+10000 > 65535 {
-			l.Close()
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
 			continue
 		}
 		bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))

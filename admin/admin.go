@@ -26,7 +26,7 @@ const BasePath = "/admin/v1"
 // required; zero values of the others take the defaults.
 type Config struct {
 	Registry *devices.Registry
-	Sessions sessions.Store
+	Sessions Sessions
 	// SignIn is the process's sign-in policy, shared with the gateway:
 	// manager sign-in and the unlocks of users, managers and devices go
 	// through it.
@@ -81,6 +81,17 @@ type Config struct {
 	ForgotQueue int
 }
 
+// Sessions is what the admin API needs of the session store: the
+// sessions it lists and ends, the logout commands it shows, whether
+// devices are online, and the fan-out it announces revocations on.
+// Both session backends implement it (sessions.Store).
+type Sessions interface {
+	sessions.Sessions
+	sessions.Commands
+	Online(ctx context.Context, deviceIDs []string) (map[string]bool, error)
+	Publish(ctx context.Context, e sessions.Event) error
+}
+
 // Defaults of the forgot-password limits.
 const (
 	DefaultResetCooldown = 5 * time.Minute
@@ -90,7 +101,7 @@ const (
 // API serves the admin REST API.
 type API struct {
 	reg      *devices.Registry
-	sess     sessions.Store
+	sess     Sessions
 	signin   *signin.Policy
 	log      *slog.Logger
 	now      func() time.Time

@@ -26,7 +26,7 @@ import (
 // required; zero fields take the defaults written beside them.
 type Config struct {
 	Registry *devices.Registry
-	Sessions sessions.Store
+	Sessions Sessions
 	// SignIn is the process's sign-in policy (throttle, claims, hashing
 	// pool), shared with the admin API.
 	SignIn *signin.Policy
@@ -102,12 +102,25 @@ type Config struct {
 	ClientIP func(r *http.Request) string
 }
 
+// Sessions is what the gateway needs of the session store: the sessions
+// it validates and ends, the logout commands it pushes and whose
+// delivery and acknowledgement it records, the presence of the sockets
+// it holds, the fan-out it publishes to and watches, and the expiry
+// sweep. Both session backends implement it (sessions.Store).
+type Sessions interface {
+	sessions.Sessions
+	sessions.Commands
+	sessions.Presence
+	sessions.Fanout
+	sessions.Sweeper
+}
+
 // Server is the device-facing API of API.md and the websocket hub of this
 // instance.
 type Server struct {
 	cfg      Config
 	reg      *devices.Registry
-	store    sessions.Store
+	store    Sessions
 	signin   *signin.Policy
 	log      *slog.Logger
 	now      func() time.Time

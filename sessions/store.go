@@ -64,11 +64,11 @@ type PageRequest struct {
 	Limit int    // 0 means 100; at most 500
 }
 
-// Store keeps live sessions and logout commands and carries the fan-out.
-// The Redis and in-process backends implement it and pass
-// sessionstest.Run. Every method that ends sessions creates one logout
-// Command per ended session, queues it for the device, and publishes a
-// KindEnded Event.
+// Store is everything a session backend provides: the live sessions,
+// their logout commands, device presence, the fan-out between instances
+// and the expiry sweep. The Redis and in-process backends implement it
+// and pass sessionstest.Run. Consumers take only the small interfaces
+// below that they use (Sessions, Commands, Presence, Fanout, Sweeper).
 //
 // Errors: every error a Store returns matches one of this package's
 // sentinels (ErrNotFound, ErrLimit, ErrInvalid) or ErrUnavailable (a
@@ -77,8 +77,19 @@ type PageRequest struct {
 // context's error. sessionstest checks this against a server that does
 // not answer.
 type Store interface {
+	// Ping reports whether the store answers (readiness).
 	Ping(ctx context.Context) error
+	Sessions
+	Commands
+	Presence
+	Fanout
+	Sweeper
+}
 
+// Sessions creates, reads and ends live sessions. Every method that ends
+// sessions creates one logout Command per ended session, queues it for
+// the device, and publishes a KindEnded Event.
+type Sessions interface {
 	// Create ends the session open on n.DeviceID (ReasonReplaced), then,
 	// in one atomic step for the user, ends the oldest-created sessions
 	// until there is room under p.Cap (ReasonEvicted), or returns ErrLimit
@@ -103,13 +114,17 @@ type Store interface {
 	EndUser(ctx context.Context, userID string, r Reason) ([]Command, error)
 	EndDevice(ctx context.Context, deviceID string, r Reason) ([]Command, error)
 	EndWarehouse(ctx context.Context, warehouseID string, r Reason) ([]Command, error)
+}
 
+// Commands reads the logout commands queued for devices and records
+// their delivery and acknowledgement.
+type Commands interface {
 	// Pending lists the device's commands not yet acknowledged and not
 	// expired, oldest first.
 	Pending(ctx context.Context, deviceID string) ([]Command, error)
-	// PendingMany is Pending for many devices in a few round trips (the
-	// gateway's periodic re-check of the sockets it holds). Devices with
-	// nothing pending are absent from the map.
+	// PendingMany is Pending for many devices in a few round trips (a
+	// periodic re-check of many devices at once). Devices with nothing
+	// pending are absent from the map.
 	PendingMany(ctx context.Context, deviceIDs []string) (map[string][]Command, error)
 	Command(ctx context.Context, id string) (Command, error)
 	// Delivered marks a command sent to its device (the first time only).
@@ -119,14 +134,20 @@ type Store interface {
 	// acknowledgement proves delivery: a command not yet marked delivered
 	// is marked delivered at the same time.
 	Ack(ctx context.Context, deviceID, commandID string) error
+}
 
-	// MarkOnline records that origin holds deviceID's socket, for ttl
-	// (the gateway refreshes it in batches); MarkOffline removes it if
-	// origin still holds it. Online answers for many devices at once.
+// Presence records which instance holds a live connection of a device.
+type Presence interface {
+	// MarkOnline records that origin holds deviceID's connection, for ttl
+	// (refreshed in batches); MarkOffline removes it if origin still
+	// holds it. Online answers for many devices at once.
 	MarkOnline(ctx context.Context, origin string, deviceIDs []string, ttl time.Duration) error
 	MarkOffline(ctx context.Context, origin, deviceID string) error
 	Online(ctx context.Context, deviceIDs []string) (map[string]bool, error)
+}
 
+// Fanout carries events to every instance.
+type Fanout interface {
 	// Publish sends an event to every watcher on every instance.
 	Publish(ctx context.Context, e Event) error
 	// Watch calls fn for every event published by any instance until ctx
@@ -136,6 +157,10 @@ type Store interface {
 	// event before any published one, with Reset set when the store's
 	// data was lost since the previous subscription.
 	Watch(ctx context.Context, fn func(Event)) error
+}
+
+// Sweeper ends what has expired.
+type Sweeper interface {
 	// Sweep ends sessions whose idle or absolute end has passed
 	// (ReasonIdle, ReasonExpired) and publishes due warnings (5 minutes
 	// before the absolute end, once per session). It looks only at

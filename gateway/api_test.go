@@ -429,6 +429,10 @@ func TestPINChange(t *testing.T) {
 		{"missing new pin", `{"current_pin":"5830"}`, 400, CodeInvalidRequest},
 		{"wrong current pin", map[string]string{"current_pin": "0000", "new_pin": "7294"}, 401, CodeInvalidCredentials},
 		{"weak new pin", map[string]string{"current_pin": "5830", "new_pin": "1234"}, 422, CodeWeakPIN},
+		{"common new pin: keypad column", map[string]string{"current_pin": "5830", "new_pin": "8520"}, 422, CodeWeakPIN},
+		{"common new pin: keypad column from 0", map[string]string{"current_pin": "5830", "new_pin": "0258"}, 422, CodeWeakPIN},
+		{"common new pin: year", map[string]string{"current_pin": "5830", "new_pin": "1990"}, 422, CodeWeakPIN},
+		{"common new pin: date", map[string]string{"current_pin": "5830", "new_pin": "0101"}, 422, CodeWeakPIN},
 		{"letters", map[string]string{"current_pin": "5830", "new_pin": "12ab"}, 422, CodeWeakPIN},
 	}
 	for _, tt := range tests {

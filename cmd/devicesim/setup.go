@@ -105,26 +105,37 @@ func randomSuffix() string {
 	return string(b)
 }
 
-// randomPIN returns a 6-digit PIN with no run or repeat, so that the PIN
-// policy accepts it.
+// randomPIN returns a 6-digit PIN that the PIN policy accepts whatever
+// the draw: its digits all differ (no repeat, mirror, doubling or
+// repeated block), the first is 4 to 9 and the second 0 (no date reads
+// it as a day or month, 0 is never the middle of a keypad line, and no
+// step of 1 or 2 leads on from it), the third is 2 or more (not a month
+// after a two-digit year). docs/REGISTRY.md lists the policy's rules;
+// devices.TestSimulatorPINs tries every PIN of this shape.
 func randomPIN() string {
-	for {
-		n, _ := rand.Int(rand.Reader, big.NewInt(1000000))
-		p := fmt.Sprintf("%06d", n.Int64())
-		if trivialPIN(p) {
-			continue
-		}
-		return p
+	pick := func(from []byte) byte {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(from))))
+		return from[n.Int64()]
 	}
+	p := []byte{pick([]byte("456789")), '0'}
+	rest := []byte("23456789")
+	for len(p) < 6 {
+		var left []byte
+		for _, d := range rest {
+			if d != p[0] && !bytesContain(p, d) {
+				left = append(left, d)
+			}
+		}
+		p = append(p, pick(left))
+	}
+	return string(p)
 }
 
-func trivialPIN(p string) bool {
-	same, up, down := true, true, true
-	for i := 1; i < len(p); i++ {
-		d := int(p[i]) - int(p[i-1])
-		same = same && d == 0
-		up = up && d == 1
-		down = down && d == -1
+func bytesContain(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
 	}
-	return same || up || down
+	return false
 }

@@ -21,23 +21,14 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/floorgate/floorgate/cmd/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchbare:", err)
-		os.Exit(1)
-	}
+	cli.Main("benchbare", func(ctx context.Context) error { return run(ctx, os.Args, os.Stdout, os.Stderr) })
 }
 
 const usage = `usage: benchbare <mode> [flags]
@@ -53,32 +44,13 @@ modes:
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) < 2 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no mode given")
-	}
-	mode, rest := args[1], args[2:]
-	fs := flag.NewFlagSet("benchbare "+mode, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	switch mode {
-	case "ws-server":
-		return runWSServer(ctx, fs, rest, stdout)
-	case "argon2":
-		return runArgon2(ctx, fs, rest, stdout)
-	case "redis-get":
-		return runRedisGet(ctx, fs, rest, stdout)
-	case "redis-pubsub":
-		return runRedisPubSub(ctx, fs, rest, stdout)
-	case "http-redis":
-		return runHTTPRedis(ctx, fs, rest, stdout)
-	case "pg-schema":
-		return runPGSchema(ctx, fs, rest, stdout)
-	case "redis-clean":
-		return runRedisClean(ctx, fs, rest, stdout)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown mode %q", mode)
+	return cli.Run(ctx, "benchbare", usage, map[string]cli.Mode{
+		"ws-server":    runWSServer,
+		"argon2":       runArgon2,
+		"redis-get":    runRedisGet,
+		"redis-pubsub": runRedisPubSub,
+		"http-redis":   runHTTPRedis,
+		"pg-schema":    runPGSchema,
+		"redis-clean":  runRedisClean,
+	}, args, stdout, stderr)
 }

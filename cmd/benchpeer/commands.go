@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/floorgate/floorgate/cmd/internal/latency"
+	"github.com/floorgate/floorgate/cmd/internal/loadloop"
 )
 
 // hold opens -count connections and keeps them until -duration ends.
@@ -112,47 +113,17 @@ func connectRate(ctx context.Context, fs *flag.FlagSet, args []string, out io.Wr
 	}
 	ctx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
-	var (
-		mu   sync.Mutex
-		lat  []time.Duration
-		errs int
-		last error
-		wg   sync.WaitGroup
-	)
-	start := time.Now()
-	for w := range *conc {
-		wg.Go(func() {
-			var mine []time.Duration
-			bad := 0
-			var lastErr error
-			for i := 0; i < 1_000_000 && ctx.Err() == nil; i++ {
-				t0 := time.Now()
-				p, err := dialPeer(ctx, dialers[(w+i)%len(dialers)], *url, *secret, "u"+strconv.Itoa((w+i**conc)%*users), 15*time.Second)
-				if err != nil {
-					if dl, _ := ctx.Deadline(); time.Until(dl) > 100*time.Millisecond {
-						bad++
-						lastErr = err
-					}
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-				p.close()
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			errs += bad
-			if lastErr != nil {
-				last = lastErr
-			}
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	res := loadloop.Run(ctx, *conc, func(ctx context.Context, w, i int) (func(), error) {
+		p, err := dialPeer(ctx, dialers[(w+i)%len(dialers)], *url, *secret, "u"+strconv.Itoa((w+i**conc)%*users), 15*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		return p.close, nil
+	}, nil)
 	fmt.Fprintf(out, "RESULT connect %s concurrency=%d connects=%d errors=%d rate=%.0f/s %s\n",
-		*label, *conc, len(lat), errs, float64(len(lat))/elapsed.Seconds(), latency.Summary(lat))
-	if last != nil {
-		fmt.Fprintf(out, "connect %s: last error: %v\n", *label, last)
+		*label, *conc, len(res.Latencies), res.Errors, float64(len(res.Latencies))/res.Elapsed.Seconds(), latency.Summary(res.Latencies))
+	if res.Last != nil {
+		fmt.Fprintf(out, "connect %s: last error: %v\n", *label, res.Last)
 	}
 	return nil
 }

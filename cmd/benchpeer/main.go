@@ -22,39 +22,28 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/floorgate/floorgate/cmd/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchpeer:", err)
-		os.Exit(1)
-	}
+	cli.Main("benchpeer", func(ctx context.Context) error { return run(ctx, os.Args, os.Stdout, os.Stderr) })
 }
 
-func run(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) < 2 {
-		return errors.New("usage: benchpeer hold|connect|latency [flags]")
-	}
-	cmds := map[string]func(context.Context, *flag.FlagSet, []string, io.Writer) error{
+const usage = `usage: benchpeer <mode> [flags]
+
+modes:
+  hold     open and hold connections, each subscribed to its personal channel
+  connect  connects and disconnects per second at a concurrency
+  latency  publish through one node's HTTP API to clients held on another: publish -> push
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return cli.Run(ctx, "benchpeer", usage, map[string]cli.Mode{
 		"hold":    hold,
 		"connect": connectRate,
 		"latency": publishLatency,
-	}
-	cmd, ok := cmds[args[1]]
-	if !ok {
-		return fmt.Errorf("unknown command %q: want hold, connect or latency", args[1])
-	}
-	fs := flag.NewFlagSet("benchpeer "+args[1], flag.ContinueOnError)
-	fs.SetOutput(out)
-	return cmd(ctx, fs, args[2:], out)
+	}, args, stdout, stderr)
 }

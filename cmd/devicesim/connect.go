@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/floorgate/floorgate/cmd/internal/latency"
+	"github.com/floorgate/floorgate/cmd/internal/loadloop"
 	"github.com/gorilla/websocket"
 )
 
@@ -55,59 +55,26 @@ func runConnect(ctx context.Context, cm *common, fs *flag.FlagSet, args []string
 	}
 	ctx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
-	var (
-		mu    sync.Mutex
-		lat   []time.Duration
-		errs  int
-		last  error
-		kinds = map[string]int{}
-		wg    sync.WaitGroup
-	)
-	start := time.Now()
-	for w := 0; w < *conc; w++ {
-		wg.Go(func() {
-			var mine []time.Duration
-			bad := 0
-			var lastErr error
-			for i := 0; i < 1_000_000 && ctx.Err() == nil; i++ {
-				token := ""
-				if !*bare {
-					per := len(devs) / *conc
-					token = devs[w+(*conc)*(i%per)].DeviceToken
-				}
-				d := dialers[(w+i)%len(dialers)]
-				t0 := time.Now()
-				conn, _, err := dialWelcome(ctx, d, cm.gateway, token, 15*time.Second)
-				if err != nil {
-					// A dial cut by the end of the run is not an error.
-					if dl, _ := ctx.Deadline(); time.Until(dl) > 100*time.Millisecond {
-						bad++
-						lastErr = err
-						mu.Lock()
-						kinds[errKind(err)]++
-						mu.Unlock()
-					}
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-				conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-				conn.Close()
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			errs += bad
-			if lastErr != nil {
-				last = lastErr
-			}
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	kinds := map[string]int{}
+	res := loadloop.Run(ctx, *conc, func(ctx context.Context, w, i int) (func(), error) {
+		token := ""
+		if !*bare {
+			per := len(devs) / *conc
+			token = devs[w+(*conc)*(i%per)].DeviceToken
+		}
+		conn, _, err := dialWelcome(ctx, dialers[(w+i)%len(dialers)], cm.gateway, token, 15*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			conn.Close()
+		}, nil
+	}, func(err error) { kinds[errKind(err)]++ })
 	fmt.Fprintf(out, "RESULT connect %s concurrency=%d connects=%d errors=%d rate=%.0f/s %s\n",
-		*label, *conc, len(lat), errs, rate(len(lat), elapsed), latency.Summary(lat))
-	if last != nil {
-		fmt.Fprintf(out, "connect %s errors by kind: %v; last: %v\n", *label, kinds, last)
+		*label, *conc, len(res.Latencies), res.Errors, rate(len(res.Latencies), res.Elapsed), latency.Summary(res.Latencies))
+	if res.Last != nil {
+		fmt.Fprintf(out, "connect %s errors by kind: %v; last: %v\n", *label, kinds, res.Last)
 	}
 	return nil
 }

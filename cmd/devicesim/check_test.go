@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -164,5 +165,46 @@ func TestBackoffIsFullJitterAndBounded(t *testing.T) {
 				t.Fatalf("backoff(%d) = %v; want at most %v", attempt, d, ceil)
 			}
 		}
+	}
+}
+
+// TestSetupEnrollsPastTheAddressLimit runs the setup mode against the
+// real binary with its default limits for more devices than the
+// per-address enrollment limit lets one address enroll at once (10): the
+// enrollment tokens, each worker on its own loopback address, enroll them
+// all with no 429.
+func TestSetupEnrollsPastTheAddressLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the floorgate binary; not in -short")
+	}
+	gateway, admin, email, password := startFloorgate(t)
+	file := filepath.Join(t.TempDir(), "devices.json")
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const n = 45
+	err := run(ctx, []string{"devicesim", "setup", "-gateway", gateway, "-admin", admin,
+		"-admin-email", email, "-admin-password", password, "-devices-file", file,
+		"-devices", strconv.Itoa(n), "-warehouses", "2", "-concurrency", "4", "-prefix", "T"}, func(string) string { return "" }, &out, &out)
+	if err != nil {
+		t.Fatalf("devicesim setup: %v\n%s", err, out.String())
+	}
+	t.Log(out.String())
+	if !strings.Contains(out.String(), "0 answers 429") {
+		t.Errorf("devicesim setup met 429s:\n%s", out.String())
+	}
+	devs, err := readLoadDevices(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i, d := range devs {
+		if d.Index != i || d.DeviceID == "" || !strings.HasPrefix(d.DeviceToken, "fgd_") || seen[d.DeviceID] {
+			t.Fatalf("device %d = %+v; want index %d, a new id and a device token", i, d, i)
+		}
+		seen[d.DeviceID] = true
+	}
+	if len(devs) != n {
+		t.Fatalf("setup wrote %d devices; want %d", len(devs), n)
 	}
 }

@@ -140,6 +140,14 @@ func (c *Client) Enroll(ctx context.Context, email, password, warehouseID string
 	}, "")
 }
 
+// EnrollWithToken is POST /v1/enroll with an enrollment token
+// (zero-touch enrollment) in place of a manager's email and password.
+func (c *Client) EnrollWithToken(ctx context.Context, token, warehouseID string, d DeviceInfo) (*Response, error) {
+	return c.call(ctx, http.MethodPost, c.Gateway+"/v1/enroll", "", map[string]any{
+		"enrollment_token": token, "warehouse_id": warehouseID, "device": d,
+	}, "")
+}
+
 // LoggedIn is the 200 body of POST /v1/login.
 type LoggedIn struct {
 	SessionToken      string `json:"session_token"`

@@ -76,38 +76,40 @@ func runFleet(ctx context.Context, c *Client, cm common, f fleetConfig, out io.W
 	if err != nil {
 		return err
 	}
-	mgrEmail, mgrPassword := "fleet-"+lower(f.warehouse)+"@devicesim.local", "Fleet-Manager-Pass-1!"
-	if _, err := a.createManager(ctx, mgrEmail, mgrPassword, []map[string]string{{"role": "mobile_manager", "warehouse_id": whID}}); err != nil && !isConflict(err) {
-		return err
-	}
-
-	// Enroll missing devices and create missing users, concurrently.
+	// Create missing users, then enroll missing devices with an
+	// enrollment token, as the setup mode does (enroller).
 	var mu sync.Mutex
 	start := time.Now()
 	err = parallel(ctx, f.devices, f.concurrency, func(i int) error {
-		n := f.offset + i
-		serial := fmt.Sprintf("FLEET-%s-%06d", f.warehouse, n)
-		if _, err := a.createUser(ctx, userName(f.warehouse, n), f.pin, whID); err != nil && !isConflict(err) {
+		if _, err := a.createUser(ctx, userName(f.warehouse, f.offset+i), f.pin, whID); err != nil && !isConflict(err) {
 			return err
 		}
-		mu.Lock()
-		_, ok := tokens[serial]
-		mu.Unlock()
-		if ok {
-			return nil
-		}
-		res, err := c.Enroll(ctx, mgrEmail, mgrPassword, whID, DeviceInfo{Serial: serial, Model: "SIM", OSVersion: "13", AppVersion: "4.2.0", Label: serial})
-		if err != nil {
-			return err
-		}
-		var e enrollment
-		if err := res.decode(http.StatusCreated, &e); err != nil {
-			return fmt.Errorf("enroll %s: %w", serial, err)
-		}
-		mu.Lock()
-		tokens[serial] = e
-		mu.Unlock()
 		return nil
+	})
+	if err != nil {
+		return err
+	}
+	serial := func(i int) string { return fmt.Sprintf("FLEET-%s-%06d", f.warehouse, f.offset+i) }
+	var missing []int
+	for i := 0; i < f.devices; i++ {
+		if _, ok := tokens[serial(i)]; !ok {
+			missing = append(missing, i)
+		}
+	}
+	en, err := newEnroller(a, c.Gateway, defaultEnrollSource, min(f.concurrency, 32))
+	if err != nil {
+		return err
+	}
+	etoks, err := en.tokens(ctx, whID, len(missing))
+	if err != nil {
+		return err
+	}
+	err = en.enroll(ctx, len(missing), func(m int) enrollJob {
+		return enrollJob{Serial: serial(missing[m]), WarehouseID: whID, Token: etoks[m/maxTokenUses]}
+	}, func(m int, e Enrolled) {
+		mu.Lock()
+		tokens[serial(missing[m])] = enrollment(e)
+		mu.Unlock()
 	})
 	if serr := saveTokens(f.tokens, tokens); serr != nil && err == nil {
 		err = serr

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,9 +16,13 @@ import (
 // benchPIN is the PIN of every user the load modes create.
 const benchPIN = "730591"
 
-// setupConfig are the flags of the setup mode: warehouses, one mobile
-// manager over them, users by CSV import and enrolled devices, written to
-// a devices file for the other load modes.
+// defaultEnrollSource is the first source address of the enrolling
+// workers: apart from the hold processes' 127.0.0.11, .12, …
+var defaultEnrollSource = netip.MustParseAddr("127.0.3.1")
+
+// setupConfig are the flags of the setup mode: warehouses, users by CSV
+// import and devices enrolled with enrollment tokens, written to a
+// devices file for the other load modes.
 type setupConfig struct {
 	devicesFile string
 	devices     int
@@ -25,6 +30,7 @@ type setupConfig struct {
 	prefix      string
 	pin         string
 	concurrency int
+	source      netip.Addr
 }
 
 func (s *setupConfig) register(fs *flag.FlagSet) {
@@ -33,7 +39,9 @@ func (s *setupConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.warehouses, "warehouses", 3, "warehouses; device i is in warehouse i*warehouses/devices")
 	fs.StringVar(&s.prefix, "prefix", "BENCH", "prefix of warehouse codes, serials and usernames")
 	fs.StringVar(&s.pin, "pin", benchPIN, "PIN of every user")
-	fs.IntVar(&s.concurrency, "concurrency", 8, "enrollments in flight at once")
+	fs.IntVar(&s.concurrency, "concurrency", 8, "enrollments in flight at once, each from its own loopback address")
+	s.source = defaultEnrollSource
+	fs.TextVar(&s.source, "source", defaultEnrollSource, "loopback source address of the first enrolling worker; worker w sends from this address + w")
 }
 
 func warehouseCode(prefix string, k int) string { return fmt.Sprintf("%sW%d", prefix, k) }
@@ -56,14 +64,6 @@ func runSetup(ctx context.Context, c *Client, cm common, s setupConfig, out io.W
 			return err
 		}
 		roles[k] = map[string]string{"role": "mobile_manager", "warehouse_id": whIDs[k]}
-	}
-	// One manager per worker: the gateway serialises enrollments per
-	// manager account (one attempt in flight per subject).
-	mgrs, mgrPassword := managerEmails("bench-"+lower(s.prefix), s.concurrency), "Bench-Manager-Pass-1!"
-	for _, m := range mgrs {
-		if _, err := a.createManager(ctx, m, mgrPassword, roles); err != nil && !isConflict(err) {
-			return err
-		}
 	}
 	whOf := func(i int) int { return i * s.warehouses / s.devices }
 	username := func(i int) string { return fmt.Sprintf("b.%s.%06d", lower(s.prefix), i) }
@@ -90,17 +90,35 @@ func runSetup(ctx context.Context, c *Client, cm common, s setupConfig, out io.W
 		fmt.Fprintf(out, "import users %d..%d: rows=%d created=%d errors=%d (%s)\n", lo, min(lo+chunk, s.devices)-1, rep.Rows, rep.Created, rep.Errors, time.Since(start).Round(time.Millisecond))
 	}
 
+	// Devices: enrollment tokens (one per warehouse and 10,000 uses),
+	// each worker from its own loopback address (see enroller).
+	en, err := newEnroller(a, c.Gateway, s.source, s.concurrency)
+	if err != nil {
+		return err
+	}
+	counts := make([]int, s.warehouses)
+	for i := 0; i < s.devices; i++ {
+		counts[whOf(i)]++
+	}
+	tokens := make([][]string, s.warehouses)
+	for k := range tokens {
+		if tokens[k], err = en.tokens(ctx, whIDs[k], counts[k]); err != nil {
+			return err
+		}
+	}
+	firstOf := make([]int, s.warehouses) // index of the warehouse's first device
+	for i := s.devices - 1; i >= 0; i-- {
+		firstOf[whOf(i)] = i
+	}
 	devs := make([]loadDevice, s.devices)
 	var mu sync.Mutex
 	done := 0
 	enrollStart := time.Now()
-	err = parallelW(ctx, s.devices, len(mgrs), func(w, i int) error {
-		serial := fmt.Sprintf("%s-D-%06d", s.prefix, i)
+	err = en.enroll(ctx, s.devices, func(i int) enrollJob {
 		k := whOf(i)
-		e, err := enrollRetry(ctx, c, mgrs[w], mgrPassword, whIDs[k], serial)
-		if err != nil {
-			return err
-		}
+		return enrollJob{Serial: fmt.Sprintf("%s-D-%06d", s.prefix, i), WarehouseID: whIDs[k], Token: tokens[k][(i-firstOf[k])/maxTokenUses]}
+	}, func(i int, e Enrolled) {
+		k := whOf(i)
 		devs[i] = loadDevice{Index: i, DeviceID: e.DeviceID, DeviceToken: e.DeviceToken, WarehouseID: whIDs[k],
 			WarehouseCode: warehouseCode(s.prefix, k), Username: username(i)}
 		mu.Lock()
@@ -109,7 +127,6 @@ func runSetup(ctx context.Context, c *Client, cm common, s setupConfig, out io.W
 			fmt.Fprintf(out, "enrolled %d/%d (%.0f/s)\n", done, s.devices, rate(done, time.Since(enrollStart)))
 		}
 		mu.Unlock()
-		return nil
 	})
 	if err != nil {
 		return err
@@ -117,39 +134,9 @@ func runSetup(ctx context.Context, c *Client, cm common, s setupConfig, out io.W
 	if err := writeLoadDevices(s.devicesFile, devs); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "setup done: %d devices, %d warehouses, in %s (enroll %.0f/s)\n", s.devices, s.warehouses,
-		time.Since(start).Round(time.Millisecond), rate(s.devices, time.Since(enrollStart)))
+	fmt.Fprintf(out, "setup done: %d devices, %d warehouses, in %s (enroll %.0f/s, %d answers 429 retried)\n", s.devices, s.warehouses,
+		time.Since(start).Round(time.Millisecond), rate(s.devices, time.Since(enrollStart)), en.tooMany)
 	return nil
-}
-
-func managerEmails(base string, n int) []string {
-	out := make([]string, max(1, n))
-	for k := range out {
-		out[k] = fmt.Sprintf("%s-%d@devicesim.local", base, k)
-	}
-	return out
-}
-
-// enrollRetry enrolls one device, trying again after a 429 (at most 20
-// times, full-jitter backoff).
-func enrollRetry(ctx context.Context, c *Client, email, password, warehouseID, serial string) (Enrolled, error) {
-	var e Enrolled
-	for attempt := 1; ; attempt++ {
-		res, err := c.Enroll(ctx, email, password, warehouseID, DeviceInfo{Serial: serial, Model: "SIM", OSVersion: "13", AppVersion: "4.2.0", Label: serial})
-		if err != nil {
-			return e, err
-		}
-		if res.Status == http.StatusTooManyRequests && attempt < 20 {
-			if !sleepCtx(ctx, backoff(attempt)) {
-				return e, ctx.Err()
-			}
-			continue
-		}
-		if err := res.decode(http.StatusCreated, &e); err != nil {
-			return e, fmt.Errorf("enroll %s: %w", serial, err)
-		}
-		return e, nil
-	}
 }
 
 // parallelW runs fn(w, i) for i in 0..n-1 on width workers (w is the

@@ -50,12 +50,6 @@ func runLogins(ctx context.Context, cm *common, fs *flag.FlagSet, args []string,
 	if err != nil {
 		return err
 	}
-	mgrs, mgrPassword := managerEmails("storm-"+lower(*prefix), 2), "Storm-Manager-Pass-1!"
-	for _, m := range mgrs {
-		if _, err := a.createManager(setup, m, mgrPassword, []map[string]string{{"role": "mobile_manager", "warehouse_id": whID}}); err != nil && !isConflict(err) {
-			return err
-		}
-	}
 	var b strings.Builder
 	b.WriteString("username,first_name,last_name,pin,warehouse_id,pin_change_required\n")
 	user := func(i int) string { return fmt.Sprintf("s.%s.%04d", lower(*prefix), i) }
@@ -69,16 +63,20 @@ func runLogins(ctx context.Context, cm *common, fs *flag.FlagSet, args []string,
 	if err := res.decode(http.StatusOK, nil); err != nil {
 		return fmt.Errorf("import storm users: %w", err)
 	}
+	// The devices: enrollment tokens from several loopback addresses, as
+	// the setup mode enrolls (enroller).
+	en, err := newEnroller(a, c.Gateway, defaultEnrollSource, 8)
+	if err != nil {
+		return err
+	}
+	etoks, err := en.tokens(setup, whID, *pairs)
+	if err != nil {
+		return err
+	}
 	tokens := make([]string, *pairs)
-	if err := parallelW(setup, *pairs, len(mgrs), func(w, i int) error {
-		serial := fmt.Sprintf("%s-D-%04d-%s", *prefix, i, randomSuffix())
-		e, err := enrollRetry(setup, c, mgrs[w], mgrPassword, whID, serial)
-		if err != nil {
-			return err
-		}
-		tokens[i] = e.DeviceToken
-		return nil
-	}); err != nil {
+	if err := en.enroll(setup, *pairs, func(i int) enrollJob {
+		return enrollJob{Serial: fmt.Sprintf("%s-D-%04d-%s", *prefix, i, randomSuffix()), WarehouseID: whID, Token: etoks[i/maxTokenUses]}
+	}, func(i int, e Enrolled) { tokens[i] = e.DeviceToken }); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "logins setup: %d users and devices in %s\n", *pairs, time.Since(t0).Round(time.Millisecond))
@@ -144,7 +142,7 @@ func runLogins(ctx context.Context, cm *common, fs *flag.FlagSet, args []string,
 	}
 
 	// The burst: every login released at once; memory sampled meanwhile.
-	metricsURL := c.Gateway + "/metrics"
+	metricsURL := c.Admin + "/metrics" // the admin listener: the device one serves /metrics only with -device-metrics
 	before, err := sampleMemory(ctx, *pid, metricsURL)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@
 # variables of the tests choose others) and Go; it builds everything itself.
 #
 #   deploy/bench/run.sh small   # a small version of all five, in under 5 minutes
+#   BENCH_DEVICES=2000 deploy/bench/run.sh small   # the same with more devices for sections 2 and 5b
 #   deploy/bench/run.sh full    # 5,000 / 10,000 / 19,000 sockets, 1,000 logouts, ...
 #   BENCH_DEVICES=50000 deploy/bench/run.sh full   # a larger fleet for sections 2 and 5b
 #
@@ -21,7 +22,7 @@ set -euo pipefail
 SIZE=${1:-small}
 case "$SIZE" in
 small)
-	DEVICES=1500 IDLE_STEPS="500 1000 1500" PER_PROC=1500
+	DEVICES=${BENCH_DEVICES:-1500} IDLE_STEPS="500 1000 1500" PER_PROC=1500
 	STEP_S=5 LEVELS=2,8,32,64 LEVEL_S=4 BURST=1000 BURST_PAIRS=200 SINGLE=300 STORM_LOGOUTS=100
 	;;
 full)
@@ -208,7 +209,7 @@ hold_count() {
 gauge_zero() { # wait until a server holds no sockets
 	for _ in $(seq 1 150); do
 		local n
-		n=$(curl -fsS "$1" 2>/dev/null | awk '/^(floorgate_gateway_sockets|bare_sockets) / {print $2}')
+		n=$(curl -fsS "$1" 2>/dev/null | awk '/^(floorgate_gateway_sockets|bare_sockets) / {print $2}' || true)
 		[ "${n:-1}" = 0 ] && return 0
 		sleep 0.2
 	done
@@ -229,16 +230,16 @@ ds setup -gateway $A -admin $AADM -devices-file "$work/devices.json" -devices "$
 say "1. idle sockets on one instance (A), then on the bare gorilla server"
 mkdir -p "$work/ev-idle"
 sleep 2
-base=$("$bin/devicesim" sample -pid "${pid_of[a]}" -metrics $A/metrics -label floorgate-base)
+base=$("$bin/devicesim" sample -pid "${pid_of[a]}" -metrics $AADM/metrics -label floorgate-base)
 echo "$base" | tee -a "$log"
 brss=$(echo "$base" | sed -n 's/.* rss=\([0-9]*\).*/\1/p')
 bheap=$(echo "$base" | sed -n 's/.* heap_inuse=\([0-9]*\).*/\1/p')
 for n in $IDLE_STEPS; do
 	hold_count "$n" $A "$work/ev-idle"
 	sleep "$STEP_S"
-	"$bin/devicesim" sample -pid "${pid_of[a]}" -metrics $A/metrics -label "floorgate-$n" -sockets "$n" -base-rss "$brss" -base-heap "$bheap" | tee -a "$log"
+	"$bin/devicesim" sample -pid "${pid_of[a]}" -metrics $AADM/metrics -label "floorgate-$n" -sockets "$n" -base-rss "$brss" -base-heap "$bheap" | tee -a "$log"
 	stop_holds
-	gauge_zero $A/metrics
+	gauge_zero $AADM/metrics
 done
 "$bin/benchbare" ws-server -addr 127.0.0.1:19090 -duration 15m >"$work/bare.log" 2>&1 &
 pid_of[bare]=$!

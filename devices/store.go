@@ -172,10 +172,13 @@ type Store interface {
 	// calls fn with it (when fn fails, nothing is written and its error
 	// is returned), then gives the user b, replacing the badge they had,
 	// and appends fn's event. A key held by another user is ErrExists.
-	// replaced says the user had a badge with another key.
+	// replaced says the user had a badge with another key. A key other
+	// than the user's (a first badge included) adds one to the user's
+	// BadgeChanges in the same transaction.
 	SetBadge(ctx context.Context, b Badge, fn func(User) (Event, error)) (replaced bool, err error)
 	// RemoveBadge removes the user's badge (ErrNotFound when they have
-	// none) and appends fn's event, as SetBadge does.
+	// none), adds one to the user's BadgeChanges and appends fn's event,
+	// as SetBadge does.
 	RemoveBadge(ctx context.Context, userID string, fn func(User) (Event, error)) error
 
 	// StartCustody inserts a custody record without an end (ErrExists

@@ -177,6 +177,10 @@ func (r *Registry) authenticate(ctx context.Context, u User, err error, pin stri
 		up, err := r.rehashUser(ctx, u, pin)
 		switch {
 		case err == nil:
+			// The count of badge changes stays the one read with the
+			// badge (or username) the PIN was checked for: a change since
+			// is for the login's re-check to see.
+			up.BadgeChanges = u.BadgeChanges
 			u = up
 		case !errors.Is(err, errUnchanged):
 			r.log.Warn("user pin rehash failed", "user_id", u.ID, "err", err)

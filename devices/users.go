@@ -40,6 +40,11 @@ type User struct {
 	DeletedAt         *time.Time `json:"deleted_at,omitempty"`
 	CreatedAt         time.Time  `json:"created_at"`
 	UpdatedAt         time.Time  `json:"updated_at"`
+	// BadgeChanges counts the changes of the user's badge (set to another
+	// value, removed): a badge sign-in's re-check compares it with the
+	// count read with the user its badge named. Kept by the store, which
+	// writes it only in SetBadge and RemoveBadge.
+	BadgeChanges int64 `json:"-"`
 }
 
 // PrepareUser validates in (normalised username, names, employee id,

@@ -100,9 +100,6 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	case err != nil:
 		return LoginResult{}, unavailable("create session", err)
 	}
-	if err := p.recheck(ctx, dev, user, created.Session.ID, failure); err != nil {
-		return LoginResult{}, err
-	}
 	// Custody: who has the device from now. A badge session that is not
 	// recorded could not be ended when the badge is replaced, so it does
 	// not stand.
@@ -115,6 +112,12 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 			return LoginResult{}, unavailable("record custody", err)
 		}
 		p.log.Error("record custody", slog.String("session_id", created.Session.ID), slog.Any("err", err))
+	}
+	// The re-check comes after the custody record: a badge change it
+	// does not see ends the badge sessions it finds in custody after
+	// its write, this one among them.
+	if err := p.recheck(ctx, dev, user, method == devices.MethodBadge, created.Session.ID, failure); err != nil {
+		return LoginResult{}, err
 	}
 	details := map[string]string{"session_id": created.Session.ID, "method": method}
 	evicted := 0
@@ -147,7 +150,14 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 // this read sees its change, or the session existed when it ended the
 // device's or user's sessions. A change ends the session (its token was
 // never handed out) and refuses the login.
-func (p *Policy) recheck(ctx context.Context, dev devices.Device, user devices.User, sessionID string,
+//
+// A badge login also compares the user's count of badge changes with
+// the one read with the user its badge named: a badge replaced or
+// removed since then ends the sessions it opened by their custody
+// records, which this login's may have missed (it is written just
+// before this re-check). Either this read sees the change, or the
+// change came after it, and so after the record, which it then finds.
+func (p *Policy) recheck(ctx context.Context, dev devices.Device, user devices.User, badge bool, sessionID string,
 	failure func(reason, subject string) devices.Event) error {
 	var (
 		refusal error
@@ -170,6 +180,9 @@ func (p *Policy) recheck(ctx context.Context, dev devices.Device, user devices.U
 			refusal, reason, why = devices.ErrDisabled, sessions.ReasonUserSuspended, "account_disabled"
 		case u.PINHash != user.PINHash:
 			refusal, reason, why = devices.ErrInvalidCredentials, sessions.ReasonPINReset, "pin_reset"
+		case badge && u.BadgeChanges != user.BadgeChanges:
+			// As an unknown badge: the badge scanned is no longer theirs.
+			refusal, reason, why = devices.ErrInvalidCredentials, sessions.ReasonAdmin, "badge_changed"
 		case u.WarehouseID != d.WarehouseID:
 			refusal, reason, why = ErrWrongWarehouse, sessions.ReasonAdmin, "wrong_warehouse"
 		}

@@ -42,7 +42,27 @@ func testBadges(t *testing.T, h Harness) {
 	}
 	got, err := f.s.UserByBadge(f.ctx, "key-a")
 	wantErr(t, "UserByBadge(key-a)", err, nil)
+	alice.BadgeChanges = 1 // a first badge is a change
 	same(t, "UserByBadge(key-a)", got, alice)
+	// changes is the user's count of badge changes as every read of the
+	// user returns it.
+	changes := func(userID string, want int64) {
+		t.Helper()
+		u, err := f.s.User(f.ctx, userID)
+		wantErr(t, "User", err, nil)
+		if u.BadgeChanges != want {
+			t.Errorf("User(%s).BadgeChanges = %d; want %d", userID, u.BadgeChanges, want)
+		}
+		us, err := f.s.Users(f.ctx, devices.UserFilter{WarehouseIDs: []string{u.WarehouseID}})
+		wantErr(t, "Users", err, nil)
+		for _, l := range us {
+			if l.ID == userID && l.BadgeChanges != want {
+				t.Errorf("Users: %s BadgeChanges = %d; want %d", userID, l.BadgeChanges, want)
+			}
+		}
+	}
+	changes(alice.ID, 1)
+	changes(bob.ID, 0)
 
 	// Another user cannot take the key; a failing fn writes nothing.
 	_, err = set(bob.ID, "key-a")
@@ -62,9 +82,18 @@ func testBadges(t *testing.T, h Harness) {
 	if !replaced {
 		t.Errorf("SetBadge(alice, another key) replaced = false; want true")
 	}
+	changes(alice.ID, 2)
 	if replaced, _ := set(alice.ID, "key-a2"); replaced {
 		t.Errorf("SetBadge(alice, same key) replaced = true; want false")
 	}
+	changes(alice.ID, 2) // the same key is no change
+	// Another change of the user keeps the count.
+	_, err = f.s.UpdateUser(f.ctx, alice.ID, func(u *devices.User) (devices.Event, error) {
+		u.FirstName = "Alicia"
+		return f.event("user.update", devices.UserActor(u.ID), w.ID), nil
+	})
+	wantErr(t, "UpdateUser(alice)", err, nil)
+	changes(alice.ID, 2)
 	_, err = f.s.UserByBadge(f.ctx, "key-a")
 	wantErr(t, "UserByBadge(old key)", err, devices.ErrNotFound)
 	_, err = set(bob.ID, "key-a")
@@ -78,6 +107,7 @@ func testBadges(t *testing.T, h Harness) {
 	wantErr(t, "RemoveBadge(bob)", f.s.RemoveBadge(f.ctx, bob.ID, rm), nil)
 	wantErr(t, "RemoveBadge(bob again)", f.s.RemoveBadge(f.ctx, bob.ID, rm), devices.ErrNotFound)
 	wantErr(t, "RemoveBadge(missing user)", f.s.RemoveBadge(f.ctx, "usr_missing", rm), devices.ErrNotFound)
+	changes(bob.ID, 2) // set, removed; the refused removal counts nothing
 	if n := len(f.events(devices.UserActor(bob.ID))); n != before+1 {
 		t.Errorf("events about bob after a removal and a refused one: %d; want %d", n, before+1)
 	}

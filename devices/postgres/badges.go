@@ -53,6 +53,11 @@ func (s *Store) SetBadge(ctx context.Context, b devices.Badge, fn func(devices.U
 		default:
 			replaced = old != b.Key
 		}
+		if old != b.Key {
+			if err := countBadgeChange(ctx, tx, b.UserID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO badges (user_id, key, set_at, set_by) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (user_id) DO UPDATE SET key = EXCLUDED.key, set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by`,
 			b.UserID, b.Key, utc(b.SetAt), b.SetBy); err != nil {
@@ -81,6 +86,15 @@ func (s *Store) RemoveBadge(ctx context.Context, userID string, fn func(devices.
 		if tag.RowsAffected() == 0 {
 			return callerError{fmt.Errorf("badge of %s: %w", userID, devices.ErrNotFound)}
 		}
+		if err := countBadgeChange(ctx, tx, userID); err != nil {
+			return err
+		}
 		return insertEvents(ctx, tx, ev)
 	})
+}
+
+// countBadgeChange adds one to the user's count of badge changes.
+func countBadgeChange(ctx context.Context, tx pgx.Tx, userID string) error {
+	_, err := tx.Exec(ctx, "UPDATE users SET badge_changes = badge_changes + 1 WHERE id = $1", userID)
+	return err
 }

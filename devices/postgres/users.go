@@ -11,7 +11,7 @@ import (
 )
 
 const userColumns = `id, username, username_key, first_name, last_name, employee_id, warehouse_id, language,
-	pin_hash, pin_change_required, status, deleted_at, created_at, updated_at`
+	pin_hash, pin_change_required, status, deleted_at, created_at, updated_at, badge_changes`
 
 // scanUser reads one row of userColumns.
 func scanUser(row pgx.CollectableRow) (devices.User, error) {
@@ -19,7 +19,7 @@ func scanUser(row pgx.CollectableRow) (devices.User, error) {
 	var employeeID *string
 	if err := row.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.FirstName, &u.LastName, &employeeID,
 		&u.WarehouseID, &u.Language, &u.PINHash, &u.PINChangeRequired, &u.Status, &u.DeletedAt,
-		&u.CreatedAt, &u.UpdatedAt); err != nil {
+		&u.CreatedAt, &u.UpdatedAt, &u.BadgeChanges); err != nil {
 		return u, err
 	}
 	u.EmployeeID = emptyIfNull(employeeID)
@@ -29,7 +29,8 @@ func scanUser(row pgx.CollectableRow) (devices.User, error) {
 	return u, nil
 }
 
-// userRow is u's values in the order of userColumns.
+// userRow is u's values in the order of userColumnNames (userColumns
+// but badge_changes, which only the badge changes write).
 func userRow(u devices.User) []any {
 	return []any{u.ID, u.Username, u.UsernameKey, u.FirstName, u.LastName, nullIfEmpty(u.EmployeeID),
 		u.WarehouseID, u.Language, u.PINHash, u.PINChangeRequired, string(u.Status), utcPtr(u.DeletedAt),

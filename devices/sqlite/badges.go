@@ -64,6 +64,11 @@ func (s *Store) SetBadge(ctx context.Context, b devices.Badge, fn func(devices.U
 		default:
 			replaced = old != b.Key
 		}
+		if old != b.Key {
+			if err := countBadgeChange(ctx, tx, b.UserID); err != nil {
+				return translate(ctx, op, err)
+			}
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO badges (user_id, key, set_at, set_by) VALUES (?, ?, ?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET key = excluded.key, set_at = excluded.set_at, set_by = excluded.set_by`,
 			b.UserID, b.Key, ts(b.SetAt), b.SetBy)
@@ -83,8 +88,14 @@ func (s *Store) RemoveBadge(ctx context.Context, userID string, fn func(devices.
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return fmt.Errorf("%s: %w", op, devices.ErrNotFound)
 		}
-		return nil
+		return translate(ctx, op, countBadgeChange(ctx, tx, userID))
 	})
+}
+
+// countBadgeChange adds one to the user's count of badge changes.
+func countBadgeChange(ctx context.Context, tx *sql.Tx, userID string) error {
+	_, err := tx.ExecContext(ctx, "UPDATE users SET badge_changes = badge_changes + 1 WHERE id = ?", userID)
+	return err
 }
 
 const custodyColumns = "session_id, device_id, user_id, warehouse_id, method, started_at, ended_at, end_reason, ended_by"

@@ -12,8 +12,12 @@ import (
 
 // This file keeps mobile device users.
 
-const userColumns = `id, username, username_key, first_name, last_name, employee_id, warehouse_id, language,
+// userWriteColumns are the columns a user's insert writes; userColumns
+// those read (badge_changes is written only by the badge changes).
+const userWriteColumns = `id, username, username_key, first_name, last_name, employee_id, warehouse_id, language,
 	pin_hash, pin_change_required, status, deleted_at, created_at, updated_at`
+
+const userColumns = userWriteColumns + `, badge_changes`
 
 func scanUser(sc scanner) (devices.User, error) {
 	var u devices.User
@@ -21,7 +25,7 @@ func scanUser(sc scanner) (devices.User, error) {
 	var deleted sql.NullInt64
 	var created, updated int64
 	if err := sc.Scan(&u.ID, &u.Username, &u.UsernameKey, &u.FirstName, &u.LastName, &employee, &u.WarehouseID,
-		&u.Language, &u.PINHash, &u.PINChangeRequired, &u.Status, &deleted, &created, &updated); err != nil {
+		&u.Language, &u.PINHash, &u.PINChangeRequired, &u.Status, &deleted, &created, &updated, &u.BadgeChanges); err != nil {
 		return u, err
 	}
 	u.EmployeeID = employee.String
@@ -34,7 +38,7 @@ func scanUser(sc scanner) (devices.User, error) {
 func fold(s string) string { return strings.ToLower(s) }
 
 // userArgs are the values of every column of users, in the order of
-// insertUser: userColumns followed by the *_fold copies.
+// insertUser: userWriteColumns followed by the *_fold copies.
 func userArgs(u devices.User) []any {
 	return []any{
 		u.ID, u.Username, u.UsernameKey, u.FirstName, u.LastName, nullString(u.EmployeeID), u.WarehouseID, u.Language,
@@ -43,7 +47,7 @@ func userArgs(u devices.User) []any {
 	}
 }
 
-const insertUser = `INSERT INTO users (` + userColumns + `, username_fold, first_fold, last_fold, employee_fold)
+const insertUser = `INSERT INTO users (` + userWriteColumns + `, username_fold, first_fold, last_fold, employee_fold)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateUsers inserts users and evs in one transaction: all or none.

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // Enrollment is a mobile manager's enrollment of a handheld with their
@@ -50,6 +51,10 @@ func (p *Policy) Enroll(ctx context.Context, in Enrollment) (Enrolled, error) {
 	a, err := p.passwordAttempt(ctx, kindEnroll, in.Email, in.ClientIP)
 	if err != nil {
 		return Enrolled{}, err
+	}
+	a.refused = func(d throttle.Decision) devices.Event {
+		return devices.Event{Actor: devices.ActorSystem, Action: "enroll.throttled", Subject: auditSubject(a.Subject),
+			Details: map[string]string{"verdict": string(d.Verdict), "remote_addr": in.ClientIP}}
 	}
 	release, _, err := p.begin(ctx, a)
 	if err != nil {

@@ -58,6 +58,9 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 		limits:    Limits(in.Settings.Throttle),
 		perSource: true,
 	}
+	a.refused = func(d throttle.Decision) devices.Event {
+		return throttledEvent("login.throttled", devices.DeviceActor(dev.ID), auditSubject(a.Subject), dev.WarehouseID, dev.ID, d)
+	}
 	release, _, err := p.begin(ctx, a)
 	if err != nil {
 		return LoginResult{}, err
@@ -238,6 +241,9 @@ func (p *Policy) ChangePIN(ctx context.Context, in PINChange) error {
 		limits:    Limits(in.Settings.Throttle),
 		perSource: true,
 	}
+	a.refused = func(d throttle.Decision) devices.Event {
+		return throttledEvent("pin.change_throttled", devices.UserActor(sess.UserID), devices.UserActor(sess.UserID), sess.WarehouseID, sess.DeviceID, d)
+	}
 	release, _, err := p.begin(ctx, a)
 	if err != nil {
 		return err
@@ -267,4 +273,12 @@ func (p *Policy) ChangePIN(ctx context.Context, in PINChange) error {
 		return unavailable("clear pin change", err)
 	}
 	return nil
+}
+
+// throttledEvent is the audit event of a device sign-in refused by the
+// throttle's check: the verdict (delay, user_locked, quarantined) and
+// the wait, 0 for a quarantine.
+func throttledEvent(action, actor, subject, warehouseID, deviceID string, d throttle.Decision) devices.Event {
+	return devices.Event{Actor: actor, Action: action, Subject: subject, WarehouseID: warehouseID, DeviceID: deviceID,
+		Details: map[string]string{"verdict": string(d.Verdict), "retry_after_s": strconv.Itoa(int(d.RetryAfter / time.Second))}}
 }

@@ -29,7 +29,7 @@ type ManagerSession struct {
 // is the client address with AddressLimits, the same "ip:" source as
 // enrollment, so both share the delays of an (email, address) pair and
 // the lock of an email. A refused check is audited
-// (manager.login.throttled).
+// (manager.login.throttled), once per delay or lock (auditRefusal).
 func (p *Policy) ManagerLogin(ctx context.Context, in ManagerLogin) (ManagerSession, error) {
 	if err := p.limitAddress(ctx, kindManager, in.ClientIP); err != nil {
 		return ManagerSession{}, err
@@ -43,11 +43,11 @@ func (p *Policy) ManagerLogin(ctx context.Context, in ManagerLogin) (ManagerSess
 		return ManagerSession{}, err
 	}
 	subject := auditSubject(a.Subject)
-	release, d, err := p.begin(ctx, a)
-	if errors.Is(err, ErrThrottled) || errors.Is(err, ErrQuarantined) {
-		p.audit(ctx, devices.Event{Actor: devices.ActorSystem, Action: "manager.login.throttled", Subject: subject,
-			Details: map[string]string{"verdict": string(d.Verdict), "remote_addr": in.ClientIP}})
+	a.refused = func(d throttle.Decision) devices.Event {
+		return devices.Event{Actor: devices.ActorSystem, Action: "manager.login.throttled", Subject: subject,
+			Details: map[string]string{"verdict": string(d.Verdict), "remote_addr": in.ClientIP}}
 	}
+	release, _, err := p.begin(ctx, a)
 	if err != nil {
 		return ManagerSession{}, err
 	}

@@ -120,6 +120,10 @@ type attempt struct {
 	throttle.Attempt
 	limits    throttle.Limits
 	perSource bool // claim the source too (a device: one PIN at a time)
+	// refused, when not nil, is the audit event of a refusal by the
+	// throttle's check (a delay, a lock, a quarantine): recorded once per
+	// delay, lock or quarantine hour (auditRefusal), not per attempt.
+	refused func(d throttle.Decision) devices.Event
 }
 
 // ClaimTTL is how long an attempt's claim outlives an instance that
@@ -167,9 +171,11 @@ func (p *Policy) begin(ctx context.Context, a attempt) (release func(), d thrott
 		return release, d, nil
 	case throttle.Quarantined:
 		release()
+		p.auditRefusal(ctx, a, d)
 		return nil, d, ErrQuarantined
 	case throttle.Delay, throttle.UserLocked:
 		release()
+		p.auditRefusal(ctx, a, d)
 		wait := d.RetryAfter
 		if wait <= 0 {
 			wait = LockedWait
@@ -178,6 +184,55 @@ func (p *Policy) begin(ctx context.Context, a attempt) (release func(), d thrott
 	}
 	release()
 	return nil, d, unavailable("throttle check", fmt.Errorf("unknown verdict %q", d.Verdict))
+}
+
+// RefusalAuditEvery is how often the refusals of a quarantined source
+// are audited while it keeps trying (a quarantine has no end to wait
+// for).
+const RefusalAuditEvery = time.Hour
+
+// RefusalAuditMin is the least time between two audited refusals of one
+// pair or subject: delays of a few seconds that follow one another are
+// one row a minute.
+const RefusalAuditMin = time.Minute
+
+// auditRefusal records a refusal by the throttle's check, once per
+// delay of a (subject, source) pair and once per lock of a subject (at
+// most once a minute either way), and once an hour per quarantined
+// source, on every instance sharing the
+// throttle's store: an attacker who keeps trying writes one row per
+// lock, not one per attempt. The once is a lease in the throttle's store
+// (Claim) under a key of its own ("r:" and the verdict's key, no
+// subject or source namespace), held until the refusal's wait ends and
+// never released. A store that cannot say is logged, and the row not
+// written: the refusal itself stands.
+func (p *Policy) auditRefusal(ctx context.Context, a attempt, d throttle.Decision) {
+	if a.refused == nil {
+		return
+	}
+	var key string
+	ttl := d.RetryAfter
+	switch d.Verdict {
+	case throttle.Quarantined:
+		key, ttl = "r:q|"+a.Source, RefusalAuditEvery
+	case throttle.UserLocked:
+		key = "r:l|" + a.Subject
+	default:
+		key = "r:d|" + a.Subject + "|" + a.Source
+	}
+	if ttl <= 0 {
+		ttl = LockedWait
+	}
+	dctx, cancel := Decided(ctx)
+	defer cancel()
+	first, err := p.throttle.Claim(dctx, []string{key}, rand.Text(), max(ttl, RefusalAuditMin))
+	if err != nil {
+		p.log.Warn("throttle refusal not audited", slog.String("kind", string(a.kind)), slog.Any("err", err))
+		return
+	}
+	if first {
+		p.audit(dctx, a.refused(d))
+	}
 }
 
 // hash runs verify (the registry's check of the secret) in the hashing

@@ -21,7 +21,7 @@ func TestActivityCoalesced(t *testing.T) {
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go h.be.store.Watch(ctx, func(e sessions.Event) {
+	go h.be.store.Watch(ctx, nil, func(e sessions.Event) {
 		if e.Kind == sessions.KindActivity {
 			mu.Lock()
 			counts[e.WarehouseID]++

@@ -353,8 +353,8 @@ func TestFanoutInstanceKilled(t *testing.T) {
 // KindEnded event is lost, as pub/sub may lose any message.
 type deafStore struct{ sessions.Store }
 
-func (d deafStore) Watch(ctx context.Context, fn func(sessions.Event)) error {
-	return d.Store.Watch(ctx, func(e sessions.Event) {
+func (d deafStore) Watch(ctx context.Context, ready func(reset bool), fn func(sessions.Event)) error {
+	return d.Store.Watch(ctx, ready, func(e sessions.Event) {
 		if e.Kind != sessions.KindEnded {
 			fn(e)
 		}

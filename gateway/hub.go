@@ -33,13 +33,11 @@ type hub struct {
 	presFlight map[*socket]struct{} // in the batch being marked
 	presDone   chan struct{}        // closed when that batch is marked
 
-	// events counts the fan-out events handled, so that tests can tell
-	// when this instance's watcher is subscribed.
-	events atomic.Int64
-
-	// The watcher's resyncs, for recheckLoop (recheck.go).
-	resync    chan struct{} // one waiting signal at most
-	resetSeen atomic.Bool   // a resync said the store lost its data
+	// The watcher's resyncs (calls of ready), for Watching and for
+	// recheckLoop (recheck.go).
+	subscribed atomic.Bool   // the watcher has subscribed at least once
+	resync     chan struct{} // one waiting signal at most
+	resetSeen  atomic.Bool   // a resync said the store lost its data
 }
 
 // socketRace is how long after its registration a socket is compared by
@@ -199,10 +197,7 @@ func (h *hub) count() int {
 // event handles one fan-out event from any instance. It never blocks:
 // every push only queues a frame.
 func (h *hub) event(e sessions.Event) {
-	h.events.Add(1)
 	switch e.Kind {
-	case sessions.KindResync:
-		h.resynced(e.Reset)
 	case sessions.KindEnded:
 		if e.Command == nil {
 			return

@@ -12,8 +12,8 @@ import (
 // it. Its command is queued for the device all the same, so the gateway
 // re-reads the queues of the sockets it holds:
 //
-//   - at once whenever the watcher has subscribed again (a KindResync
-//     event), so that what was missed meanwhile is delivered within
+//   - at once whenever the watcher has subscribed again (Watch calls
+//     ready), so that what was missed meanwhile is delivered within
 //     about a round trip per recheckBatch sockets of the link's return;
 //   - every RecheckEvery, for a push lost any other way.
 //
@@ -21,16 +21,18 @@ import (
 // each socket remembers the last logouts it queued, so one pushed live
 // and by a re-check goes out once.
 //
-// When the watcher says the store lost its data (Reset: Redis restarted
-// empty), every session and every queued logout is gone and there is
+// When the watcher says the store lost its data (ready's reset: Redis
+// restarted empty), every session and every queued logout is gone and there is
 // nothing to re-read: every socket is closed with 1001, and each device,
 // reconnecting, is told the truth by its welcome (no session).
 
 // recheckBatch is how many devices one PendingMany call carries.
 const recheckBatch = 500
 
-// resynced handles a KindResync event of the watcher without blocking.
+// resynced handles the watcher's ready call (it has subscribed, again
+// when not the first time) without blocking.
 func (h *hub) resynced(reset bool) {
+	h.subscribed.Store(true)
 	h.srv.metrics.resyncs.WithLabelValues(boolLabel(reset)).Inc()
 	if reset {
 		h.resetSeen.Store(true)

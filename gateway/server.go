@@ -290,8 +290,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	loops := []func(context.Context){
-		func(ctx context.Context) { _ = s.store.Watch(ctx, s.watched) },
-		s.probeFanout,
+		func(ctx context.Context) { _ = s.store.Watch(ctx, s.hub.resynced, s.watched) },
 		s.sweepLoop,
 		s.hub.recheckLoop,
 		s.hub.pingLoop,
@@ -336,30 +335,11 @@ func (s *Server) watched(e sessions.Event) {
 	s.reg.NoteCustodyEnd(end)
 }
 
-// Watching reports whether this instance's fan-out watcher is
-// subscribed: it has received at least one event. Until then a push
-// published elsewhere could miss this instance's sockets (pub/sub is at
-// most once), so readiness waits for it.
-func (s *Server) Watching() bool { return s.hub.events.Load() > 0 }
-
-// probeFanout publishes a probe event (a socket announcement with no
-// device, which every instance ignores) until this instance's watcher has
-// received an event, so that Watching turns true soon after Run starts.
-func (s *Server) probeFanout(ctx context.Context) {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	probe := sessions.Event{Kind: sessions.KindSocketOpened, Origin: s.cfg.InstanceID, SocketID: "probe"}
-	for !s.Watching() {
-		pctx, cancel := s.opContext()
-		_ = s.store.Publish(pctx, probe) // a failure is retried at the next tick
-		cancel()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+// Watching reports whether this instance's fan-out watcher has
+// subscribed (its Watch has called ready). Until then a push published
+// elsewhere could miss this instance's sockets (pub/sub is at most
+// once), so readiness waits for it.
+func (s *Server) Watching() bool { return s.hub.subscribed.Load() }
 
 func (s *Server) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.SweepEvery)

@@ -27,14 +27,6 @@ const (
 	// gateway coalesces them: at most a few per second per warehouse.
 	// Gateways ignore it.
 	KindActivity EventKind = "activity"
-	// KindResync is never published: Watch hands it to its own fn each
-	// time it has (re)subscribed, because events published while it was
-	// not subscribed are lost to it (the fan-out is at most once). The
-	// watcher re-reads from the store what it may have missed (the
-	// gateway: the pending logouts of every socket it holds). Reset says
-	// the store has lost its data since the watcher last saw it (a Redis
-	// restarted empty): every session and queued command is gone.
-	KindResync EventKind = "resync"
 )
 
 // Warning says a session ends soon (API.md `warning`, reason expires_soon).
@@ -54,8 +46,6 @@ type Event struct {
 	SocketID string    `json:"socket_id,omitempty"`
 	// WarehouseID is the warehouse of a KindActivity event.
 	WarehouseID string `json:"warehouse_id,omitempty"`
-	// Reset: a KindResync after the store lost its data.
-	Reset bool `json:"reset,omitempty"`
 }
 
 // PageRequest asks for one page of a warehouse's sessions.
@@ -152,11 +142,18 @@ type Fanout interface {
 	Publish(ctx context.Context, e Event) error
 	// Watch calls fn for every event published by any instance until ctx
 	// ends. It reconnects by itself; it returns only ctx's error. fn must
-	// not block for long. Each time it has subscribed (the first time
-	// and after every lost subscription) it calls fn with a KindResync
-	// event before any published one, with Reset set when the store's
-	// data was lost since the previous subscription.
-	Watch(ctx context.Context, fn func(Event)) error
+	// not block for long.
+	//
+	// Each time it has subscribed (the first time and after every lost
+	// subscription) it calls ready, when not nil, before fn hears any
+	// event published since: from then on nothing published is lost to
+	// it, but what was published while it was not subscribed is (the
+	// fan-out is at most once), so the watcher re-reads from the store
+	// what it may have missed. reset says the store has lost its data
+	// since the previous subscription (a Redis restarted empty): every
+	// session and queued command is gone. ready and fn are called on
+	// one goroutine, never at once, and must not block for long.
+	Watch(ctx context.Context, ready func(reset bool), fn func(Event)) error
 }
 
 // Sweeper ends what has expired.

@@ -16,8 +16,8 @@ type teeWatch struct {
 	also func(sessions.Event)
 }
 
-func (t teeWatch) Watch(ctx context.Context, fn func(sessions.Event)) error {
-	return t.Store.Watch(ctx, func(e sessions.Event) {
+func (t teeWatch) Watch(ctx context.Context, ready func(reset bool), fn func(sessions.Event)) error {
+	return t.Store.Watch(ctx, ready, func(e sessions.Event) {
 		fn(e)
 		t.also(e)
 	})

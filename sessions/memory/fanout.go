@@ -2,7 +2,7 @@ package memory
 
 import (
 	"context"
-	"fmt"
+
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -39,7 +39,7 @@ func (f *fanout) publish(ev sessions.Event) {
 	}
 }
 
-func (f *fanout) watch(ctx context.Context, fn func(sessions.Event)) error {
+func (f *fanout) watch(ctx context.Context, ready func(bool), fn func(sessions.Event)) error {
 	sub := &subscriber{ch: make(chan sessions.Event, f.buffer)}
 	f.mu.Lock()
 	if f.subs == nil {
@@ -53,8 +53,10 @@ func (f *fanout) watch(ctx context.Context, fn func(sessions.Event)) error {
 		f.mu.Unlock()
 	}()
 	// Subscribed: in process the subscription is never lost, so this is
-	// the only resync, and the data is never lost under it.
-	fn(sessions.Event{Kind: sessions.KindResync})
+	// the only ready, and the data is never lost under it.
+	if ready != nil {
+		ready(false)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -84,20 +86,17 @@ func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
 	if err := live(ctx); err != nil {
 		return err
 	}
-	if e.Kind == sessions.KindResync {
-		return fmt.Errorf("publish event: %w: resync is never published", sessions.ErrInvalid)
-	}
 	s.fan.publish(e)
 	return nil
 }
 
-// Watch calls fn, in the caller's goroutine, with one KindResync event
-// once it is subscribed, then for every event published on this store
+// Watch calls ready (with reset false), in the caller's goroutine, once
+// it is subscribed, and fn then for every event published on this store
 // (by Publish and by every end, warning and sweep) until ctx ends, and
 // returns ctx's error. Events are buffered per watcher
 // (Options.WatchBuffer); beyond that they are dropped for that watcher.
-func (s *Store) Watch(ctx context.Context, fn func(sessions.Event)) error {
-	return s.fan.watch(ctx, fn)
+func (s *Store) Watch(ctx context.Context, ready func(reset bool), fn func(sessions.Event)) error {
+	return s.fan.watch(ctx, ready, fn)
 }
 
 // Dropped counts the events watchers missed because their buffer was

@@ -26,13 +26,14 @@ func TestSlowWatcherDropsNotBlocks(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		st.Watch(ctx, func(sessions.Event) {
+		stuck := func() {
 			select {
 			case received <- struct{}{}:
 			default:
 			}
 			<-release // stuck until the test lets go
-		})
+		}
+		st.Watch(ctx, func(bool) { stuck() }, func(sessions.Event) { stuck() })
 	}()
 	// Wait until the watcher is registered and stuck in fn.
 	for i := 0; ; i++ {

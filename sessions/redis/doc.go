@@ -151,7 +151,7 @@
 // queue is the truth, read when a device (re)connects and by the
 // gateway's re-check of its sockets (PendingMany, one pipeline per
 // batch). Each time Watch has subscribed it reads P{g}epoch (writing a
-// random one when missing) and hands fn a KindResync event, with Reset
+// random one when missing) and calls ready, with reset
 // when the value is not the one it read before: a Redis that restarted
 // without its data has lost the key with everything else.
 //

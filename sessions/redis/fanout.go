@@ -21,9 +21,6 @@ import (
 // channel Prefix+"events". Pub/sub is at most once: whatever must not be
 // lost (logout commands) is also queued per device.
 func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
-	if e.Kind == sessions.KindResync {
-		return fmt.Errorf("publish event: %w: resync is never published", sessions.ErrInvalid)
-	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("publish event: %w", err)
@@ -47,15 +44,18 @@ const (
 
 // Watch calls fn for every event published by any instance until ctx
 // ends, on the caller's goroutine. Each time it has subscribed it first
-// reads the store's epoch and calls fn with a KindResync event (Reset
-// when the epoch is not the one it read before: Redis lost its data).
+// reads the store's epoch and calls ready (reset when the epoch is not
+// the one it read before: Redis lost its data).
 // When the subscription fails it subscribes again after a jittered
 // backoff (50 ms doubling to 1 s); it returns only ctx's error.
-func (s *Store) Watch(ctx context.Context, fn func(sessions.Event)) error {
+func (s *Store) Watch(ctx context.Context, ready func(reset bool), fn func(sessions.Event)) error {
+	if ready == nil {
+		ready = func(bool) {}
+	}
 	backoff := watchMinBackoff
 	epoch := ""
 	for {
-		subscribed, err := s.watchOnce(ctx, &epoch, fn)
+		subscribed, err := s.watchOnce(ctx, &epoch, ready, fn)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -80,7 +80,7 @@ func (s *Store) Watch(ctx context.Context, fn func(sessions.Event)) error {
 // ends. subscribed tells whether the subscription was confirmed. epoch
 // is the store's epoch as this Watch last read it ("" before the first
 // read).
-func (s *Store) watchOnce(ctx context.Context, epoch *string, fn func(sessions.Event)) (subscribed bool, err error) {
+func (s *Store) watchOnce(ctx context.Context, epoch *string, ready func(bool), fn func(sessions.Event)) (subscribed bool, err error) {
 	ps := s.c.Subscribe(ctx, s.channel)
 	// go-redis does not watch ctx while it blocks on a read: close the
 	// subscription when ctx ends so that Watch returns at once.
@@ -103,7 +103,7 @@ func (s *Store) watchOnce(ctx context.Context, epoch *string, fn func(sessions.E
 		s.log.WarnContext(ctx, "sessions/redis: the store's data was lost (Redis restarted empty?): every session has ended")
 	}
 	*epoch = cur
-	fn(sessions.Event{Kind: sessions.KindResync, Reset: reset})
+	ready(reset)
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, watchIdle)
 		if err != nil {
@@ -128,9 +128,6 @@ func (s *Store) watchOnce(ctx context.Context, epoch *string, fn func(sessions.E
 		if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
 			s.log.WarnContext(ctx, "sessions/redis: dropping a malformed event", "err", err)
 			continue
-		}
-		if e.Kind == sessions.KindResync {
-			continue // never published; one that is was not ours to send
 		}
 		fn(e)
 	}

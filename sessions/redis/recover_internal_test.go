@@ -87,25 +87,19 @@ func TestWatchResubscribes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	got := make(chan sessions.Event, 100)
-	resyncs := make(chan sessions.Event, 10)
+	resyncs := make(chan bool, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- st.Watch(ctx, func(e sessions.Event) {
-			if e.Kind == sessions.KindResync {
-				resyncs <- e
-				return
-			}
-			got <- e
-		})
+		done <- st.Watch(ctx, func(reset bool) { resyncs <- reset }, func(e sessions.Event) { got <- e })
 	}()
-	nextResync := func() sessions.Event {
+	nextResync := func() (reset bool) {
 		t.Helper()
 		select {
-		case e := <-resyncs:
-			return e
+		case reset := <-resyncs:
+			return reset
 		case <-time.After(5 * time.Second):
-			t.Fatal("no resync event within 5s of subscribing")
-			return sessions.Event{}
+			t.Fatal("no ready call within 5s of subscribing")
+			return false
 		}
 	}
 
@@ -132,8 +126,8 @@ func TestWatchResubscribes(t *testing.T) {
 		}
 	}
 	publishUntil("before")
-	if e := nextResync(); e.Reset {
-		t.Errorf("first resync = %+v; want no reset", e)
+	if reset := nextResync(); reset {
+		t.Errorf("first ready: reset = true; want no reset")
 	}
 
 	// Kill only this test's subscriber connection.
@@ -159,8 +153,8 @@ func TestWatchResubscribes(t *testing.T) {
 	}
 	kill()
 	publishUntil("after")
-	if e := nextResync(); e.Reset {
-		t.Errorf("resync after a lost subscription = %+v; want no reset (the data is there)", e)
+	if reset := nextResync(); reset {
+		t.Errorf("ready after a lost subscription: reset = true; want no reset (the data is there)")
 	}
 
 	// The data goes (its epoch with it) while the subscription is down.
@@ -169,8 +163,8 @@ func TestWatchResubscribes(t *testing.T) {
 	}
 	kill()
 	publishUntil("after the reset")
-	if e := nextResync(); !e.Reset {
-		t.Errorf("resync after the data was lost = %+v; want Reset", e)
+	if reset := nextResync(); !reset {
+		t.Errorf("ready after the data was lost: reset = false; want reset")
 	}
 
 	cancel()

@@ -104,8 +104,5 @@ func testErrorContract(t *testing.T, h Harness) {
 				t.Errorf("Create(%s) = %v; want ErrInvalid", tt.name, err)
 			}
 		}
-		if err := e.st.Publish(ctx, sessions.Event{Kind: sessions.KindResync}); !errors.Is(err, sessions.ErrInvalid) {
-			t.Errorf("Publish(resync) = %v; want ErrInvalid (only Watch makes one)", err)
-		}
 	})
 }

@@ -1141,22 +1141,23 @@ func testWatchPeers(t *testing.T, h Harness) {
 	}
 }
 
-// testWatchResync: a Watch says it has subscribed with one KindResync
-// event (no reset: the store has its data) before anything published.
+// testWatchResync: a Watch says it has subscribed by calling ready once
+// (no reset: the store has its data) before anything published.
 func testWatchResync(t *testing.T, h Harness) {
 	e := newStoreEnv(t, h)
 	w := startWatch(t, e.peer(0))
+	w.until(t, e.peer(0)) // a published event heard after ready
 	w.mu.Lock()
-	evs := slices.Clone(w.events)
+	readies := slices.Clone(w.readies)
 	w.mu.Unlock()
-	if len(evs) == 0 || evs[0].Kind != sessions.KindResync {
-		t.Fatalf("Watch() first event = %+v; want a resync before anything published", evs)
+	if len(readies) == 0 || readies[0].before != 0 {
+		t.Fatalf("Watch() readies = %+v; want ready before anything published", readies)
 	}
-	if evs[0].Reset {
-		t.Errorf("Watch() first resync has Reset; want false (the store has lost nothing)")
+	if readies[0].reset {
+		t.Errorf("Watch() first ready has reset; want false (the store has lost nothing)")
 	}
-	if n := countKind(evs, sessions.KindResync); n != 1 {
-		t.Errorf("Watch() gave %d resync events on a subscription never lost; want 1", n)
+	if n := len(readies); n != 1 {
+		t.Errorf("Watch() called ready %d times on a subscription never lost; want 1", n)
 	}
 }
 

@@ -10,71 +10,85 @@ import (
 	"github.com/floorgate/floorgate/sessions"
 )
 
-// probeOrigin marks the suite's own probe and marker events.
-const probeOrigin = "sessionstest-probe"
+// markerKind and markerOrigin mark the suite's own marker events.
+const (
+	markerKind   sessions.EventKind = "sessionstest_marker"
+	markerOrigin string             = "sessionstest"
+)
+
+// ready is one call of a Watch's ready callback.
+type ready struct {
+	reset  bool
+	before int // how many events fn had received when it was called
+}
 
 // watcher runs one Store.Watch and records what it receives.
 type watcher struct {
-	mu     sync.Mutex
-	events []sessions.Event
-	cursor int // events before it were returned by until
-	notify chan struct{}
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-	err    error
+	mu      sync.Mutex
+	events  []sessions.Event
+	readies []ready
+	cursor  int // events before it were returned by until
+	notify  chan struct{}
+	cancel  context.CancelFunc
+	done    chan error
+	once    sync.Once
+	err     error
 }
 
 // startWatch runs st.Watch until the test ends and returns once the
-// watcher is known to receive: it publishes probes until one arrives, so
-// that a backend whose subscription starts asynchronously (Redis) does
-// not miss the test's first events.
+// watcher is known to receive: once Watch has called ready, so that a
+// backend whose subscription starts asynchronously (Redis) does not miss
+// the test's first events.
 func startWatch(t *testing.T, st sessions.Store) *watcher {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watcher{notify: make(chan struct{}, 1), cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		w.done <- st.Watch(ctx, func(ev sessions.Event) {
+		w.done <- st.Watch(ctx, func(reset bool) {
+			w.mu.Lock()
+			w.readies = append(w.readies, ready{reset: reset, before: len(w.events)})
+			w.mu.Unlock()
+			w.wake()
+		}, func(ev sessions.Event) {
 			w.mu.Lock()
 			w.events = append(w.events, ev)
 			w.mu.Unlock()
-			select {
-			case w.notify <- struct{}{}:
-			default:
-			}
+			w.wake()
 		})
 	}()
 	t.Cleanup(func() { w.stop(t) })
 
-	id := rand.Text()
-	deadline := time.Now().Add(waitLimit)
-	for time.Now().Before(deadline) {
-		if err := st.Publish(context.Background(), probeEvent(id)); err != nil {
-			t.Fatalf("Publish(probe) = %v", err)
-		}
-		if w.wait(50*time.Millisecond, func(ev sessions.Event) bool { return isProbe(ev, id) }) {
-			w.mu.Lock()
-			w.cursor = len(w.events)
-			w.mu.Unlock()
+	timer := time.NewTimer(waitLimit)
+	defer timer.Stop()
+	for {
+		w.mu.Lock()
+		subscribed := len(w.readies) > 0
+		w.cursor = len(w.events)
+		w.mu.Unlock()
+		if subscribed {
 			return w
 		}
+		select {
+		case <-w.notify:
+		case <-timer.C:
+			t.Fatalf("Watch() did not call ready within %v", waitLimit)
+		}
 	}
-	t.Fatalf("Watch() received no probe within %v", waitLimit)
-	return nil
 }
 
-func probeEvent(id string) sessions.Event {
-	return sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: "probe", Origin: probeOrigin, SocketID: id}
+func (w *watcher) wake() {
+	select {
+	case w.notify <- struct{}{}:
+	default:
+	}
 }
 
-func isProbe(ev sessions.Event, id string) bool {
-	return ev.Kind == sessions.KindSocketOpened && ev.Origin == probeOrigin && (id == "" || ev.SocketID == id)
+func markerEvent(id string) sessions.Event {
+	return sessions.Event{Kind: markerKind, Origin: markerOrigin, SocketID: id}
 }
 
-// wait reports whether an event matching pred arrives within d.
-func (w *watcher) wait(d time.Duration, pred func(sessions.Event) bool) bool {
-	_, ok := w.find(d, pred)
-	return ok
+func isMarker(ev sessions.Event, id string) bool {
+	return ev.Kind == markerKind && ev.Origin == markerOrigin && (id == "" || ev.SocketID == id)
 }
 
 func (w *watcher) find(d time.Duration, pred func(sessions.Event) bool) (sessions.Event, bool) {
@@ -109,26 +123,26 @@ func (w *watcher) waitFor(t *testing.T, what string, pred func(sessions.Event) b
 }
 
 // until publishes a marker through st and returns the events received
-// since the previous call, up to the marker, without probes. Everything
+// since the previous call, up to the marker, without markers. Everything
 // published before until was called arrives before the marker.
 func (w *watcher) until(t *testing.T, st sessions.Store) []sessions.Event {
 	t.Helper()
 	id := rand.Text()
-	if err := st.Publish(context.Background(), probeEvent(id)); err != nil {
+	if err := st.Publish(context.Background(), markerEvent(id)); err != nil {
 		t.Fatalf("Publish(marker) = %v", err)
 	}
-	w.waitFor(t, "marker", func(ev sessions.Event) bool { return isProbe(ev, id) })
+	w.waitFor(t, "marker", func(ev sessions.Event) bool { return isMarker(ev, id) })
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []sessions.Event
 	i := w.cursor
 	for ; i < len(w.events); i++ {
 		ev := w.events[i]
-		if isProbe(ev, id) {
+		if isMarker(ev, id) {
 			i++
 			break
 		}
-		if !isProbe(ev, "") && ev.Kind != sessions.KindResync {
+		if !isMarker(ev, "") {
 			out = append(out, ev)
 		}
 	}

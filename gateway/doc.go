@@ -19,7 +19,7 @@
 //   - Introspection, answered from the session store and the registry's
 //     service-key cache, with no database read per call.
 //   - The socket table (hub.go): one socket per device on this instance,
-//     and across instances through KindSocketOpened announcements whose
+//     and across instances through socket_opened announcements (kindSocketOpened) whose
 //     socket ids are time-ordered, so that the newer socket wins even
 //     with clock skew (socketRace); pushes from the fan-out; presence in
 //     batches.

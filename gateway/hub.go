@@ -40,6 +40,11 @@ type hub struct {
 	resetSeen  atomic.Bool   // a resync said the store lost its data
 }
 
+// kindSocketOpened is the gateway's own fan-out event: DeviceID opened a
+// socket on instance Origin with connection id Ref; any other instance
+// holding an older socket of that device closes it with 4409.
+const kindSocketOpened sessions.EventKind = "socket_opened"
+
 // socketRace is how long after its registration a socket is compared by
 // id with another instance's announced socket of the same device; after
 // it, any announcement replaces it.
@@ -214,7 +219,7 @@ func (h *hub) event(e sessions.Event) {
 		}
 	case sessions.KindDeviceRevoked:
 		h.revoked(e.DeviceID)
-	case sessions.KindSocketOpened:
+	case kindSocketOpened:
 		// Our own sockets replace each other in register. Another
 		// instance's socket replaces ours when ours is older than
 		// socketRace (the announcement is news: that socket is newer,
@@ -224,7 +229,7 @@ func (h *hub) event(e sessions.Event) {
 		if e.Origin == h.srv.cfg.InstanceID {
 			return
 		}
-		if s := h.get(e.DeviceID); s != nil && (s.id < e.SocketID || h.srv.now().Sub(s.registered) > socketRace) {
+		if s := h.get(e.DeviceID); s != nil && (s.id < e.Ref || h.srv.now().Sub(s.registered) > socketRace) {
 			s.close(closeReplaced, "replaced by a newer socket")
 		}
 	}

@@ -207,7 +207,7 @@ func TestSocketAnnouncedElsewhere(t *testing.T) {
 	h := newHarness(t)
 	d := h.enroll("S21-5500")
 	c, _ := h.connect(h.ts.URL, d)
-	older := sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: d.id, Origin: "gw_other", SocketID: "ws_0"}
+	older := sessions.Event{Kind: kindSocketOpened, DeviceID: d.id, Origin: "gw_other", Ref: "ws_0"}
 	h.srv.hub.event(older)
 	if got := h.srv.Sockets(); got != 1 {
 		t.Fatalf("Sockets() after an older socket was announced = %d; want 1", got)

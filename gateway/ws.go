@@ -237,7 +237,7 @@ func (s *socket) greet() error {
 	srv := s.srv
 	ctx, cancel := srv.opContext()
 	defer cancel()
-	if err := srv.store.Publish(ctx, sessions.Event{Kind: sessions.KindSocketOpened, DeviceID: s.deviceID, Origin: srv.cfg.InstanceID, SocketID: s.id}); err != nil {
+	if err := srv.store.Publish(ctx, sessions.Event{Kind: kindSocketOpened, DeviceID: s.deviceID, Origin: srv.cfg.InstanceID, Ref: s.id}); err != nil {
 		return fmt.Errorf("publish socket opened: %w", err)
 	}
 	list, err := srv.store.ByDevice(ctx, s.deviceID)

@@ -5,27 +5,23 @@ import (
 	"time"
 )
 
-// EventKind names what a fan-out Event carries.
+// EventKind names what a fan-out Event carries. The store publishes
+// KindEnded and KindWarning itself; the other kinds are its callers',
+// carried as they are (a caller may define kinds of its own).
 type EventKind string
 
 const (
-	// KindEnded: a session ended; Command is set. Every instance pushes
-	// the logout to the device if it holds its socket.
+	// KindEnded: a session ended; Command is set (the logout queued for
+	// the device).
 	KindEnded EventKind = "ended"
 	// KindWarning: a session's absolute end is near; Warning is set.
 	KindWarning EventKind = "warning"
-	// KindDeviceRevoked: DeviceID's enrollment was revoked; its socket
-	// closes with 4403 wherever it is.
+	// KindDeviceRevoked: DeviceID's enrollment was revoked (every session
+	// of it has ended or is ending).
 	KindDeviceRevoked EventKind = "device_revoked"
-	// KindSocketOpened: DeviceID opened a socket on instance Origin with
-	// connection SocketID; any other instance holding an older socket of
-	// that device closes it with 4409.
-	KindSocketOpened EventKind = "socket_opened"
 	// KindActivity: something changed in warehouse WarehouseID that the
 	// admin console's live pages show (a login, a logout delivered or
-	// acknowledged, a device coming online or going offline). The
-	// gateway coalesces them: at most a few per second per warehouse.
-	// Gateways ignore it.
+	// acknowledged, a device coming online or going offline).
 	KindActivity EventKind = "activity"
 )
 
@@ -36,14 +32,18 @@ type Warning struct {
 	At        time.Time `json:"at"` // when the session ends
 }
 
-// Event is one message of the fan-out to every gateway instance.
+// Event is one message of the fan-out to every instance.
 type Event struct {
 	Kind     EventKind `json:"kind"`
 	Command  *Command  `json:"command,omitempty"`
 	Warning  *Warning  `json:"warning,omitempty"`
 	DeviceID string    `json:"device_id,omitempty"`
-	Origin   string    `json:"origin,omitempty"`
-	SocketID string    `json:"socket_id,omitempty"`
+	// Origin names the instance that published the event, when its kind
+	// needs it; Ref is an id of the publisher's own (the gateway: the
+	// socket it announces). Its JSON name is the one instances already
+	// running use.
+	Origin string `json:"origin,omitempty"`
+	Ref    string `json:"socket_id,omitempty"`
 	// WarehouseID is the warehouse of a KindActivity event.
 	WarehouseID string `json:"warehouse_id,omitempty"`
 }

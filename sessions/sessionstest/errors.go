@@ -40,7 +40,7 @@ func calls(ctx context.Context, st sessions.Store) map[string]error {
 	errs["MarkOnline"] = st.MarkOnline(ctx, "origin", []string{n.DeviceID}, time.Minute)
 	errs["MarkOffline"] = st.MarkOffline(ctx, "origin", n.DeviceID)
 	_, errs["Online"] = st.Online(ctx, []string{n.DeviceID})
-	errs["Publish"] = st.Publish(ctx, sessions.Event{Kind: sessions.KindSocketOpened, Origin: "origin", SocketID: "contract"})
+	errs["Publish"] = st.Publish(ctx, sessions.Event{Kind: callerKind, Origin: "origin", Ref: "contract"})
 	_, errs["Sweep"] = st.Sweep(ctx)
 	return errs
 }

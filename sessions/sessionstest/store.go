@@ -1116,7 +1116,7 @@ func testWatchPeers(t *testing.T, h Harness) {
 	w2 := startWatch(t, e.peer(2))
 	evs := []sessions.Event{
 		{Kind: sessions.KindDeviceRevoked, DeviceID: "d1"},
-		{Kind: sessions.KindSocketOpened, DeviceID: "d2", Origin: "gw-a", SocketID: "sock-1"},
+		{Kind: callerKind, DeviceID: "d2", Origin: "gw-a", Ref: "sock-1"},
 		{Kind: sessions.KindWarning, Warning: &sessions.Warning{SessionID: "ses_x", DeviceID: "d3", At: e.clock.Now()}},
 	}
 	for _, ev := range evs {
@@ -1129,8 +1129,8 @@ func testWatchPeers(t *testing.T, h Harness) {
 			return ev.Kind == sessions.KindDeviceRevoked && ev.DeviceID == "d1"
 		})
 		_ = got
-		w.waitFor(t, "socket_opened", func(ev sessions.Event) bool {
-			return ev.Kind == sessions.KindSocketOpened && ev.DeviceID == "d2" && ev.Origin == "gw-a" && ev.SocketID == "sock-1"
+		w.waitFor(t, "caller's kind", func(ev sessions.Event) bool {
+			return ev.Kind == callerKind && ev.DeviceID == "d2" && ev.Origin == "gw-a" && ev.Ref == "sock-1"
 		})
 		ev := w.waitFor(t, "warning", func(ev sessions.Event) bool {
 			return ev.Kind == sessions.KindWarning && ev.Warning != nil && ev.Warning.SessionID == "ses_x"

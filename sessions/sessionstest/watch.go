@@ -10,6 +10,10 @@ import (
 	"github.com/floorgate/floorgate/sessions"
 )
 
+// callerKind is a kind the store does not know (a caller's own): it is
+// carried as it is.
+const callerKind sessions.EventKind = "sessionstest_caller"
+
 // markerKind and markerOrigin mark the suite's own marker events.
 const (
 	markerKind   sessions.EventKind = "sessionstest_marker"
@@ -84,11 +88,11 @@ func (w *watcher) wake() {
 }
 
 func markerEvent(id string) sessions.Event {
-	return sessions.Event{Kind: markerKind, Origin: markerOrigin, SocketID: id}
+	return sessions.Event{Kind: markerKind, Origin: markerOrigin, Ref: id}
 }
 
 func isMarker(ev sessions.Event, id string) bool {
-	return ev.Kind == markerKind && ev.Origin == markerOrigin && (id == "" || ev.SocketID == id)
+	return ev.Kind == markerKind && ev.Origin == markerOrigin && (id == "" || ev.Ref == id)
 }
 
 func (w *watcher) find(d time.Duration, pred func(sessions.Event) bool) (sessions.Event, bool) {

@@ -102,6 +102,8 @@ func (a *API) routeTable() []route {
 		{Method: "GET", Path: "/managers/{id}", Tag: "managers", Summary: "Read a manager account", Status: ok, Resp: devices.Manager{}, h: a.getManager},
 		{Method: "PATCH", Path: "/managers/{id}", Tag: "managers", Summary: "Change a manager account (another manager's password: admins only; one's own: with current_password; a new password ends the account's other sign-ins)", Body: ManagerPatchRequest{}, Status: ok, Resp: devices.Manager{}, Errors: []int{conflict}, h: a.patchManager},
 		{Method: "DELETE", Path: "/managers/{id}", Tag: "managers", Summary: "Delete a manager account", Status: none, Errors: []int{conflict}, h: a.deleteManager},
+		{Method: "GET", Path: "/managers/{id}/data-export", Tag: "managers", Summary: "Download what Floorgate holds about a manager, as a JSON attachment (admins; audited): the record, roles and their warehouses, the invitation's state and the audit events about them; never a hash",
+			Status: ok, Resp: ManagerDataExport{}, h: a.exportManagerData},
 		{Method: "POST", Path: "/managers/{id}/unlock", Tag: "managers", Summary: "Clear the sign-in throttle of a manager", Status: ok, Resp: devices.Manager{}, h: a.unlockManager},
 
 		{Method: "GET", Path: "/users", Tag: "users", Summary: "List mobile users", Query: with(userFilterParams, pageParams), Status: ok, Resp: devices.User{}, List: true, h: a.listUsers},
@@ -121,6 +123,8 @@ func (a *API) routeTable() []route {
 		{Method: "POST", Path: "/users/{id}/restore", Tag: "users", Summary: "Restore a deleted user within 30 days", Status: ok, Resp: UserActionResponse{}, Errors: []int{conflict}, h: a.userLifecycle(a.reg.RestoreUser, "")},
 		{Method: "POST", Path: "/users/{id}/unlock", Tag: "users", Summary: "Clear the user's PIN throttles", Status: ok, Resp: UserActionResponse{}, h: a.unlockUser},
 		{Method: "POST", Path: "/users/{id}/logout", Tag: "users", Summary: "End all the user's sessions", Status: ok, Resp: UserActionResponse{}, h: a.logoutUser},
+		{Method: "GET", Path: "/users/{id}/data-export", Tag: "users", Summary: "Download what Floorgate holds about a mobile user, as a JSON attachment (admins; audited): the record, badge (never its value), warehouse, the devices used and the sessions from custody, and the audit events about them; never a hash",
+			Status: ok, Resp: UserDataExport{}, h: a.exportUserData},
 		{Method: "GET", Path: "/users/{id}/badge", Tag: "users", Summary: "Whether the user has a badge, set when and by whom (never its value)", Status: ok, Resp: BadgeView{}, h: a.getBadge},
 		{Method: "PUT", Path: "/users/{id}/badge", Tag: "users", Summary: "Set or replace the user's badge (kept as a keyed hash); replacing ends the sessions the old badge opened",
 			Body: SetBadgeRequest{}, Status: ok, Resp: BadgeActionResponse{}, Errors: []int{conflict}, h: a.setBadge},

@@ -394,6 +394,18 @@ func TestEveryRoute(t *testing.T) {
 		e.expect(200, "", "POST", "/password-reset", LinkRequest{Token: linkToken(t, &il, "/reset-password"), Password: "Routes-Horse-6-Battery"})
 		e.expect(202, "", "POST", "/forgot-password", ForgotPasswordRequest{Email: "routes-inv@example.com"})
 
+		// A person's data (admins).
+		var ud UserDataExport
+		e.expect(200, "admin", "GET", "/users/"+u.ID+"/data-export", nil).decode(t, &ud)
+		if ud.User.ID != u.ID || len(ud.Sessions) != 1 {
+			t.Errorf("user data export = %+v; want the user and the custody record", ud)
+		}
+		var md ManagerDataExport
+		e.expect(200, "admin", "GET", "/managers/"+cm.ID+"/data-export", nil).decode(t, &md)
+		if md.Manager.ID != cm.ID || len(md.Events) == 0 {
+			t.Errorf("manager data export = %+v; want the manager and their events", md)
+		}
+
 		for _, rt := range e.api.routes {
 			if k := rt.Method + " " + BasePath + rt.Path; !cov.seen[k] {
 				t.Errorf("route %s was not driven", k)

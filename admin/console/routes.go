@@ -64,6 +64,7 @@ func (c *Console) routes() []route {
 		{Method: "POST", Path: "/users/{id}/logout", API: []string{"POST /users/{id}/logout"}, h: c.userAction("logout")},
 		{Method: "POST", Path: "/users/{id}/reset-pin", API: []string{"POST /users/{id}/reset-pin"}, h: c.resetPIN},
 		{Method: "POST", Path: "/users/{id}/badge", API: []string{"PUT /users/{id}/badge"}, h: c.setBadge},
+		{Method: "GET", Path: "/users/{id}/data-export", API: []string{"GET /users/{id}/data-export"}, h: c.exportData("/users/")},
 		{Method: "POST", Path: "/users/{id}/badge/remove", API: []string{"DELETE /users/{id}/badge"}, h: c.userAction("badge/remove")},
 
 		{Method: "GET", Path: "/devices", API: []string{"GET /devices"}, h: c.devices},
@@ -85,6 +86,7 @@ func (c *Console) routes() []route {
 		{Method: "POST", Path: "/managers/{id}/invitation", API: []string{"POST /managers/{id}/invitation", "GET /managers/{id}"}, h: c.resendInvitation},
 		{Method: "POST", Path: "/managers/{id}/invitation/revoke", API: []string{"DELETE /managers/{id}/invitation"}, h: c.revokeInvitation},
 		{Method: "POST", Path: "/managers/{id}/reset-link", API: []string{"POST /managers/{id}/reset-link", "GET /managers/{id}"}, h: c.sendResetLink},
+		{Method: "GET", Path: "/managers/{id}/data-export", API: []string{"GET /managers/{id}/data-export"}, h: c.exportData("/managers/")},
 		{Method: "POST", Path: "/managers/{id}/unlock", API: []string{"POST /managers/{id}/unlock"}, h: c.unlockManager},
 
 		{Method: "GET", Path: "/warehouses", API: []string{"GET /warehouses"}, h: c.warehouses},

@@ -344,6 +344,15 @@ func (c *Console) exportUsers(w http.ResponseWriter, r *http.Request, s *session
 	return c.download(w, r, s.token, "/users/export?"+api.Encode())
 }
 
+// exportData downloads a user's or a manager's data (admins; the API
+// refuses anyone else and audits the download) as the API's JSON
+// attachment; base is "/users/" or "/managers/".
+func (c *Console) exportData(base string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, s *session) error {
+		return c.download(w, r, s.token, base+url.PathEscape(r.PathValue("id"))+"/data-export")
+	}
+}
+
 // setBadge sets or replaces the user's badge from the badge form; the
 // value is never shown back, not even in a refused form.
 func (c *Console) setBadge(w http.ResponseWriter, r *http.Request, s *session) error {

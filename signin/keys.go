@@ -100,8 +100,16 @@ func Limits(t devices.Throttle) throttle.Limits {
 		DeviceWindow:      sec(t.DeviceWindowS),
 		SprayUsers:        t.SprayUsers,
 		SprayWindow:       sec(t.SprayWindowS),
+		SprayHold:         SprayHold,
 	}
 }
+
+// SprayHold is how long a warehouse's spray alarm (spray_users distinct
+// usernames failing within spray_window_s) tightens the limits of every
+// PIN sign-in in that warehouse (throttle.Tighten): pair_free_failures,
+// user_failures and device_failures halve, a user's lock lasts twice as
+// long. The alarm is raised, audited and logged at most once per hold.
+const SprayHold = time.Hour
 
 // MaxUserLock is the longest a repeated timed lock of a user or a
 // manager grows to (each lasts twice the one before).
@@ -121,6 +129,6 @@ const MaxUserLock = 4 * time.Hour
 // from where they are.
 func AddressLimits(l throttle.Limits) throttle.Limits {
 	l.DeviceFailures, l.DeviceWindow = 0, 0
-	l.SprayUsers, l.SprayWindow = 0, 0
+	l.SprayUsers, l.SprayWindow, l.SprayHold = 0, 0, 0
 	return l
 }

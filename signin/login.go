@@ -277,8 +277,12 @@ func (p *Policy) ChangePIN(ctx context.Context, in PINChange) error {
 
 // throttledEvent is the audit event of a device sign-in refused by the
 // throttle's check: the verdict (delay, user_locked, quarantined) and
-// the wait, 0 for a quarantine.
+// the wait, 0 for a quarantine, and whether a spray alarm's tightened
+// limits decided it.
 func throttledEvent(action, actor, subject, warehouseID, deviceID string, d throttle.Decision) devices.Event {
-	return devices.Event{Actor: actor, Action: action, Subject: subject, WarehouseID: warehouseID, DeviceID: deviceID,
-		Details: map[string]string{"verdict": string(d.Verdict), "retry_after_s": strconv.Itoa(int(d.RetryAfter / time.Second))}}
+	details := map[string]string{"verdict": string(d.Verdict), "retry_after_s": strconv.Itoa(int(d.RetryAfter / time.Second))}
+	if d.Tightened {
+		details["spray_tightened"] = "true"
+	}
+	return devices.Event{Actor: actor, Action: action, Subject: subject, WarehouseID: warehouseID, DeviceID: deviceID, Details: details}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -349,10 +350,12 @@ func (p *Policy) countFailure(ctx context.Context, a attempt, actor string) erro
 	}
 	if d.Spray {
 		p.metrics.sprayAlarms.Inc()
+		hold := strconv.Itoa(int(a.limits.SprayHold / time.Second))
 		evs = append(evs, devices.Event{Actor: devices.ActorSystem, Action: "throttle.spray_alarm",
 			Subject: devices.WarehouseSubject(a.WarehouseID), WarehouseID: a.WarehouseID,
-			Details: map[string]string{"source": a.Source}})
-		p.log.Warn("password spray alarm", slog.String("warehouse_id", a.WarehouseID))
+			Details: map[string]string{"source": a.Source, "tightened_for_s": hold}})
+		p.log.Warn("password spray alarm: limits tightened", slog.String("warehouse_id", a.WarehouseID),
+			slog.Duration("for", a.limits.SprayHold))
 	}
 	p.audit(ctx, evs...)
 	return nil

@@ -41,6 +41,11 @@ type Limits struct {
 	DeviceWindow     time.Duration
 	SprayUsers       int // distinct subjects failing in a warehouse within SprayWindow
 	SprayWindow      time.Duration
+	// SprayHold, when positive, is how long a warehouse's spray alarm
+	// tightens the limits of every attempt from that warehouse (Tighten)
+	// after it is raised; an alarm is raised again at most once per
+	// the longer of SprayWindow and SprayHold. 0: the alarm only reports.
+	SprayHold time.Duration
 	// UserLockMax, when positive, makes the timed lock grow: each lock of
 	// a subject lasts twice the one before (UserLock, 2·UserLock, …) up
 	// to UserLockMax, until a success or UnlockSubject starts it over.
@@ -68,8 +73,11 @@ type Decision struct {
 	Verdict    Verdict
 	RetryAfter time.Duration
 	// Spray is true when this failure raised the warehouse spray alarm
-	// (once per window).
+	// (once per window, or per SprayHold when that is longer).
 	Spray bool
+	// Tightened is true when the decision was taken under the tightened
+	// limits of a spray alarm that holds (Tighten).
+	Tightened bool
 }
 
 // Throttle keeps the failure counters. Checks run before any hash is
@@ -111,3 +119,28 @@ func LockFor(l Limits, n int) time.Duration {
 	}
 	return min(d, max(l.UserLockMax, l.UserLock))
 }
+
+// Tighten is l while a spray alarm holds in the attempt's warehouse
+// (Limits.SprayHold): the free failures of a (subject, source) pair,
+// the failures that lock a subject and those that quarantine a source
+// halve (a count that is on stays at least 1), and a lock and the
+// longest pair delay last twice as long (a growing lock still stops at
+// UserLockMax, or at the doubled UserLock if that is longer).
+func Tighten(l Limits) Limits {
+	half := func(n int) int {
+		if n <= 0 {
+			return n
+		}
+		return max(1, n/2)
+	}
+	l.PairFreeFailures /= 2
+	l.UserFailures = half(l.UserFailures)
+	l.DeviceFailures = half(l.DeviceFailures)
+	l.UserLock *= 2
+	l.PairMaxDelay *= 2
+	return l
+}
+
+// SprayPeriod is the least time between two spray alarms of a
+// warehouse: the longer of SprayWindow and SprayHold.
+func (l Limits) SprayPeriod() time.Duration { return max(l.SprayWindow, l.SprayHold) }

@@ -62,10 +62,11 @@ type sourceState struct {
 }
 
 type sprayState struct {
-	queue     []sprayFail          // failures within the window, oldest first
-	latest    map[string]time.Time // subject -> its latest failure in queue
-	alarmedAt time.Time
-	alarmed   bool
+	queue      []sprayFail          // failures within the window, oldest first
+	latest     map[string]time.Time // subject -> its latest failure in queue
+	alarmedAt  time.Time
+	alarmed    bool
+	tightUntil time.Time // the last alarm's SprayHold ends (kept until then)
 }
 
 type sprayFail struct {
@@ -103,7 +104,23 @@ func (t *Throttle) Check(ctx context.Context, a throttle.Attempt, l throttle.Lim
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.decideLocked(a, l, now), nil
+	l, tight := t.limitsLocked(a, l, now)
+	d := t.decideLocked(a, l, now)
+	d.Tightened = tight
+	return d, nil
+}
+
+// limitsLocked is l, tightened while a spray alarm holds in the
+// attempt's warehouse.
+func (t *Throttle) limitsLocked(a throttle.Attempt, l throttle.Limits, now time.Time) (throttle.Limits, bool) {
+	if a.WarehouseID == "" || l.SprayHold <= 0 {
+		return l, false
+	}
+	w := t.warehouses[a.WarehouseID]
+	if w == nil || !w.alarmed || now.Sub(w.alarmedAt) >= l.SprayHold {
+		return l, false
+	}
+	return throttle.Tighten(l), true
 }
 
 // Fail counts a failed attempt against the pair, the subject, the source
@@ -116,6 +133,13 @@ func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limi
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
+	// The warehouse first: the failure that raises the alarm is counted
+	// under the limits it tightens. The windows keep as many failures
+	// as the untightened limits need.
+	spray := t.sprayLocked(a, l, now)
+	keep := l
+	l, tight := t.limitsLocked(a, l, now)
+
 	sub := t.subjects[a.Subject]
 	if sub == nil {
 		sub = &subjectState{pairs: map[string]*pairState{}}
@@ -127,7 +151,7 @@ func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limi
 		sub.hardLocked = true
 	}
 	if l.UserFailures > 0 {
-		sub.window = slide(append(sub.window, now), now, l.UserWindow, l.UserFailures)
+		sub.window = slide(append(sub.window, now), now, l.UserWindow, max(l.UserFailures, keep.UserFailures))
 		if len(sub.window) >= l.UserFailures {
 			sub.locks++
 			sub.lockedUntil = now.Add(throttle.LockFor(l, sub.locks))
@@ -149,26 +173,25 @@ func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limi
 	}
 	src.last = now
 	if l.DeviceFailures > 0 {
-		src.window = slide(append(src.window, now), now, l.DeviceWindow, l.DeviceFailures)
+		src.window = slide(append(src.window, now), now, l.DeviceWindow, max(l.DeviceFailures, keep.DeviceFailures))
 		if len(src.window) >= l.DeviceFailures {
 			src.quarantined = true
 		}
 	}
 
-	spray := t.sprayLocked(a, l, now)
 	t.ops++
 	if t.ops >= 4096 {
 		t.ops = 0
 		t.forgetLocked(now)
 	}
 	d := t.decideLocked(a, l, now)
-	d.Spray = spray
+	d.Spray, d.Tightened = spray, tight
 	return d, nil
 }
 
 // sprayLocked records a failure in the warehouse and reports whether it
 // raised the alarm: SprayUsers distinct subjects failing within
-// SprayWindow, at most once per SprayWindow.
+// SprayWindow, at most once per SprayPeriod.
 func (t *Throttle) sprayLocked(a throttle.Attempt, l throttle.Limits, now time.Time) bool {
 	if a.WarehouseID == "" || l.SprayUsers <= 0 {
 		return false
@@ -184,10 +207,11 @@ func (t *Throttle) sprayLocked(a throttle.Attempt, l throttle.Limits, now time.T
 	if len(w.latest) < l.SprayUsers {
 		return false
 	}
-	if w.alarmed && now.Sub(w.alarmedAt) < l.SprayWindow {
+	if w.alarmed && now.Sub(w.alarmedAt) < l.SprayPeriod() {
 		return false
 	}
 	w.alarmed, w.alarmedAt = true, now
+	w.tightUntil = now.Add(l.SprayHold)
 	return true
 }
 
@@ -322,6 +346,9 @@ func (t *Throttle) forgetLocked(now time.Time) {
 		}
 	}
 	for k, w := range t.warehouses {
+		if now.Before(w.tightUntil) {
+			continue // its alarm still tightens the limits
+		}
 		if len(w.queue) == 0 || now.Sub(w.queue[len(w.queue)-1].at) >= t.forget {
 			delete(t.warehouses, k)
 		}

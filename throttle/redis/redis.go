@@ -157,18 +157,21 @@ return {q or '', redis.call('HGET', KEYS[1], 'e') or ''}
 `)
 
 // sprayScript records a subject failing in a warehouse.
-// KEYS: subjects, alarm. ARGV: now, subject, spray users, spray window, ttl ms.
-// Returns 1 when this failure raised the alarm.
+// KEYS: subjects, alarm. ARGV: now, subject, spray users, spray window,
+// window ttl ms, spray period (the least time between alarms), period
+// ttl ms.
+// Returns {1 when this failure raised the alarm else 0, the last alarm
+// (µs, ” when none)}.
 var sprayScript = goredis.NewScript(`
-local now, win = tonumber(ARGV[1]), tonumber(ARGV[4])
+local now, win, period = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[6])
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - win))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then return 0 end
 local a = redis.call('GET', KEYS[2])
-if a and now - tonumber(a) < win then return 0 end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[5])
-return 1
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then return {0, a or ''} end
+if a and now - tonumber(a) < period then return {0, a} end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[7])
+return {1, ARGV[1]}
 `)
 
 // unlockSourceScript lifts a quarantine, clears the source's window and
@@ -187,13 +190,24 @@ return 1
 func (t *Throttle) Check(ctx context.Context, a throttle.Attempt, l throttle.Limits) (throttle.Decision, error) {
 	now := t.now()
 	var sub, src *goredis.SliceCmd
+	var alarm *goredis.StringCmd
 	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		sub = p.HMGet(ctx, t.subjectState(a.Subject), "h", "lu", "p:"+a.Source)
 		src = p.HMGet(ctx, t.sourceState(a.Source), "q", "e")
+		if a.WarehouseID != "" && l.SprayHold > 0 {
+			alarm = p.Get(ctx, t.sprayKeys(a.WarehouseID)[1])
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && err != goredis.Nil {
 		return throttle.Decision{}, wrapErr("throttle check", err)
+	}
+	tight := false
+	if alarm != nil {
+		tight = tightened(l, alarm.Val(), now)
+		if tight {
+			l = throttle.Tighten(l)
+		}
 	}
 	sv, qv := sub.Val(), src.Val()
 	st := throttleState{
@@ -207,7 +221,18 @@ func (t *Throttle) Check(ctx context.Context, a throttle.Attempt, l throttle.Lim
 			st.pairFails, st.pairLast = redisval.Atoi(fails), l
 		}
 	}
-	return st.decide(l, now), nil
+	d := st.decide(l, now)
+	d.Tightened = tight
+	return d, nil
+}
+
+// tightened reports whether a spray alarm raised at alarmedAt (µs, ""
+// when none) still holds at now.
+func tightened(l throttle.Limits, alarmedAt string, now time.Time) bool {
+	if l.SprayHold <= 0 || alarmedAt == "" {
+		return false
+	}
+	return now.Sub(redisval.FromMicros(redisval.Atoi(alarmedAt))) < l.SprayHold
 }
 
 // Fail counts a failure against the source, the subject (window,
@@ -217,20 +242,23 @@ func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limi
 	now := t.now()
 	nowUS := redisval.Micros(now)
 	ttl := redisval.TTLMillis(throttleForget)
-	var srcCmd, sprayCmd *goredis.Cmd
-	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		srcCmd = sourceFailScript.Eval(ctx, p, []string{t.sourceState(a.Source), t.sourceWindow(a.Source)},
-			nowUS, l.DeviceFailures, redisval.DurMicros(l.DeviceWindow), ttl)
-		if a.WarehouseID != "" && l.SprayUsers > 0 {
-			sprayCmd = sprayScript.Eval(ctx, p, t.sprayKeys(a.WarehouseID),
-				nowUS, a.Subject, l.SprayUsers, redisval.DurMicros(l.SprayWindow), redisval.TTLMillis(l.SprayWindow))
+	// The warehouse first: the failure that raises the alarm is counted
+	// under the limits it tightens.
+	spray, tight := false, false
+	if a.WarehouseID != "" && l.SprayUsers > 0 {
+		res, err := sprayScript.Run(ctx, t.c, t.sprayKeys(a.WarehouseID),
+			nowUS, a.Subject, l.SprayUsers, redisval.DurMicros(l.SprayWindow), redisval.TTLMillis(l.SprayWindow),
+			redisval.DurMicros(l.SprayPeriod()), redisval.TTLMillis(l.SprayPeriod())).Slice()
+		if err != nil {
+			return throttle.Decision{}, wrapErr("throttle fail", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return throttle.Decision{}, wrapErr("throttle fail", err)
+		spray = redisval.Int(res[0]) == 1
+		if tight = tightened(l, redisval.Str(res[1]), now); tight {
+			l = throttle.Tighten(l)
+		}
 	}
-	sv, err := srcCmd.Slice()
+	sv, err := sourceFailScript.Run(ctx, t.c, []string{t.sourceState(a.Source), t.sourceWindow(a.Source)},
+		nowUS, l.DeviceFailures, redisval.DurMicros(l.DeviceWindow), ttl).Slice()
 	if err != nil {
 		return throttle.Decision{}, wrapErr("throttle fail", err)
 	}
@@ -248,18 +276,9 @@ func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limi
 		pairLast:    redisval.Atoi(redisval.Str(res[3])),
 	}
 	d := st.decide(l, now)
-	if sprayCmd != nil {
-		n, err := sprayCmd.Int64()
-		if err != nil {
-			return throttle.Decision{}, wrapErr("throttle fail", err)
-		}
-		d.Spray = n == 1
-	}
+	d.Spray, d.Tightened = spray, tight
 	return d, nil
 }
-
-// The pipelined scripts above go out as EVAL (a pipeline cannot retry
-// on NOSCRIPT); they are short, so the extra bytes do not matter.
 
 // Succeed clears the (subject, source) delay and the consecutive count.
 func (t *Throttle) Succeed(ctx context.Context, a throttle.Attempt) error {

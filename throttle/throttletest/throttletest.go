@@ -44,6 +44,7 @@ func Run(t *testing.T, h Harness) {
 		{"DeviceWindow", testDeviceWindow},
 		{"ZeroTurnsRulesOff", testZeroTurnsRulesOff},
 		{"Spray", testSpray},
+		{"SprayTightens", testSprayTightens},
 		{"ConcurrentFails", testConcurrentFails},
 		{"Claims", testClaims},
 		{"LockGrowsNeverPermanent", testLockGrows},
@@ -410,6 +411,97 @@ func testSpray(t *testing.T, h Harness) {
 		spray(fmt.Sprintf("next window, distinct #%d", i), fail(fmt.Sprintf("n%d", i), "w1"), false)
 	}
 	spray("next window, the limit", fail("n-last", "w1"), true)
+}
+
+// testSprayTightens: while a warehouse's spray alarm holds (SprayHold),
+// every attempt from that warehouse is decided under Tighten's limits:
+// the pair's free failures, the user's and the source's counts halve,
+// a lock lasts twice as long; other warehouses are untouched; the alarm
+// is raised once per hold; after it, the limits are the usual ones.
+func testSprayTightens(t *testing.T, h Harness) {
+	e := newThrottleEnv(t, h)
+	l := testLimits
+	l.UserHardFailures = 0
+	l.SprayHold = time.Hour
+	tight := func(what string, d throttle.Decision, want bool) {
+		t.Helper()
+		if d.Tightened != want {
+			t.Errorf("%s: Tightened = %v; want %v", what, d.Tightened, want)
+		}
+	}
+	pair := throttle.Attempt{Subject: "u1", Source: "dA", WarehouseID: "w1"}
+	other := throttle.Attempt{Subject: "u1", Source: "dB", WarehouseID: "w2"}
+	for range 2 {
+		e.fail(t, pair, l)
+		e.fail(t, other, l)
+	}
+	d := e.check(t, pair, l)
+	expect(t, "two failures of a pair before the alarm", d, throttle.Allow, 0)
+	tight("before the alarm", d, false)
+
+	raised := 0
+	for i := range l.SprayUsers {
+		d := e.fail(t, throttle.Attempt{Subject: fmt.Sprintf("s%d", i), Source: fmt.Sprintf("dS%d", i), WarehouseID: "w1"}, l)
+		if d.Spray {
+			raised++
+			tight("the failure that raises the alarm", d, true)
+		}
+	}
+	if raised != 1 {
+		t.Fatalf("alarms raised by %d distinct subjects = %d; want 1", l.SprayUsers, raised)
+	}
+	// The pair's free failures halve (3 -> 1): its two failures delay it.
+	d = e.check(t, pair, l)
+	expect(t, "two failures of a pair under the alarm", d, throttle.Delay, time.Second)
+	tight("under the alarm", d, true)
+	d = e.check(t, other, l)
+	expect(t, "another warehouse's pair", d, throttle.Allow, 0)
+	tight("another warehouse", d, false)
+
+	// A source is quarantined at half its count (20 -> 10).
+	for i := range l.DeviceFailures / 2 {
+		d := e.fail(t, throttle.Attempt{Subject: fmt.Sprintf("q%d", i), Source: "dQ", WarehouseID: "w1"}, l)
+		if d.Spray {
+			t.Errorf("failure %d under the alarm raised it again", i)
+		}
+		if want := i == l.DeviceFailures/2-1; (d.Verdict == throttle.Quarantined) != want {
+			t.Fatalf("failure %d of a source under the alarm = %s; quarantined want %v", i+1, d.Verdict, want)
+		}
+	}
+	// A user is locked at half the count (10 -> 5), twice as long.
+	for i := range l.UserFailures / 2 {
+		d = e.fail(t, throttle.Attempt{Subject: "lk", Source: fmt.Sprintf("dL%d", i), WarehouseID: "w1"}, l)
+	}
+	expect(t, "the fifth failure of a user under the alarm", d, throttle.UserLocked, 2*l.UserLock)
+
+	// Past the window but within the hold: still tight, no second alarm.
+	e.clock.Advance(2 * l.SprayWindow)
+	for i := range l.SprayUsers {
+		d := e.fail(t, throttle.Attempt{Subject: fmt.Sprintf("t%d", i), Source: fmt.Sprintf("dT%d", i), WarehouseID: "w1"}, l)
+		if d.Spray {
+			t.Errorf("a second spray within the hold raised the alarm again")
+		}
+		tight("within the hold", d, true)
+	}
+
+	// After the hold, the usual limits, and a new spray raises it again.
+	e.clock.Advance(l.SprayHold)
+	p2 := throttle.Attempt{Subject: "u2", Source: "dC", WarehouseID: "w1"}
+	for range 2 {
+		e.fail(t, p2, l)
+	}
+	d = e.check(t, p2, l)
+	expect(t, "two failures of a pair after the hold", d, throttle.Allow, 0)
+	tight("after the hold", d, false)
+	raised = 0
+	for i := range l.SprayUsers {
+		if e.fail(t, throttle.Attempt{Subject: fmt.Sprintf("v%d", i), Source: fmt.Sprintf("dV%d", i), WarehouseID: "w1"}, l).Spray {
+			raised++
+		}
+	}
+	if raised != 1 {
+		t.Errorf("alarms raised by a spray after the hold = %d; want 1", raised)
+	}
 }
 
 func testConcurrentFails(t *testing.T, h Harness) {

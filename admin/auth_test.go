@@ -197,7 +197,7 @@ func TestLoginFailClosed(t *testing.T) {
 	t.Parallel()
 	b := embedded()
 	open := b.open
-	b.open = func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
+	b.open = func(t testing.TB, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
 		ds, ss, th := open(t, now)
 		return ds, ss, failingThrottle{th}
 	}

@@ -84,7 +84,7 @@ func TestUnknownErrorFailsClosed(t *testing.T) {
 	t.Parallel()
 	b := embedded()
 	open := b.open
-	b.open = func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
+	b.open = func(t testing.TB, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
 		ds, ss, th := open(t, now)
 		return ds, brokenStore{ss}, th
 	}

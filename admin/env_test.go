@@ -27,11 +27,11 @@ import (
 // backend opens the stores of one test run.
 type backend struct {
 	name string
-	open func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle)
+	open func(t testing.TB, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle)
 }
 
 func embedded() backend {
-	return backend{name: "embedded", open: func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
+	return backend{name: "embedded", open: func(t testing.TB, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
 		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "registry.db"))
 		if err != nil {
 			t.Fatalf("sqlite.Open: %v", err)
@@ -64,7 +64,7 @@ const testPassword = "Correct-Horse-9-Battery"
 // warehouses A and B, managers of every kind, a user and a device in
 // each warehouse, and a session for each user.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *clock.Clock
 	reg      *devices.Registry
 	store    devices.Store // the registry's store, for tests that wrap it
@@ -84,7 +84,7 @@ type env struct {
 	sessB    sessions.Created
 }
 
-func newEnv(t *testing.T, b backend) *env {
+func newEnv(t testing.TB, b backend) *env {
 	t.Helper()
 	ctx := context.Background()
 	c := clock.New(time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC))
@@ -202,7 +202,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)

@@ -25,7 +25,7 @@ func serverBackend(t *testing.T) (backend, bool) {
 		t.Logf("%v: server backend skipped", err)
 		return backend{}, false
 	}
-	return backend{name: "postgres+redis", open: func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
+	return backend{name: "postgres+redis", open: func(t testing.TB, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
 		st, err := postgres.Open(context.Background(), testenv.PostgresURL(), postgres.Options{Schema: testenv.PostgresSchema(t), MaxConns: 8})
 		if err != nil {
 			t.Fatalf("postgres.Open: %v", err)

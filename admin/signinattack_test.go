@@ -85,7 +85,7 @@ func TestLoginHalfClosedMidHash(t *testing.T) {
 	var ht *hangupThrottle
 	b := embedded()
 	open := b.open
-	b.open = func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
+	b.open = func(t testing.TB, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
 		ds, ss, th := open(t, now)
 		ht = &hangupThrottle{Throttle: th}
 		return ds, ss, ht
@@ -155,7 +155,7 @@ func TestLoginRightAndWrongAnswerAlikeWhenLaterStepsFail(t *testing.T) {
 	var fs *failAfterHash
 	b := embedded()
 	open := b.open
-	b.open = func(t *testing.T, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
+	b.open = func(t testing.TB, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
 		ds, ss, th := open(t, now)
 		fs = &failAfterHash{Store: ds}
 		return fs, ss, th

@@ -25,8 +25,9 @@ var inactive = introspectResponse{Active: false}
 
 // introspect is POST /v1/introspect, the hot path of backends. The
 // service key is authenticated through the registry's cache (no database
-// read per call); the session token through the session store, which
-// counts it as activity. A well-formed request is always answered 200:
+// read per call); the session token through this instance's cache of
+// live sessions (validcache.go) or else the session store, which counts
+// it as activity. A well-formed request is always answered 200:
 // with the session, or {"active":false} for a token that is malformed,
 // unknown, ended, or confined to a PIN change (it may not be used for
 // anything else). A store that cannot answer is 503, never a guess.
@@ -54,6 +55,12 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, inactive)
 		return nil
 	}
+	hash := st.Hash()
+	if sess, ok := s.valid.get(hash, s.now()); ok {
+		writeActive(w, sess)
+		return nil
+	}
+	from := s.valid.start()
 	sess, err := s.store.Validate(ctx, st)
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
@@ -65,6 +72,13 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, inactive)
 		return nil
 	}
+	s.valid.put(hash, sess, from, s.now())
+	writeActive(w, sess)
+	return nil
+}
+
+// writeActive answers an introspection with a live session.
+func writeActive(w http.ResponseWriter, sess sessions.Session) {
 	exp := sess.ExpiresAt.UTC()
 	writeJSON(w, http.StatusOK, introspectResponse{
 		Active:      true,
@@ -75,5 +89,4 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		DeviceID:    sess.DeviceID,
 		ExpiresAt:   &exp,
 	})
-	return nil
 }

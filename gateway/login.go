@@ -106,6 +106,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		Evicted:           []evictedView{},
 	}
 	for _, c := range res.Created.Ended {
+		s.valid.ended(c.SessionID) // at once here; the fan-out tells the others
 		if c.Reason == sessions.ReasonEvicted {
 			resp.Evicted = append(resp.Evicted, evictedView{SessionID: c.SessionID, DeviceID: c.DeviceID})
 		}

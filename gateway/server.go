@@ -90,6 +90,12 @@ type Config struct {
 	// CustodyFlushEvery is how often the ends of sessions heard on the
 	// fan-out are written into their custody records (1s).
 	CustodyFlushEvery time.Duration
+	// IntrospectCache is how long this instance answers POST
+	// /v1/introspect for a live session from the store's last answer
+	// (validcache.go: dropped by the fan-out's ends, never older than
+	// this, off while the fan-out may be missing events);
+	// DefaultIntrospectCache when 0, no cache when negative.
+	IntrospectCache time.Duration
 	// DefaultLanguage is the organisation's language, returned at login for
 	// users without one ("en").
 	DefaultLanguage string
@@ -130,7 +136,8 @@ type Server struct {
 	metrics  *metrics
 	hub      *hub
 	activity *activity
-	work     *tasks // the sockets' goroutines, for Shutdown
+	valid    *validCache // nil: introspection always asks the store
+	work     *tasks      // the sockets' goroutines, for Shutdown
 	router   chi.Router
 	handler  http.Handler // router behind CORS
 	// slots counts the open websockets per client address and in all.
@@ -163,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.CustodyFlushEvery, time.Second)
 	setDefault(&cfg.ActivityEvery, 250*time.Millisecond)
 	setDefault(&cfg.DefaultLanguage, "en")
+	setDefault(&cfg.IntrospectCache, DefaultIntrospectCache)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -198,6 +206,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.activity = newActivity(cfg.ActivityEvery)
+	if cfg.IntrospectCache > 0 {
+		s.valid = newValidCache(cfg.IntrospectCache)
+	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.hub = newHub(s)
 	m, err := newMetrics(cfg.Metrics, s.Sockets)
@@ -290,7 +301,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	loops := []func(context.Context){
-		func(ctx context.Context) { _ = s.store.Watch(ctx, s.hub.resynced, s.watched) },
+		func(ctx context.Context) { _ = s.store.Watch(ctx, s.subscribed, s.watched) },
 		s.sweepLoop,
 		s.hub.recheckLoop,
 		s.hub.pingLoop,
@@ -318,10 +329,19 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// watched handles one fan-out event: the pushes to this instance's
-// sockets, and the end of a session noted for its custody record (every
-// instance notes it; the registry keeps the first end it hears).
+// subscribed is Watch's ready: the introspection cache starts afresh and
+// the hub re-reads what its sockets may have missed.
+func (s *Server) subscribed(reset bool) {
+	s.valid.reset(true)
+	s.hub.resynced(reset)
+}
+
+// watched handles one fan-out event: the introspection cache, the
+// pushes to this instance's sockets, and the end of a session noted for
+// its custody record (every instance notes it; the registry keeps the
+// first end it hears).
 func (s *Server) watched(e sessions.Event) {
+	s.valid.event(e)
 	s.hub.event(e)
 	if e.Kind != sessions.KindEnded || e.Command == nil {
 		return

@@ -80,6 +80,9 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return unavailable(fmt.Errorf("end session: %w", err))
 	}
+	// This instance refuses the token at once, not only once the
+	// fan-out brings the end back.
+	s.valid.ended(sess.ID)
 	s.audit(ctx, devices.Event{Actor: devices.UserActor(sess.UserID), Action: "logout", Subject: devices.UserActor(sess.UserID),
 		WarehouseID: sess.WarehouseID, DeviceID: sess.DeviceID,
 		Details: map[string]string{"session_id": sess.ID, "reason": string(sessions.ReasonLogout)}})

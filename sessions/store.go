@@ -23,6 +23,13 @@ const (
 	// admin console's live pages show (a login, a logout delivered or
 	// acknowledged, a device coming online or going offline).
 	KindActivity EventKind = "activity"
+	// KindLost is never published (Publish refuses it): Watch hands it
+	// to its own fn as soon as it knows that events may have been
+	// missed (the subscription failed; in process, fn did not keep up
+	// with the watcher's buffer). ready follows once it listens again.
+	// Whatever a watcher keeps on the strength of the fan-out (the
+	// gateway's introspection cache) is to be dropped until then.
+	KindLost EventKind = "lost"
 )
 
 // Warning says a session ends soon (API.md `warning`, reason expires_soon).
@@ -153,6 +160,10 @@ type Fanout interface {
 	// since the previous subscription (a Redis restarted empty): every
 	// session and queued command is gone. ready and fn are called on
 	// one goroutine, never at once, and must not block for long.
+	//
+	// When it finds that events may have been lost (the subscription
+	// failed, or fn did not keep up), it calls fn with a KindLost event
+	// at once, before it tries to subscribe again.
 	Watch(ctx context.Context, ready func(reset bool), fn func(Event)) error
 }
 

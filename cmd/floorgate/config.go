@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/gateway"
 	"github.com/floorgate/floorgate/internal/mail"
 )
 
@@ -48,6 +49,8 @@ type config struct {
 	HashTime        uint32
 	ShutdownTimeout time.Duration
 	StoreTimeout    time.Duration
+	// IntrospectCache is -introspect-cache: 0 turns the cache off.
+	IntrospectCache time.Duration
 
 	// Limits are the caps of the listeners and sockets (limits.go).
 	Limits limits
@@ -163,6 +166,8 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		"how long a graceful stop waits for requests in flight")
 	durationVar(&c.StoreTimeout, "store-timeout", "FLOORGATE_STORE_TIMEOUT", defaultStoreTimeout,
 		"deadline of each call to PostgreSQL or Redis (statement, command, connection wait); a store that does not answer within it fails the request with 503")
+	durationVar(&c.IntrospectCache, "introspect-cache", "FLOORGATE_INTROSPECT_CACHE", gateway.DefaultIntrospectCache,
+		"how long POST /v1/introspect may answer for a live session from this instance's last store read (an end on any instance drops it at once through the fan-out); 0: ask the store every time")
 	limitFlags(&c.Limits, intVar, floatVar, boolVar)
 
 	if err := fs.Parse(args); err != nil {
@@ -213,6 +218,9 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 	}
 	if c.StoreTimeout < 10*time.Millisecond || c.StoreTimeout > time.Minute {
 		return config{}, nil, fmt.Errorf("-store-timeout %v: want 10ms to 1m", c.StoreTimeout)
+	}
+	if c.IntrospectCache < 0 || c.IntrospectCache > 10*time.Second {
+		return config{}, nil, fmt.Errorf("-introspect-cache %v: want 0 to 10s", c.IntrospectCache)
 	}
 	if c.DeviceURL == "" {
 		c.DeviceURL = "http://" + browsableAddr(c.Addr)

@@ -122,6 +122,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"hash time zero", []string{"-hash-time", "0"}, nil, "-hash-time"},
 		{"zero shutdown timeout", []string{"-shutdown-timeout", "0s"}, nil, "-shutdown-timeout"},
 		{"store timeout too short", []string{"-store-timeout", "1ms"}, nil, "-store-timeout"},
+		{"introspect cache too long", []string{"-introspect-cache", "1m"}, nil, "-introspect-cache"},
 		{"hash tag in redis prefix", []string{"-redis-prefix", "fg{x}:"}, nil, "-redis-prefix"},
 		{"empty data dir", []string{"-data-dir", ""}, nil, "-data-dir"},
 	}
@@ -159,6 +160,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"instance-id":      "FLOORGATE_INSTANCE_ID",
 		"shutdown-timeout": "FLOORGATE_SHUTDOWN_TIMEOUT",
 		"store-timeout":    "FLOORGATE_STORE_TIMEOUT",
+		"introspect-cache": "FLOORGATE_INTROSPECT_CACHE",
 		"hash-memory-kib":  "FLOORGATE_HASH_MEMORY_KIB",
 		"hash-time":        "FLOORGATE_HASH_TIME",
 		"redis-prefix":     "FLOORGATE_REDIS_PREFIX",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -155,6 +156,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		InstanceID:     c.InstanceID,
 		Metrics:        metrics,
 		ClientIP:       clientIP(c.ClientIPHeader),
+		// -introspect-cache 0 is no cache (gateway.Config: negative).
+		IntrospectCache: cmp.Or(c.IntrospectCache, -1),
 
 		MessageRate:       caps.MessageRate,
 		MessageBurst:      caps.MessageBurst,

@@ -2,7 +2,7 @@ package memory
 
 import (
 	"context"
-
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -20,7 +20,12 @@ type fanout struct {
 	subs map[*subscriber]struct{}
 }
 
-type subscriber struct{ ch chan sessions.Event }
+// subscriber is one Watch: its buffer, and lost, which publish signals
+// when it had to drop an event for it.
+type subscriber struct {
+	ch   chan sessions.Event
+	lost chan struct{}
+}
 
 // publish offers ev to every watcher without blocking: a watcher whose
 // buffer is full misses it (the device queue still holds any logout).
@@ -31,6 +36,10 @@ func (f *fanout) publish(ev sessions.Event) {
 		select {
 		case sub.ch <- cloneEvent(ev):
 		default:
+			select {
+			case sub.lost <- struct{}{}:
+			default: // already signalled
+			}
 			n := f.dropped.Add(1)
 			if n&(n-1) == 0 { // 1, 2, 4, 8...: a storm does not flood the log
 				f.log.Warn("sessions watcher too slow, event dropped", "kind", string(ev.Kind), "dropped_total", n)
@@ -40,7 +49,7 @@ func (f *fanout) publish(ev sessions.Event) {
 }
 
 func (f *fanout) watch(ctx context.Context, ready func(bool), fn func(sessions.Event)) error {
-	sub := &subscriber{ch: make(chan sessions.Event, f.buffer)}
+	sub := &subscriber{ch: make(chan sessions.Event, f.buffer), lost: make(chan struct{}, 1)}
 	f.mu.Lock()
 	if f.subs == nil {
 		f.subs = map[*subscriber]struct{}{}
@@ -61,6 +70,14 @@ func (f *fanout) watch(ctx context.Context, ready func(bool), fn func(sessions.E
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-sub.lost:
+			// fn did not keep up and missed events: say so, then that it
+			// listens again (it re-reads what it may have missed; what
+			// the buffer still holds follows).
+			fn(sessions.Event{Kind: sessions.KindLost})
+			if ready != nil {
+				ready(false)
+			}
 		case ev := <-sub.ch:
 			fn(ev)
 		}
@@ -85,6 +102,9 @@ func cloneEvent(ev sessions.Event) sessions.Event {
 func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
 	if err := live(ctx); err != nil {
 		return err
+	}
+	if e.Kind == sessions.KindLost {
+		return fmt.Errorf("publish event: %w: %s is never published", sessions.ErrInvalid, e.Kind)
 	}
 	s.fan.publish(e)
 	return nil

@@ -21,6 +21,9 @@ import (
 // channel Prefix+"events". Pub/sub is at most once: whatever must not be
 // lost (logout commands) is also queued per device.
 func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
+	if e.Kind == sessions.KindLost {
+		return fmt.Errorf("publish event: %w: %s is never published", sessions.ErrInvalid, e.Kind)
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("publish event: %w", err)
@@ -46,8 +49,9 @@ const (
 // ends, on the caller's goroutine. Each time it has subscribed it first
 // reads the store's epoch and calls ready (reset when the epoch is not
 // the one it read before: Redis lost its data).
-// When the subscription fails it subscribes again after a jittered
-// backoff (50 ms doubling to 1 s); it returns only ctx's error.
+// When the subscription fails it calls fn with a KindLost event and
+// subscribes again after a jittered backoff (50 ms doubling to 1 s); it
+// returns only ctx's error.
 func (s *Store) Watch(ctx context.Context, ready func(reset bool), fn func(sessions.Event)) error {
 	if ready == nil {
 		ready = func(bool) {}
@@ -62,6 +66,9 @@ func (s *Store) Watch(ctx context.Context, ready func(reset bool), fn func(sessi
 		if subscribed {
 			backoff = watchMinBackoff
 		}
+		// Whatever is published until the next subscription is lost to
+		// this watcher: say so at once, not only at the next ready.
+		fn(sessions.Event{Kind: sessions.KindLost})
 		s.log.WarnContext(ctx, "sessions/redis: event subscription lost; resubscribing",
 			"err", err, "backoff", backoff)
 		wait := backoff/2 + rand.N(backoff/2+1)
@@ -128,6 +135,9 @@ func (s *Store) watchOnce(ctx context.Context, epoch *string, ready func(bool), 
 		if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
 			s.log.WarnContext(ctx, "sessions/redis: dropping a malformed event", "err", err)
 			continue
+		}
+		if e.Kind == sessions.KindLost {
+			continue // never published; one that is was not ours to send
 		}
 		fn(e)
 	}

@@ -75,9 +75,10 @@ func TestSweepFinishesDeadOperation(t *testing.T) {
 }
 
 // TestWatchResubscribes: when Redis drops the subscriber's connection,
-// Watch subscribes again by itself, says so with a resync event (a reset
-// when the store's epoch changed meanwhile, as when Redis restarts
-// without its data), and events flow on.
+// Watch says at once that events may be lost (a lost event), subscribes
+// again by itself, says so with a ready call (a reset when the store's
+// epoch changed meanwhile, as when Redis restarts without its data), and
+// events flow on.
 func TestWatchResubscribes(t *testing.T) {
 	name := "fgtest-watch-" + randomHex()
 	c := testenv.NewRedisClient(t, name)
@@ -88,9 +89,16 @@ func TestWatchResubscribes(t *testing.T) {
 	defer cancel()
 	got := make(chan sessions.Event, 100)
 	resyncs := make(chan bool, 10)
+	losts := make(chan struct{}, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- st.Watch(ctx, func(reset bool) { resyncs <- reset }, func(e sessions.Event) { got <- e })
+		done <- st.Watch(ctx, func(reset bool) { resyncs <- reset }, func(e sessions.Event) {
+			if e.Kind == sessions.KindLost {
+				losts <- struct{}{}
+				return
+			}
+			got <- e
+		})
 	}()
 	nextResync := func() (reset bool) {
 		t.Helper()
@@ -151,7 +159,18 @@ func TestWatchResubscribes(t *testing.T) {
 			t.Fatalf("found %d subscriber connections named %s; want 1", killed, name)
 		}
 	}
+	// nextLost waits for the lost event that comes as soon as the
+	// subscription is gone.
+	nextLost := func() {
+		t.Helper()
+		select {
+		case <-losts:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no lost event within 5s of the subscription's end")
+		}
+	}
 	kill()
+	nextLost()
 	publishUntil("after")
 	if reset := nextResync(); reset {
 		t.Errorf("ready after a lost subscription: reset = true; want no reset (the data is there)")
@@ -162,6 +181,7 @@ func TestWatchResubscribes(t *testing.T) {
 		t.Fatalf("DEL epoch = %v", err)
 	}
 	kill()
+	nextLost()
 	publishUntil("after the reset")
 	if reset := nextResync(); !reset {
 		t.Errorf("ready after the data was lost: reset = false; want reset")

@@ -104,5 +104,8 @@ func testErrorContract(t *testing.T, h Harness) {
 				t.Errorf("Create(%s) = %v; want ErrInvalid", tt.name, err)
 			}
 		}
+		if err := e.st.Publish(ctx, sessions.Event{Kind: sessions.KindLost}); !errors.Is(err, sessions.ErrInvalid) {
+			t.Errorf("Publish(lost) = %v; want ErrInvalid (only Watch makes one)", err)
+		}
 	})
 }

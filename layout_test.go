@@ -95,8 +95,9 @@ func anyDriver(dep string) bool {
 
 // The dependency rules (docs/ARCHITECTURE.md):
 // cmd → {gateway, admin} → signin → {devices, sessions, throttle} →
-// drivers, with the leaves under internal/ below them all. Siblings never
-// import each other, and the contracts stay free of drivers.
+// drivers, and cmd → housekeeping → {devices, sessions}, with the leaves
+// under internal/ below them all. Siblings never import each other, and
+// the contracts stay free of drivers.
 var rules = []rule{
 	{name: "devices never imports sessions", from: under("devices"), to: under("sessions")},
 	{name: "sessions never imports devices", from: under("sessions"), to: under("devices")},
@@ -104,7 +105,9 @@ var rules = []rule{
 	{name: "devices and sessions never import throttle", from: under("devices", "sessions"), to: under("throttle")},
 	{name: "gateway never imports admin", from: under("gateway"), to: under("admin")},
 	{name: "admin never imports gateway", from: under("admin"), to: under("gateway")},
-	{name: "the stores never import the layers above", from: under("devices", "sessions", "throttle"), to: under("signin", "gateway", "admin", "cmd")},
+	{name: "the stores never import the layers above", from: under("devices", "sessions", "throttle"), to: under("signin", "gateway", "admin", "housekeeping", "cmd")},
+	{name: "housekeeping imports only the stores' contracts", from: under("housekeeping"), to: under("signin", "gateway", "admin", "cmd", "throttle")},
+	{name: "only cmd runs housekeeping", from: under("signin", "gateway", "admin"), to: under("housekeeping")},
 	{name: "signin never imports gateway, admin or cmd", from: under("signin"), to: under("gateway", "admin", "cmd")},
 	{name: "gateway and admin never import cmd", from: under("gateway", "admin"), to: under("cmd")},
 	{name: "gateway and admin reach the throttle through signin", from: under("gateway", "admin"), to: under("throttle"), direct: true},
@@ -115,11 +118,11 @@ var rules = []rule{
 	{name: "throttle stores import only throttle", from: under("throttle/redis", "throttle/memory"), to: except(ofFloorgate, exactly("throttle"), under("internal"))},
 	{name: "only tests import the conformance suites", from: not(under("internal/testenv")), to: under("devices/devicestest", "sessions/sessionstest", "throttle/throttletest")},
 	{name: "the contracts import no driver", from: exactly("devices", "sessions", "throttle", "devices/devicestest", "sessions/sessionstest", "throttle/throttletest"), to: anyDriver},
-	{name: "signin, gateway and admin import no driver", from: under("signin", "gateway", "admin"), to: anyDriver},
-	{name: "devicesim speaks the protocol over the network only", from: under("cmd/devicesim"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "internal")},
-	{name: "the bare comparisons contain nothing of Floorgate", from: under("cmd/benchbare"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "internal")},
-	{name: "the peer's driver contains nothing of Floorgate", from: under("cmd/benchpeer"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "internal")},
-	{name: "the clients speak to Floorgate over the network only", from: under("clients"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "cmd")},
+	{name: "signin, gateway, admin and housekeeping import no driver", from: under("signin", "gateway", "admin", "housekeeping"), to: anyDriver},
+	{name: "devicesim speaks the protocol over the network only", from: under("cmd/devicesim"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "housekeeping", "internal")},
+	{name: "the bare comparisons contain nothing of Floorgate", from: under("cmd/benchbare"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "housekeeping", "internal")},
+	{name: "the peer's driver contains nothing of Floorgate", from: under("cmd/benchpeer"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "housekeeping", "internal")},
+	{name: "the clients speak to Floorgate over the network only", from: under("clients"), to: under("devices", "sessions", "throttle", "signin", "gateway", "admin", "housekeeping", "cmd")},
 }
 
 // TestLayout checks every package's dependencies (not its tests') against
@@ -189,7 +192,13 @@ func TestLayoutRules(t *testing.T) {
 		{"only tests and suites use the test helpers", ours("internal/testenv"), ours("internal/clock"), false},
 		{"the contracts import no driver", ours("throttle"), "github.com/redis/go-redis/v9", true},
 		{"the contracts import no driver", ours("throttle/redis"), "github.com/redis/go-redis/v9", false},
-		{"signin, gateway and admin import no driver", ours("signin"), "github.com/jackc/pgx/v5", true},
+		{"signin, gateway, admin and housekeeping import no driver", ours("signin"), "github.com/jackc/pgx/v5", true},
+		{"signin, gateway, admin and housekeeping import no driver", ours("housekeeping"), "github.com/redis/go-redis/v9", true},
+		{"housekeeping imports only the stores' contracts", ours("housekeeping"), ours("admin"), true},
+		{"housekeeping imports only the stores' contracts", ours("housekeeping"), ours("sessions"), false},
+		{"only cmd runs housekeeping", ours("gateway"), ours("housekeeping"), true},
+		{"only cmd runs housekeeping", ours("cmd/floorgate"), ours("housekeeping"), false},
+		{"the stores never import the layers above", ours("sessions/memory"), ours("housekeeping"), true},
 		{"registry stores import only devices", ours("devices/sqlite"), ours("sessions"), true},
 		{"registry stores import only devices", ours("devices/sqlite"), ours("devices/devicestest"), true},
 		{"registry stores import only devices", ours("devices/postgres"), ours("devices"), false},

@@ -41,14 +41,6 @@ type Config struct {
 	// ClientIP returns the address a sign-in is throttled by; the host of
 	// r.RemoteAddr when nil (set it when a trusted proxy sits in front).
 	ClientIP func(r *http.Request) string
-	// ReconcileEvery is how often Run ends sessions of users suspended or
-	// deleted recently (30s by default); PurgeEvery how often it purges
-	// users past their restore window (1h by default).
-	ReconcileEvery time.Duration
-	PurgeEvery     time.Duration
-	// AuditSealEvery is how often Run seals the audit rows written
-	// since into the audit chain (devices.AuditSealEvery by default).
-	AuditSealEvery time.Duration
 	// MaxImportRows is the most data rows one CSV import may hold
 	// (50,000 by default).
 	MaxImportRows int
@@ -132,15 +124,6 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteHost
-	}
-	if cfg.ReconcileEvery <= 0 {
-		cfg.ReconcileEvery = 30 * time.Second
-	}
-	if cfg.AuditSealEvery <= 0 {
-		cfg.AuditSealEvery = devices.AuditSealEvery
-	}
-	if cfg.PurgeEvery <= 0 {
-		cfg.PurgeEvery = time.Hour
 	}
 	if cfg.MaxImportRows <= 0 {
 		cfg.MaxImportRows = DefaultMaxImportRows

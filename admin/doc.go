@@ -25,8 +25,7 @@
 //
 // Goroutines: Handler starts none; an import hashes PINs on a bounded
 // pool of goroutines that end before its handler returns. Run is a
-// blocking method the caller runs in its own goroutine: it runs the
-// session reconciler (every ReconcileEvery) and the purge of users past
-// their restore window (every PurgeEvery) and the audit chain's sealer
-// (every AuditSealEvery) until ctx ends.
+// blocking method the caller runs in its own goroutine: it sends the
+// queued forgot-password mails until ctx ends. The reconciler, the purge
+// and the audit sealer run in package housekeeping.
 package admin

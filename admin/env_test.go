@@ -16,6 +16,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/sqlite"
+	"github.com/floorgate/floorgate/housekeeping"
 	"github.com/floorgate/floorgate/internal/clock"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
@@ -72,6 +73,9 @@ type env struct {
 	throttle throttle.Throttle
 	signin   *signin.Policy
 	api      *API
+	// keeper is the housekeeping over the same stores: the tests run its
+	// reconciler and purge by hand.
+	keeper   *housekeeping.Keeper
 	srv      *httptest.Server
 	whA, whB devices.Warehouse
 	tokens   map[string]string // role name -> bearer
@@ -109,7 +113,11 @@ func newEnv(t testing.TB, b backend) *env {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	e := &env{t: t, clock: c, reg: reg, store: ds, sess: ss, throttle: th, signin: si, api: api, tokens: map[string]string{}, managers: map[string]devices.Manager{}}
+	keeper, err := housekeeping.New(housekeeping.Config{Registry: reg, Sessions: ss, Now: c.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("housekeeping.New: %v", err)
+	}
+	e := &env{t: t, clock: c, reg: reg, store: ds, sess: ss, throttle: th, signin: si, api: api, keeper: keeper, tokens: map[string]string{}, managers: map[string]devices.Manager{}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

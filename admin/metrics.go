@@ -13,8 +13,6 @@ type metrics struct {
 	denied   prometheus.Counter
 	// forgotDropped counts forgot-password requests dropped on a full queue.
 	forgotDropped prometheus.Counter
-	reconciled    prometheus.Counter
-	purged        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -28,17 +26,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		forgotDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "floorgate_admin_forgot_password_dropped_total", Help: "Forgot-password requests dropped because the queue was full (the answer was the same).",
 		}),
-		reconciled: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "floorgate_admin_reconciled_sessions_total", Help: "Sessions of suspended or deleted users ended by the reconciler.",
-		}),
-		purged: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "floorgate_admin_purged_users_total", Help: "Users purged after their 30-day restore window.",
-		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.denied, m.forgotDropped, m.reconciled, m.purged} {
+	for _, c := range []prometheus.Collector{m.requests, m.denied, m.forgotDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("admin: register metrics: %w", err)
 		}

@@ -51,7 +51,7 @@ func TestRevokeResetReenrollThenReconcile(t *testing.T) {
 		e.clock.Advance(time.Second)
 		fresh := e.mkSession(e.userB, e.mkDevice("SER-B2", e.whB.ID)) // with the new PIN, after the reset
 		e.clock.Advance(time.Minute)
-		n, err := e.api.reconcile(ctx, e.clock.Now().Add(-10*time.Minute))
+		n, err := e.keeper.Reconcile(ctx, e.clock.Now().Add(-10*time.Minute))
 		if err != nil || n != 3 {
 			t.Fatalf("reconcile = %d, %v; want 3 sessions ended", n, err)
 		}
@@ -75,7 +75,7 @@ func TestRevokeResetReenrollThenReconcile(t *testing.T) {
 		if _, err := e.sess.Session(ctx, fresh.Session.ID); err != nil {
 			t.Errorf("session signed in after the reset: %v; want it live", err)
 		}
-		if n, err := e.api.reconcile(ctx, e.clock.Now().Add(-10*time.Minute)); err != nil || n != 0 {
+		if n, err := e.keeper.Reconcile(ctx, e.clock.Now().Add(-10*time.Minute)); err != nil || n != 0 {
 			t.Errorf("second reconcile = %d, %v; want nothing to do", n, err)
 		}
 	})
@@ -99,7 +99,7 @@ func TestSuspendThenReconcile(t *testing.T) {
 		}
 		e.api.sess = e.sess
 		e.clock.Advance(time.Minute)
-		n, err := e.api.reconcile(context.Background(), e.clock.Now().Add(-10*time.Minute))
+		n, err := e.keeper.Reconcile(context.Background(), e.clock.Now().Add(-10*time.Minute))
 		if err != nil || n != 1 {
 			t.Fatalf("reconcile = %d, %v; want 1 session ended", n, err)
 		}
@@ -110,18 +110,18 @@ func TestSuspendThenReconcile(t *testing.T) {
 		if err != nil || len(cmds) == 0 || cmds[len(cmds)-1].Reason != sessions.ReasonUserSuspended {
 			t.Errorf("pending = %+v, %v; want a user_suspended logout", cmds, err)
 		}
-		if n, err := e.api.reconcile(context.Background(), e.clock.Now().Add(-10*time.Minute)); err != nil || n != 0 {
+		if n, err := e.keeper.Reconcile(context.Background(), e.clock.Now().Add(-10*time.Minute)); err != nil || n != 0 {
 			t.Errorf("second reconcile = %d, %v; want nothing to do", n, err)
 		}
 		// Users changed before since are not looked at.
 		e.mkSession(e.userA, e.devA)
-		if n, _ := e.api.reconcile(context.Background(), e.clock.Now().Add(time.Hour)); n != 0 {
+		if n, _ := e.keeper.Reconcile(context.Background(), e.clock.Now().Add(time.Hour)); n != 0 {
 			t.Errorf("reconcile since later = %d; want 0", n)
 		}
 	})
 }
 
-// TestPurge: a user deleted 31 days ago is purged by Run's purge; one
+// TestPurge: a user deleted 31 days ago is purged by housekeeping; one
 // deleted 29 days ago is restorable.
 func TestPurge(t *testing.T) {
 	t.Parallel()
@@ -130,7 +130,7 @@ func TestPurge(t *testing.T) {
 	e.clock.Advance(2 * 24 * time.Hour)
 	e.expect(200, "key_admin", "DELETE", "/users/"+e.userB.ID, nil)
 	e.clock.Advance(29*24*time.Hour + time.Minute)
-	n, err := e.api.purge(context.Background())
+	n, err := e.keeper.Purge(context.Background())
 	if err != nil || n != 1 {
 		t.Fatalf("purge = %d, %v; want 1", n, err)
 	}

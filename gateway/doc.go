@@ -36,11 +36,12 @@
 // the re-check (recheck.go: every RecheckEvery and after each resync of
 // the watcher, the pending logouts of every socket held, pushed when
 // never delivered; after a resync that says the store lost its data,
-// every socket closed with 1001), the expiry sweep (every SweepEvery), pings (PingEvery, spread over 25
+// every socket closed with 1001), pings (PingEvery, spread over 25
 // ticks, which also drop peers silent for PongWait), presence (the
 // sockets welcomed since the last pass every PresenceFlushEvery, and
-// every socket in batches every PresenceEvery) and the registry's
-// last-seen flusher. Each socket has one reader goroutine for its life
+// every socket in batches every PresenceEvery) and the activity events.
+// The expiry sweep and the registry's flushers of what the gateway notes
+// (last seen, custody ends) are package housekeeping's. Each socket has one reader goroutine for its life
 // (started when the HTTP handler returns, so net/http's buffers go) and
 // a writer goroutine only while frames are queued: writes carry a
 // WriteWait deadline, and a socket with more than 64 frames waiting is cut,

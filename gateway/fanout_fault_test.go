@@ -82,7 +82,7 @@ func (e *faultEnv) instance(t *testing.T, st sessions.Store) *instance {
 	be.store = st
 	cfg := Config{
 		Registry: be.reg, Sessions: st, Logger: discard(), Now: h.clk.Now,
-		SweepEvery: 10 * time.Millisecond, CloseGrace: time.Second, RecheckEvery: time.Hour,
+		CloseGrace: time.Second, RecheckEvery: time.Hour,
 		SignIn: newSignIn(t, be, nil, signin.NewPool(0, 5*time.Second)),
 	}
 	srv, err := New(cfg)
@@ -93,9 +93,13 @@ func (e *faultEnv) instance(t *testing.T, st sessions.Store) *instance {
 	in.url = in.ts.URL
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
+	keeper := newKeeper(t, be, h.clk)
 	go func() {
 		defer close(in.done)
+		var wg sync.WaitGroup
+		wg.Go(func() { keeper.Run(ctx) })
 		srv.Run(ctx)
+		wg.Wait()
 	}()
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/sqlite"
+	"github.com/floorgate/floorgate/housekeeping"
 	"github.com/floorgate/floorgate/internal/clock"
 	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/sessions/memory"
@@ -182,7 +183,6 @@ func (h *harness) startServer(opts ...option) (*Server, string) {
 		Sessions:       h.be.store,
 		Logger:         discard(),
 		Now:            h.clk.Now,
-		SweepEvery:     10 * time.Millisecond,
 		CloseGrace:     time.Second,
 		AllowedOrigins: []string{"https://console.example.com"},
 	}
@@ -199,9 +199,14 @@ func (h *harness) startServer(opts ...option) (*Server, string) {
 	ts := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	keeper := newKeeper(h.t, h.be, h.clk)
 	go func() {
 		defer close(done)
+		// As cmd/floorgate runs them: the instance and its housekeeping.
+		var wg sync.WaitGroup
+		wg.Go(func() { keeper.Run(ctx) })
 		srv.Run(ctx)
+		wg.Wait()
 	}()
 	var once sync.Once
 	stop := func() {
@@ -438,4 +443,16 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("%s: still not true after 500 polls", what)
+}
+
+// newKeeper is the housekeeping beside a gateway instance, sweeping
+// every 10 ms so that the tests' expiries (on the fake clock) are seen
+// soon.
+func newKeeper(t testing.TB, be backend, clk *clock.Clock) *housekeeping.Keeper {
+	t.Helper()
+	k, err := housekeeping.New(housekeeping.Config{Registry: be.reg, Sessions: be.store, Logger: discard(), Now: clk.Now, SweepEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("housekeeping.New: %v", err)
+	}
+	return k
 }

@@ -71,8 +71,6 @@ type Config struct {
 	// answered 503 unavailable with Retry-After. 0 is no cap.
 	MaxSockets        int
 	MaxSocketsPerAddr int
-	// SweepEvery is how often Run sweeps expired sessions (1s).
-	SweepEvery time.Duration
 	// RecheckEvery is how often Run re-reads the pending logouts of every
 	// socket it holds and pushes those whose push it missed (10s); it
 	// also does so at once whenever the fan-out has been resubscribed.
@@ -85,11 +83,6 @@ type Config struct {
 	// its last pass online, all in one call (250ms): a connect makes no
 	// presence call of its own.
 	PresenceFlushEvery time.Duration
-	// SeenFlushEvery is how often device last-seen notes are written (30s).
-	SeenFlushEvery time.Duration
-	// CustodyFlushEvery is how often the ends of sessions heard on the
-	// fan-out are written into their custody records (1s).
-	CustodyFlushEvery time.Duration
 	// IntrospectCache is how long this instance answers POST
 	// /v1/introspect for a live session from the store's last answer
 	// (validcache.go: dropped by the fan-out's ends, never older than
@@ -111,14 +104,14 @@ type Config struct {
 // Sessions is what the gateway needs of the session store: the sessions
 // it validates and ends, the logout commands it pushes and whose
 // delivery and acknowledgement it records, the presence of the sockets
-// it holds, the fan-out it publishes to and watches, and the expiry
-// sweep. Both session backends implement it (sessions.Store).
+// it holds, and the fan-out it publishes to and watches. Both session
+// backends implement it (sessions.Store). The expiry sweep is
+// housekeeping's.
 type Sessions interface {
 	sessions.Sessions
 	sessions.Commands
 	sessions.Presence
 	sessions.Fanout
-	sessions.Sweeper
 }
 
 // Server is the device-facing API of API.md and the websocket hub of this
@@ -161,13 +154,10 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.CloseGrace, 2*time.Second)
 	setDefault(&cfg.MessageRate, DefaultMessageRate)
 	setDefault(&cfg.MessageBurst, DefaultMessageBurst)
-	setDefault(&cfg.SweepEvery, time.Second)
 	setDefault(&cfg.RecheckEvery, 10*time.Second)
 	setDefault(&cfg.PresenceEvery, 20*time.Second)
 	setDefault(&cfg.PresenceTTL, 60*time.Second)
 	setDefault(&cfg.PresenceFlushEvery, 250*time.Millisecond)
-	setDefault(&cfg.SeenFlushEvery, 30*time.Second)
-	setDefault(&cfg.CustodyFlushEvery, time.Second)
 	setDefault(&cfg.ActivityEvery, 250*time.Millisecond)
 	setDefault(&cfg.DefaultLanguage, "en")
 	setDefault(&cfg.IntrospectCache, DefaultIntrospectCache)
@@ -294,29 +284,20 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // Run runs the instance's background work until ctx ends: the fan-out
-// watch that pushes to local sockets, the expiry sweep, pings, presence
-// refreshes, the device last-seen flusher and the custody flusher (the
-// ends of sessions heard on the fan-out). It returns nil once every
-// loop has stopped.
+// watch that pushes to local sockets (and notes the ends of sessions it
+// hears for their custody records), the re-check of its sockets' pending
+// logouts, pings, presence refreshes and the activity events. It returns
+// nil once every loop has stopped. What the gateway notes in the
+// registry (last seen, custody ends) is written by housekeeping's
+// flushers.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	loops := []func(context.Context){
 		func(ctx context.Context) { _ = s.store.Watch(ctx, s.subscribed, s.watched) },
-		s.sweepLoop,
 		s.hub.recheckLoop,
 		s.hub.pingLoop,
 		s.hub.presenceLoop,
 		s.activityLoop,
-		func(ctx context.Context) {
-			if err := s.reg.RunSeenFlusher(ctx, s.cfg.SeenFlushEvery); err != nil && ctx.Err() == nil {
-				s.log.Error("device last-seen flusher stopped", slog.Any("err", err))
-			}
-		},
-		func(ctx context.Context) {
-			if err := s.reg.RunCustodyFlusher(ctx, s.cfg.CustodyFlushEvery); err != nil && ctx.Err() == nil {
-				s.log.Error("custody flusher stopped", slog.Any("err", err))
-			}
-		},
 	}
 	for _, loop := range loops {
 		wg.Add(1)
@@ -360,28 +341,6 @@ func (s *Server) watched(e sessions.Event) {
 // elsewhere could miss this instance's sockets (pub/sub is at most
 // once), so readiness waits for it.
 func (s *Server) Watching() bool { return s.hub.subscribed.Load() }
-
-func (s *Server) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.SweepEvery)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		_, err := s.store.Sweep(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil && !failing:
-			failing = true
-			s.log.Error("session sweep failing", slog.Any("err", err))
-		case err == nil && failing:
-			failing = false
-			s.log.Info("session sweep recovered")
-		}
-	}
-}
 
 // Shutdown closes every socket with 1001 (going away) and waits until
 // every goroutine of theirs has stopped, clean-up included (acks,

@@ -24,9 +24,10 @@
 // first row changed or removed (then it exits 1).
 //
 // This package only wires: it reads flags, opens the stores, builds the
-// gateway and the admin API, starts them and stops them. It owns the
-// goroutines of the two HTTP servers and of gateway.Server.Run and
-// admin.API.Run, and waits for all of them before it returns.
+// gateway, the admin API and the housekeeping, starts them and stops
+// them. It owns the goroutines of the two HTTP servers and of
+// gateway.Server.Run, admin.API.Run and housekeeping.Keeper.Run, and
+// waits for all of them before it returns.
 package main
 
 import (

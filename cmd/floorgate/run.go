@@ -19,6 +19,7 @@ import (
 	"github.com/floorgate/floorgate/admin/console"
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/gateway"
+	"github.com/floorgate/floorgate/housekeeping"
 	"github.com/floorgate/floorgate/internal/mail"
 	"github.com/floorgate/floorgate/signin"
 )
@@ -194,6 +195,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
+	// Housekeeping: the expiry sweep, the registry's flushers, the
+	// reconciler, the purge and the audit sealer, one of each per
+	// instance (each is safe on every instance at once).
+	keeper, err := housekeeping.New(housekeeping.Config{
+		Registry: reg,
+		Sessions: sess.Store,
+		Logger:   log.With("component", "housekeeping"),
+		Now:      time.Now,
+		Metrics:  metrics,
+	})
+	if err != nil {
+		return fmt.Errorf("housekeeping: %w", err)
+	}
 
 	cons, err := console.New(console.Config{
 		API:    adm.Handler(),
@@ -299,6 +313,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	runLoop("gateway", gw.Run)
 	runLoop("admin", adm.Run)
+	runLoop("housekeeping", keeper.Run)
 	serveOn("gateway", gwSrv, gwLn)
 	serveOn("admin", admSrv, admLn)
 	if pprofLn != nil {

@@ -50,7 +50,9 @@ type Config struct {
 	// most this long (never longer than its Retry-After); 0 means
 	// DefaultAddressTarpit, negative none.
 	AddressTarpit time.Duration
-	// Now is the clock of the address limits; time.Now when nil.
+	// Now is not read any more: the address limits live in the
+	// throttle's store and read its clock. (Kept so that callers that
+	// set it still build.)
 	Now func() time.Time
 }
 
@@ -68,7 +70,7 @@ type Policy struct {
 	pool     *Pool
 	log      *slog.Logger
 	metrics  *metrics
-	addrs    *addressLimiter
+	addrRate AddressRate
 	tarpit   time.Duration
 }
 
@@ -86,9 +88,6 @@ func New(cfg Config) (*Policy, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = prometheus.NewRegistry()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	switch {
 	case cfg.AddressTarpit == 0:
 		cfg.AddressTarpit = DefaultAddressTarpit
@@ -100,7 +99,7 @@ func New(cfg Config) (*Policy, error) {
 		return nil, err
 	}
 	return &Policy{reg: cfg.Registry, sessions: cfg.Sessions, throttle: cfg.Throttle, pool: cfg.Pool, log: cfg.Logger, metrics: m,
-		addrs: newAddressLimiter(cfg.AddressRate, cfg.Now), tarpit: cfg.AddressTarpit}, nil
+		addrRate: cfg.AddressRate.withDefaults(), tarpit: cfg.AddressTarpit}, nil
 }
 
 // kind is one way of signing in: the label of its metrics.
@@ -256,11 +255,22 @@ func (p *Policy) hash(ctx context.Context, k kind, verify func(ctx context.Conte
 }
 
 // limitAddress spends one of the client address's attempts at kind k,
-// before any hashing or store call. A refusal is a *ThrottledError; the
+// before any hashing or registry call: one call to the throttle's store,
+// whose bucket every instance shares. A refusal is a *ThrottledError; the
 // first of a run is audited (throttle.address_limited), not every one, so
-// that a flood writes no flood of audit rows.
+// that a flood writes no flood of audit rows. A store that cannot answer
+// is ErrUnavailable: the rate is not lifted by an outage.
 func (p *Policy) limitAddress(ctx context.Context, k kind, clientIP string) error {
-	wait, first := p.addrs.take(k, clientIP)
+	// The attempt is spent on a context the client cannot cancel: a
+	// client that hangs up at once is counted, and answered, as if it had
+	// stayed.
+	tctx, cancel := Decided(ctx)
+	wait, first, err := p.throttle.Take(tctx, string(k)+"|"+addressOf(clientIP),
+		throttle.Rate{Burst: p.addrRate.Burst, PerMinute: p.addrRate.PerMinute})
+	cancel()
+	if err != nil {
+		return unavailable("address rate", err)
+	}
 	if wait == 0 {
 		return nil
 	}

@@ -1,7 +1,8 @@
 // Package throttle owns the sign-in failure counters: per (subject,
 // source) delays, per-subject timed and hard locks, per-source
-// quarantines and the per-warehouse spray alarm, and the leases that keep
-// one attempt in flight per key across instances (Claim). It decides from the
+// quarantines and the per-warehouse spray alarm, the leases that keep
+// one attempt in flight per key across instances (Claim), and token
+// buckets shared by every instance (Take: the per-address rate). It decides from the
 // counters and the Limits it is given; what a subject or a source is, and
 // which limits apply, is the signin package's business.
 //

@@ -105,6 +105,26 @@ type Throttle interface {
 	// Release ends the leases of keys that id still holds; a lease that
 	// expired and was taken by another attempt is left alone.
 	Release(ctx context.Context, keys []string, id string) error
+	// Take spends one take of key's token bucket (r.Burst takes at
+	// once, refilled at r.PerMinute), one bucket for every instance
+	// sharing the store. When none is left, wait is how long until the
+	// next one (never less than a second) and first is true for the
+	// first refusal after an allowed take; nothing is spent.
+	Take(ctx context.Context, key string, r Rate) (wait time.Duration, first bool, err error)
+}
+
+// Rate is a token bucket's size and refill: Burst takes at once, then
+// PerMinute a minute. Both must be positive.
+type Rate struct {
+	Burst     int
+	PerMinute int
+}
+
+// RateWait is the wait until a bucket holding tokens (less than one)
+// has a whole one at r, at least a second.
+func RateWait(r Rate, tokens float64) time.Duration {
+	perSec := float64(r.PerMinute) / 60
+	return max(time.Duration((1-tokens)/perSec*float64(time.Second)), time.Second)
 }
 
 // LockFor is how long the n-th timed lock of a subject lasts (n from 1):

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floorgate/floorgate/internal/connlimit"
+	"github.com/floorgate/floorgate/signin"
 )
 
 // limits are the flags that cap what one client, or all of them
@@ -45,6 +46,16 @@ type limits struct {
 	// DeviceMetrics serves /metrics on the device listener too (the
 	// admin listener always serves it).
 	DeviceMetrics bool
+	// SignInBurst and SignInPerMinute are the per-address rate of
+	// enrollment and admin sign-in attempts (signin.AddressRate), each
+	// kind its own bucket, shared by every instance on the throttle's
+	// store.
+	SignInBurst     int
+	SignInPerMinute int
+	// EnrollHashShare and AdminHashShare are the parts of the hashing
+	// pool's time enrollment and admin sign-in may use (signin.Shares).
+	EnrollHashShare float64
+	AdminHashShare  float64
 }
 
 // The defaults of the limits. Sized for a warehouse of 2,000 handhelds
@@ -125,6 +136,14 @@ func limitFlags(l *limits, intVar flagFunc[int], floatVar flagFunc[float64], boo
 		"messages a device socket may send at once")
 	boolVar(&l.DeviceMetrics, "device-metrics", "FLOORGATE_DEVICE_METRICS", false,
 		"serve /metrics on the device listener too (it is always on the admin listener)")
+	intVar(&l.SignInBurst, "signin-burst", "FLOORGATE_SIGNIN_BURST", signin.DefaultAddressRate.Burst,
+		"enrollment and admin sign-in attempts one client address (IPv6: one /64) may make at once, each kind apart, counted across every instance on the throttle's store")
+	intVar(&l.SignInPerMinute, "signin-per-minute", "FLOORGATE_SIGNIN_PER_MINUTE", signin.DefaultAddressRate.PerMinute,
+		"enrollment and admin sign-in attempts one client address may make per minute beyond -signin-burst (more: 429)")
+	floatVar(&l.EnrollHashShare, "enroll-hash-share", "FLOORGATE_ENROLL_HASH_SHARE", signin.DefaultShares.Enroll,
+		"part of the hashing pool's time (above 0, at most 1) enrollment may use; device sign-ins keep the rest under any flood")
+	floatVar(&l.AdminHashShare, "admin-hash-share", "FLOORGATE_ADMIN_HASH_SHARE", signin.DefaultShares.Manager,
+		"part of the hashing pool's time (above 0, at most 1) admin sign-in may use")
 }
 
 // check refuses values that mean nothing.
@@ -150,6 +169,20 @@ func (l limits) check() error {
 	}
 	if l.MessageBurst < 1 || l.MessageBurst > 10000 {
 		errs = append(errs, fmt.Errorf("-ws-message-burst %d: want 1 to 10000", l.MessageBurst))
+	}
+	if l.SignInBurst < 1 || l.SignInBurst > 100000 {
+		errs = append(errs, fmt.Errorf("-signin-burst %d: want 1 to 100000", l.SignInBurst))
+	}
+	if l.SignInPerMinute < 1 || l.SignInPerMinute > 1000000 {
+		errs = append(errs, fmt.Errorf("-signin-per-minute %d: want 1 to 1000000", l.SignInPerMinute))
+	}
+	for _, v := range []struct {
+		name  string
+		share float64
+	}{{"enroll-hash-share", l.EnrollHashShare}, {"admin-hash-share", l.AdminHashShare}} {
+		if !(v.share > 0) || v.share > 1 {
+			errs = append(errs, fmt.Errorf("-%s %v: want more than 0, at most 1", v.name, v.share))
+		}
 	}
 	return errors.Join(errs...)
 }

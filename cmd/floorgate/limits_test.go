@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -443,4 +444,59 @@ func TestMessageLimitFlags(t *testing.T) {
 		s.ack(t, "cmd_unknown")
 	}
 	s.expectClose(t, 10*time.Second, 1008)
+}
+
+// TestSignInFlags: -signin-burst and -signin-per-minute (here from their
+// variables) reach the sign-in policy: with a burst of 2 and one a
+// minute, the third admin sign-in from one address is 429 with
+// Retry-After, the right password too, over the network; enrollment has
+// a bucket of its own. The hashing shares are taken from their variables
+// (an instance starts with them) and refused out of range.
+func TestSignInFlags(t *testing.T) {
+	t.Parallel()
+	env := e2eEnv(t)
+	env["FLOORGATE_SIGNIN_BURST"] = "2"
+	env["FLOORGATE_SIGNIN_PER_MINUTE"] = "1"
+	env["FLOORGATE_ENROLL_HASH_SHARE"] = "0.25"
+	env["FLOORGATE_ADMIN_HASH_SHARE"] = "0.5"
+	in := startFloorgate(t, env)
+	login := func(password string) (int, string) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]string{"email": e2eAdminEmail, "password": password})
+		resp, err := httpClient.Post(in.AdminURL+"/admin/v1/login", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	for i := range 2 {
+		if st, _ := login("Wrong-password-1"); st != http.StatusUnauthorized {
+			t.Fatalf("admin sign-in %d within -signin-burst 2 = %d; want 401", i+1, st)
+		}
+	}
+	if st, ra := login(e2eAdminPassword); st != http.StatusTooManyRequests || ra == "" {
+		t.Fatalf("admin sign-in past -signin-burst 2, right password = %d (Retry-After %q); want 429 with Retry-After", st, ra)
+	}
+	// Enrollment counts apart: its first attempt is answered (401).
+	b, _ := json.Marshal(map[string]any{"email": "nobody@example.com", "password": "Wrong-password-1", "warehouse_id": "wh_none",
+		"device": map[string]any{"serial": "SN-FLAGS-1", "model": "TC52", "os_version": "13", "app_version": "4.2.0"}})
+	resp, err := httpClient.Post(in.GatewayURL+"/v1/enroll", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("first enrollment attempt = %d; want 401 (its own bucket)", resp.StatusCode)
+	}
+
+	for _, bad := range []map[string]string{
+		{"FLOORGATE_ENROLL_HASH_SHARE": "0"}, {"FLOORGATE_ADMIN_HASH_SHARE": "1.5"},
+		{"FLOORGATE_SIGNIN_BURST": "0"}, {"FLOORGATE_SIGNIN_PER_MINUTE": "-1"},
+	} {
+		if _, err := parseConfig([]string{"floorgate"}, envMap(bad), io.Discard); err == nil {
+			t.Errorf("parseConfig with %v = nil error; want a refusal", bad)
+		}
+	}
 }

@@ -135,11 +135,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// One sign-in policy for both listeners: one throttle, one set of
 	// in-flight claims, one hashing pool.
 	signIn, err := signin.New(signin.Config{
-		Registry: reg,
-		Sessions: sess.Store,
-		Throttle: sess.Throttle,
-		Logger:   log.With("component", "signin"),
-		Metrics:  metrics,
+		Registry:    reg,
+		Sessions:    sess.Store,
+		Throttle:    sess.Throttle,
+		Logger:      log.With("component", "signin"),
+		Metrics:     metrics,
+		Pool:        signin.NewPoolShares(0, 0, signin.Shares{Enroll: c.Limits.EnrollHashShare, Manager: c.Limits.AdminHashShare}),
+		AddressRate: signin.AddressRate{Burst: c.Limits.SignInBurst, PerMinute: c.Limits.SignInPerMinute},
 	})
 	if err != nil {
 		return fmt.Errorf("signin: %w", err)

@@ -31,8 +31,21 @@ type Throttle struct {
 	sources    map[string]*sourceState
 	warehouses map[string]*sprayState
 	leases     map[string]lease
+	buckets    map[string]*bucket
 	ops        int // failures since the last forget pass
 }
+
+// bucket is a token bucket of Take.
+type bucket struct {
+	tokens  float64
+	at      time.Time
+	refused bool // the last take was refused
+}
+
+// maxBuckets bounds the buckets kept; beyond it, those that have
+// refilled are forgotten, then any (a fresh bucket is full, as a
+// forgotten one would be).
+const maxBuckets = 100_000
 
 // lease is a claim on a key: who holds it and until when.
 type lease struct {
@@ -85,6 +98,7 @@ func New(opts Options) *Throttle {
 		sources:    map[string]*sourceState{},
 		warehouses: map[string]*sprayState{},
 		leases:     map[string]lease{},
+		buckets:    map[string]*bucket{},
 	}
 	if t.now == nil {
 		t.now = time.Now
@@ -391,4 +405,52 @@ func (t *Throttle) Release(ctx context.Context, keys []string, id string) error 
 		}
 	}
 	return nil
+}
+
+// Take spends one take of key's bucket.
+func (t *Throttle) Take(ctx context.Context, key string, r throttle.Rate) (time.Duration, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, false, err
+	}
+	now := t.now()
+	perSec := float64(r.PerMinute) / 60
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.buckets[key]
+	if b == nil {
+		if len(t.buckets) >= maxBuckets {
+			t.forgetBucketsLocked(now, r)
+		}
+		b = &bucket{tokens: float64(r.Burst), at: now}
+		t.buckets[key] = b
+	}
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(float64(r.Burst), b.tokens+d.Seconds()*perSec)
+		b.at = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		b.refused = false
+		return 0, false, nil
+	}
+	first := !b.refused
+	b.refused = true
+	return throttle.RateWait(r, b.tokens), first, nil
+}
+
+// forgetBucketsLocked drops the buckets that have refilled at r, and if
+// that is not enough, any half of them.
+func (t *Throttle) forgetBucketsLocked(now time.Time, r throttle.Rate) {
+	perSec := float64(r.PerMinute) / 60
+	for k, b := range t.buckets {
+		if b.tokens+now.Sub(b.at).Seconds()*perSec >= float64(r.Burst) {
+			delete(t.buckets, k)
+		}
+	}
+	for k := range t.buckets {
+		if len(t.buckets) < maxBuckets/2 {
+			break
+		}
+		delete(t.buckets, k)
+	}
 }

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,8 @@ type Options struct {
 //	Prefix{sp:<warehouse>}z zset: subject -> its latest failure (spray)
 //	Prefix{sp:<warehouse>}a string: when the spray alarm was last raised
 //	Prefix{c:<key>}         string: the id of the attempt that leases key
+//	Prefix{b:<key>}         hash: Take's bucket of key: t (tokens), at (µs),
+//	                        r (the last take was refused)
 //
 // A subject's counters (its window, lock, consecutive count and its
 // per-source pair delays) change in one script over its own slot, so
@@ -78,6 +81,7 @@ func (t *Throttle) subjectWindow(s string) string { return t.prefix + "{t:" + s 
 func (t *Throttle) sourceState(s string) string   { return t.prefix + "{s:" + s + "}st" }
 func (t *Throttle) sourceWindow(s string) string  { return t.prefix + "{s:" + s + "}w" }
 func (t *Throttle) leaseKey(k string) string      { return t.prefix + "{c:" + k + "}" }
+func (t *Throttle) bucketKey(k string) string     { return t.prefix + "{b:" + k + "}" }
 func (t *Throttle) sprayKeys(w string) []string {
 	return []string{t.prefix + "{sp:" + w + "}z", t.prefix + "{sp:" + w + "}a"}
 }
@@ -457,4 +461,49 @@ func (t *Throttle) Release(ctx context.Context, keys []string, id string) error 
 		}
 	}
 	return nil
+}
+
+// takeScript spends one take of a token bucket.
+// KEYS: bucket. ARGV: now µs, burst, per minute, ttl ms.
+// Returns {1 when taken else 0, 1 when this is the first refusal since
+// a take, the tokens left (a string)}.
+var takeScript = goredis.NewScript(`
+local now, burst, per = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local v = redis.call('HMGET', KEYS[1], 't', 'at', 'r')
+local tokens, at = burst, now
+if v[1] then tokens, at = tonumber(v[1]), tonumber(v[2]) end
+if now > at then
+  tokens = math.min(burst, tokens + (now - at) * per / 60000000)
+  at = now
+end
+local taken, first, refused = 0, 0, '0'
+if tokens >= 1 then
+  tokens, taken = tokens - 1, 1
+else
+  refused = '1'
+  if v[3] ~= '1' then first = 1 end
+end
+redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'at', string.format('%d', at), 'r', refused)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {taken, first, string.format('%.17g', tokens)}
+`)
+
+// Take spends one take of key's bucket: one script, so that every
+// instance spends from the same bucket.
+func (t *Throttle) Take(ctx context.Context, key string, r throttle.Rate) (time.Duration, bool, error) {
+	// The bucket is kept until it would be full again, and a minute more.
+	refill := time.Duration(float64(r.Burst) / float64(r.PerMinute) * float64(time.Minute))
+	res, err := takeScript.Run(ctx, t.c, []string{t.bucketKey(key)},
+		redisval.Micros(t.now()), r.Burst, r.PerMinute, redisval.TTLMillis(refill+time.Minute)).Slice()
+	if err != nil {
+		return 0, false, wrapErr("take", err)
+	}
+	if redisval.Int(res[0]) == 1 {
+		return 0, false, nil
+	}
+	tokens, err := strconv.ParseFloat(redisval.Str(res[2]), 64)
+	if err != nil {
+		return 0, false, wrapErr("take", err)
+	}
+	return throttle.RateWait(r, tokens), redisval.Int(res[1]) == 1, nil
 }

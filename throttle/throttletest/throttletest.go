@@ -47,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 		{"SprayTightens", testSprayTightens},
 		{"ConcurrentFails", testConcurrentFails},
 		{"Claims", testClaims},
+		{"Rates", testRates},
 		{"LockGrowsNeverPermanent", testLockGrows},
 		{"LockSparesCleanSources", testLockSparesCleanSources},
 		{"Unavailable", testUnavailable},
@@ -72,8 +73,10 @@ func testUnavailable(t *testing.T, h Harness) {
 	_, errFail := th.Fail(ctx, a, testLimits)
 	_, errQuarantined := th.Quarantined(ctx, a.Source)
 	_, errClaim := th.Claim(ctx, []string{a.Subject}, "x", time.Second)
+	_, _, errTake := th.Take(ctx, "ip:192.0.2.1", throttle.Rate{Burst: 1, PerMinute: 1})
 	for name, err := range map[string]error{
 		"Claim":         errClaim,
+		"Take":          errTake,
 		"Release":       th.Release(ctx, []string{a.Subject}, "x"),
 		"Check":         errCheck,
 		"Fail":          errFail,
@@ -501,6 +504,72 @@ func testSprayTightens(t *testing.T, h Harness) {
 	}
 	if raised != 1 {
 		t.Errorf("alarms raised by a spray after the hold = %d; want 1", raised)
+	}
+}
+
+// testRates: Take's token buckets: Burst takes at once, then one per
+// refill interval; a refusal spends nothing, says the wait (at least a
+// second) and whether it is the first since a take; keys count apart;
+// parallel takes (as from several instances) never spend more than the
+// bucket holds.
+func testRates(t *testing.T, h Harness) {
+	e := newThrottleEnv(t, h)
+	ctx := context.Background()
+	r := throttle.Rate{Burst: 3, PerMinute: 30} // one every 2 s
+	take := func(what, key string, wantWait time.Duration, wantFirst bool) {
+		t.Helper()
+		wait, first, err := e.th.Take(ctx, key, r)
+		if err != nil {
+			t.Fatalf("%s: Take = %v", what, err)
+		}
+		if wait != wantWait || first != wantFirst {
+			t.Errorf("%s: Take = wait %v, first %v; want %v, %v", what, wait, first, wantWait, wantFirst)
+		}
+	}
+	for i := range r.Burst {
+		take(fmt.Sprintf("take %d of the burst", i+1), "ip:a", 0, false)
+	}
+	take("past the burst", "ip:a", 2*time.Second, true)
+	take("past the burst again", "ip:a", 2*time.Second, false)
+	take("another key", "ip:b", 0, false)
+	e.clock.Advance(time.Second)
+	take("half a refill on", "ip:a", time.Second, false)
+	e.clock.Advance(time.Second)
+	take("a refill on", "ip:a", 0, false)
+	take("after the refill", "ip:a", 2*time.Second, true)
+	// A slow rate still says at least a second.
+	slow := throttle.Rate{Burst: 1, PerMinute: 6000}
+	if _, _, err := e.th.Take(ctx, "ip:c", slow); err != nil {
+		t.Fatalf("Take = %v", err)
+	}
+	if wait, _, err := e.th.Take(ctx, "ip:c", slow); err != nil || wait != time.Second {
+		t.Errorf("Take past a fast bucket = %v, %v; want a wait of 1s", wait, err)
+	}
+	e.clock.Advance(time.Hour)
+
+	const racers, burst = 20, 7
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	taken := 0
+	for range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait, _, err := e.th.Take(ctx, "ip:race", throttle.Rate{Burst: burst, PerMinute: 1})
+			if err != nil {
+				t.Errorf("Take = %v", err)
+				return
+			}
+			if wait == 0 {
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if taken != burst {
+		t.Errorf("%d parallel takes of a bucket of %d: %d taken; want %d", racers, burst, taken, burst)
 	}
 }
 

@@ -147,3 +147,64 @@ func redisCPU(b *testing.B, c goredis.UniversalClient) time.Duration {
 	}
 	return time.Duration(total * float64(time.Second))
 }
+
+// BenchmarkEnd: one forced logout at a time, as an admin sends them:
+// End of one live session, then wait until a watcher on the same Redis
+// has its ended event. us-to-event is from End's call to the event's
+// arrival at the watcher (what the push waits for, whether or not End
+// has returned by then); us-call is End's own call, which also queues
+// the command for the device before it returns; ns/op is both.
+//
+//	go test -run '^$' -bench 'BenchmarkEnd$' -benchtime 2000x -count 6 ./sessions/redis
+func BenchmarkEnd(b *testing.B) {
+	c := testenv.Redis(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := sredis.New(c, sredis.Options{Prefix: testenv.RedisPrefix(b, c)})
+	ids := make([]string, b.N)
+	for i := range ids {
+		cr, err := st.Create(ctx, sessions.NewSession{UserID: "u" + strconv.Itoa(i), DeviceID: "d" + strconv.Itoa(i), WarehouseID: "w1"},
+			sessions.Policy{Cap: 3, Idle: time.Hour, Absolute: 12 * time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = cr.Session.ID
+	}
+	type arrival struct {
+		id string
+		at time.Time
+	}
+	events := make(chan arrival, 16)
+	ready := make(chan struct{})
+	go st.Watch(ctx, func(bool) { close(ready) }, func(e sessions.Event) {
+		if e.Kind == sessions.KindEnded && e.Command != nil {
+			events <- arrival{e.Command.SessionID, time.Now()}
+		}
+	})
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		b.Fatal("watch not subscribed within 10s")
+	}
+	var calls, toEvent time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		if _, err := st.End(ctx, ids[i], sessions.ReasonAdmin); err != nil {
+			b.Fatal(err)
+		}
+		calls += time.Since(t0)
+		for got := (arrival{}); got.id != ids[i]; {
+			select {
+			case got = <-events:
+				toEvent += got.at.Sub(t0)
+			case <-time.After(10 * time.Second):
+				b.Fatalf("no event for %s within 10s", ids[i])
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(calls.Microseconds())/float64(b.N), "us-call")
+	b.ReportMetric(float64(toEvent.Microseconds())/float64(b.N), "us-to-event")
+}

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -15,18 +16,65 @@ import (
 	"github.com/floorgate/floorgate/sessions"
 )
 
-// End ends one session; ErrNotFound if it is not live.
+// End ends one session; ErrNotFound if it is not live. It is the
+// forced logout's path, so the push goes out as early as it can: the
+// script publishes the end itself, and on a single server (not Cluster)
+// the journal entry goes in the same pipeline, ahead of the script on
+// the same connection, so the frame leaves after one round trip
+// (journal, end and publish) instead of four (journal; end; queue;
+// publish). Queueing the command for the device follows (finish);
+// if it fails, the journal stays and Sweep redoes it.
 func (s *Store) End(ctx context.Context, sessionID string, r sessions.Reason) (sessions.Command, error) {
-	if _, ok := bucketFromID(sessionID); !ok {
+	b, ok := bucketFromID(sessionID)
+	if !ok {
 		return sessions.Command{}, fmt.Errorf("end session: %w", sessions.ErrNotFound)
 	}
-	cmds, err := s.endIDs(ctx, []string{sessionID}, r, nil)
+	nowT := s.now()
+	now := redisval.Micros(nowT)
+	keys := []string{s.outboxKey(b)}
+	args := []any{s.bp(b), now, string(r), redisval.TTLMillis(sessions.CommandTTL), sessionID, s.channel,
+		redisval.FromMicros(now).Format(time.RFC3339Nano)}
+	var (
+		members []string
+		res     []any
+		err     error
+	)
+	if s.cluster {
+		// The journal's slot is not the bucket's: a Cluster pipeline
+		// runs per node at once, so the journal goes first on its own.
+		if members, err = s.journal(ctx, []string{b}); err != nil {
+			return sessions.Command{}, fmt.Errorf("end session: %w", err)
+		}
+		res, err = endOneScript.Run(ctx, s.c, keys, args...).Slice()
+	} else {
+		var cmd *goredis.Cmd
+		_, _ = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			members = s.journalIn(ctx, p, []string{b}, nowT)
+			cmd = endOneScript.EvalSha(ctx, p, keys, args...)
+			return nil
+		})
+		res, err = cmd.Slice()
+		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Not cached on the server (it did not run; the journal
+			// entry did): run it again on its own, which loads it.
+			res, err = endOneScript.Run(ctx, s.c, keys, args...).Slice()
+		}
+	}
+	if errors.Is(err, goredis.Nil) {
+		s.finish(ctx, nil, members)
+		return sessions.Command{}, fmt.Errorf("end session: %w", sessions.ErrNotFound)
+	}
+	if err != nil {
+		return sessions.Command{}, wrapErr("end session", err)
+	}
+	cmds, err := parseCommands(res)
 	if err != nil {
 		return sessions.Command{}, fmt.Errorf("end session: %w", err)
 	}
-	if len(cmds) == 0 {
-		return sessions.Command{}, fmt.Errorf("end session: %w", sessions.ErrNotFound)
+	if len(cmds) != 1 {
+		return sessions.Command{}, fmt.Errorf("end session: %w: malformed script reply", sessions.ErrUnavailable)
 	}
+	s.finishPublished(ctx, cmds, members)
 	return cmds[0], nil
 }
 
@@ -230,18 +278,30 @@ func (s *Store) endChunk(ctx context.Context, buckets, members []string, argsOf 
 // operation writes its own members, so one operation's finish never
 // hides another's.
 func (s *Store) journal(ctx context.Context, buckets []string) ([]string, error) {
+	var members []string
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		members = s.journalIn(ctx, p, buckets, s.now())
+		return nil
+	})
+	if err != nil {
+		return nil, wrapErr("journal", err)
+	}
+	return members, nil
+}
+
+// journalIn adds the journal entries of the buckets to a pipeline and
+// returns their members.
+func (s *Store) journalIn(ctx context.Context, p goredis.Pipeliner, buckets []string, at time.Time) []string {
 	op := randomHex()
-	now := float64(redisval.Micros(s.now()))
+	now := float64(redisval.Micros(at))
 	members := make([]string, len(buckets))
 	zs := make([]goredis.Z, len(buckets))
 	for i, b := range buckets {
 		members[i] = op + ":" + b
 		zs[i] = goredis.Z{Score: now, Member: members[i]}
 	}
-	if err := s.c.ZAdd(ctx, s.journalKey(), zs...).Err(); err != nil {
-		return nil, wrapErr("journal", err)
-	}
-	return members, nil
+	p.ZAdd(ctx, s.journalKey(), zs...)
+	return members
 }
 
 // finish does what follows the scripts for ended sessions: queue each
@@ -251,6 +311,16 @@ func (s *Store) journal(ctx context.Context, buckets []string) ([]string, error)
 // the journal stays and Sweep redoes it; nothing is lost. Errors are
 // logged, not returned: the sessions have ended either way.
 func (s *Store) finish(ctx context.Context, cmds []sessions.Command, journal []string) {
+	s.finishing(ctx, cmds, journal, true)
+}
+
+// finishPublished is finish for commands whose events the end script
+// has already published.
+func (s *Store) finishPublished(ctx context.Context, cmds []sessions.Command, journal []string) {
+	s.finishing(ctx, cmds, journal, false)
+}
+
+func (s *Store) finishing(ctx context.Context, cmds []sessions.Command, journal []string, publish bool) {
 	if len(cmds) > 0 {
 		_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			// The warehouse and deadline indexes are shared keys: one
@@ -286,8 +356,10 @@ func (s *Store) finish(ctx context.Context, cmds []sessions.Command, journal []s
 			if b, ok := bucketFromID(c.ID); ok {
 				outbox[b] = append(outbox[b], c.ID)
 			}
-			ev, _ := json.Marshal(sessions.Event{Kind: sessions.KindEnded, Command: &c})
-			p.Publish(ctx, s.channel, ev)
+			if publish {
+				ev, _ := json.Marshal(sessions.Event{Kind: sessions.KindEnded, Command: &c})
+				p.Publish(ctx, s.channel, ev)
+			}
 		}
 		for b, ids := range outbox {
 			p.ZRem(ctx, s.outboxKey(b), ids...)

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,6 +126,105 @@ func TestEndWarehouseManyBuckets(t *testing.T) {
 				if !isCommand && !isQueue && !isEpoch {
 					t.Errorf("key %q left behind after EndWarehouse", k)
 				}
+			}
+		})
+	}
+}
+
+// TestEndPublishesFromScript: End's event, which its script writes as
+// JSON itself, decodes to exactly the command End returns (on
+// standalone Redis, where the journal shares the script's pipeline, on
+// a server of the test's own whose script cache is flushed so that the
+// pipelined EVALSHA meets NOSCRIPT, and on Cluster, flushed too); the
+// command is queued for the device, the
+// journal is left empty, and a session that is not live is ErrNotFound
+// with nothing published.
+func TestEndPublishesFromScript(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		c     func(testing.TB) goredis.UniversalClient
+		flush bool
+	}{
+		{"standalone", testenv.Redis, false},
+		{"own server, script cache flushed", func(tb testing.TB) goredis.UniversalClient {
+			return testenv.RedisClientAt(tb, testenv.StartRedis(tb).Addr(), "end-from-script")
+		}, true},
+		{"cluster", func(tb testing.TB) goredis.UniversalClient { return testenv.RedisCluster(tb) }, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c := tt.c(t)
+			prefix := testenv.RedisPrefix(t, c)
+			// A clock with microseconds and a zone of its own, as a
+			// real one has: the event must carry the same instant.
+			now := time.Date(2026, 12, 2, 15, 4, 5, 123456789, time.FixedZone("x", 3600))
+			st := sredis.New(c, sredis.Options{Prefix: prefix, Now: func() time.Time { return now }})
+			cr, err := st.Create(ctx, sessions.NewSession{UserID: "u1", Username: "kim", DeviceID: "d1", WarehouseID: "w1"},
+				sessions.Policy{Cap: 3, Idle: time.Hour, Absolute: 12 * time.Hour})
+			if err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
+			events := make(chan sessions.Event, 10)
+			ready := make(chan struct{})
+			go st.Watch(ctx, func(bool) { close(ready) }, func(e sessions.Event) { events <- e })
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				t.Fatal("Watch not subscribed within 30s")
+			}
+			if tt.flush {
+				flush := func(ctx context.Context, m *goredis.Client) error { return m.ScriptFlush(ctx).Err() }
+				var err error
+				if cc, ok := c.(*goredis.ClusterClient); ok {
+					err = cc.ForEachMaster(ctx, flush)
+				} else {
+					err = c.ScriptFlush(ctx).Err()
+				}
+				if err != nil {
+					t.Fatalf("SCRIPT FLUSH = %v", err)
+				}
+			}
+			cmd, err := st.End(ctx, cr.Session.ID, sessions.ReasonAdmin)
+			if err != nil {
+				t.Fatalf("End() = %v", err)
+			}
+			var got sessions.Event
+			select {
+			case got = <-events:
+			case <-ctx.Done():
+				t.Fatal("no event within 30s of End")
+			}
+			if got.Kind != sessions.KindEnded || got.Command == nil {
+				t.Fatalf("event = %+v; want ended with a command", got)
+			}
+			g := *got.Command
+			if !g.CreatedAt.Equal(cmd.CreatedAt) || !cmd.CreatedAt.Equal(now.Truncate(time.Microsecond)) {
+				t.Errorf("created_at: event %v, End %v; want both %v", g.CreatedAt, cmd.CreatedAt, now.Truncate(time.Microsecond))
+			}
+			g.CreatedAt = cmd.CreatedAt
+			if g.ID != cmd.ID || g.SessionID != cmd.SessionID || g.UserID != cmd.UserID || g.DeviceID != cmd.DeviceID ||
+				g.WarehouseID != cmd.WarehouseID || g.Reason != cmd.Reason || g.By != nil || cmd.By != nil ||
+				g.DeliveredAt != nil || g.AckedAt != nil {
+				t.Errorf("event's command = %+v; want %+v", g, cmd)
+			}
+			if cmd.SessionID != cr.Session.ID || cmd.UserID != "u1" || cmd.DeviceID != "d1" || cmd.WarehouseID != "w1" || cmd.Reason != sessions.ReasonAdmin {
+				t.Errorf("End() = %+v; want the command of session %s", cmd, cr.Session.ID)
+			}
+			pend, err := st.Pending(ctx, "d1")
+			if err != nil || len(pend) != 1 || pend[0].ID != cmd.ID {
+				t.Errorf("Pending(d1) = %v, %v; want [%s]", pend, err, cmd.ID)
+			}
+			if _, err := st.End(ctx, cr.Session.ID, sessions.ReasonAdmin); !errors.Is(err, sessions.ErrNotFound) {
+				t.Errorf("End() of an ended session = %v; want ErrNotFound", err)
+			}
+			if n, err := c.ZCard(ctx, prefix+"{g}journal").Result(); err != nil || n != 0 {
+				t.Errorf("journal holds %d entries (%v); want none", n, err)
+			}
+			select {
+			case e := <-events:
+				t.Errorf("an event after ending an ended session: %+v", e)
+			default:
 			}
 		})
 	}

@@ -109,6 +109,24 @@ if ARGV[8] == 'user' then redis.call('DEL', KEYS[2]) end
 return out
 `)
 
+// endOneScript ends one session and publishes its end on the fan-out
+// from inside the script, so that the push leaves with the end itself
+// instead of two round trips later (End; issue 14, item 3). PUBLISH
+// names no key, so the script may run on Cluster too.
+// KEYS: outbox. ARGV: bp, now, reason, command ttl, session id, channel,
+// now as RFC 3339 (the command's created_at as Go writes it).
+// Returns the command as end_one does, or false when the session does
+// not exist. The event is the JSON of sessions.Event{Kind: KindEnded,
+// Command: ...} for a command without by.
+var endOneScript = goredis.NewScript(luaEndOne + `
+local c = end_one(ARGV[1], ARGV[5], ARGV[2], ARGV[3], '', '', '', ARGV[4])
+if not c then return false end
+redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', command = {
+  command_id = c[1], session_id = c[2], user_id = c[3], device_id = c[4],
+  warehouse_id = c[5], reason = c[6], created_at = ARGV[7]}}))
+return c
+`)
+
 // sweepScript decides about one due session by its own timestamps.
 // KEYS: outbox. ARGV: bp, session id, now, command ttl.
 // Returns {'gone'}, {'live', idle_end, absolute_end} or {'ended', command...}.

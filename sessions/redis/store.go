@@ -58,6 +58,9 @@ type Store struct {
 	touchEvery time.Duration
 	log        *slog.Logger
 	channel    string
+	// cluster: the client is a Cluster client, whose pipelines run per
+	// node at once (no order between slots).
+	cluster bool
 }
 
 var _ sessions.Store = (*Store)(nil)
@@ -73,6 +76,7 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 		log:        opts.Logger,
 		channel:    opts.Prefix + "events",
 	}
+	_, s.cluster = client.(*goredis.ClusterClient)
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -15,6 +15,9 @@ import (
 
 // runIntrospect signs a few users in, then calls POST /v1/introspect from
 // -concurrency workers for -duration and prints requests per second.
+// With -gateways the workers are spread over several instances (worker
+// w calls gateway w mod n), to show how introspection scales out; the
+// setup still signs in through -gateway.
 func runIntrospect(ctx context.Context, cm *common, fs *flag.FlagSet, args []string, out io.Writer) error {
 	devicesFile := fs.String("devices-file", "bench-devices.json", "devices written by the setup mode")
 	tokens := fs.Int("sessions", 64, "sessions to sign in and introspect in turn")
@@ -23,6 +26,7 @@ func runIntrospect(ctx context.Context, cm *common, fs *flag.FlagSet, args []str
 	pin := fs.String("pin", benchPIN, "PIN of the users")
 	bare := fs.Bool("bare", false, "no setup: send made-up keys and tokens (benchbare http-redis)")
 	label := fs.String("label", "floorgate", "name printed on the result line")
+	gateways := fs.String("gateways", "", "comma-separated gateway base URLs the workers call in turn (default: -gateway)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,7 +41,14 @@ func runIntrospect(ctx context.Context, cm *common, fs *flag.FlagSet, args []str
 			return err
 		}
 	}
-	return introspectLoop(ctx, c, key, sess, *conc, *duration, *label, out)
+	clients := []*Client{c}
+	if gws := splitList(*gateways); len(gws) > 0 {
+		clients = clients[:0]
+		for _, g := range gws {
+			clients = append(clients, newClient(g, cm.admin, (*conc+len(gws)-1)/len(gws)))
+		}
+	}
+	return introspectLoop(ctx, clients, key, sess, *conc, *duration, *label, out)
 }
 
 // introspectSetup signs len(sess) users in, filling sess with their
@@ -87,8 +98,9 @@ func introspectSetup(ctx context.Context, c *Client, cm *common, devicesFile, pi
 	return key, nil
 }
 
-// introspectLoop calls POST /v1/introspect from conc workers for duration.
-func introspectLoop(ctx context.Context, c *Client, key string, sess []string, conc int, duration time.Duration, label string, out io.Writer) error {
+// introspectLoop calls POST /v1/introspect from conc workers for
+// duration, worker w through clients[w mod len(clients)].
+func introspectLoop(ctx context.Context, clients []*Client, key string, sess []string, conc int, duration time.Duration, label string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
 	var (
@@ -100,6 +112,7 @@ func introspectLoop(ctx context.Context, c *Client, key string, sess []string, c
 	)
 	start := time.Now()
 	for w := 0; w < conc; w++ {
+		c := clients[w%len(clients)]
 		wg.Go(func() {
 			var mine []time.Duration
 			bad, off := 0, 0
@@ -129,7 +142,7 @@ func introspectLoop(ctx context.Context, c *Client, key string, sess []string, c
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	fmt.Fprintf(out, "RESULT introspect %s concurrency=%d requests=%d errors=%d inactive=%d rate=%.0f/s %s\n",
-		label, conc, len(lat), errs, inactive, rate(len(lat), elapsed), latency.Summary(lat))
+	fmt.Fprintf(out, "RESULT introspect %s instances=%d concurrency=%d requests=%d errors=%d inactive=%d rate=%.0f/s %s\n",
+		label, len(clients), conc, len(lat), errs, inactive, rate(len(lat), elapsed), latency.Summary(lat))
 	return nil
 }

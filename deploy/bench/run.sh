@@ -298,6 +298,8 @@ unset 'pid_of[barehttp]'
 say "2. forced logouts: instances A, B, C sharing PostgreSQL and Redis, $DEVICES sockets signed in"
 start_fg b 18180 "${CHEAP[@]}"
 start_fg c 18280 "${CHEAP[@]}"
+say "4b. introspection at concurrency 64 spread over A, B and C (each instance caches on its own: scale-out)"
+ds introspect -gateway $A -gateways "$A,$B,$C" -admin $AADM -devices-file "$work/devices.json" -concurrency 64 -duration "${STEP_S}s" -label floorgate-3
 mkdir -p "$work/ev-fleet"
 hold_count "$DEVICES" "$A,$B,$C" "$work/ev-fleet" -login -login-concurrency 8
 "$bin/benchbare" redis-pubsub -addr "$REDIS" -count "$SINGLE" -burst $((DEVICES / 3)) | sed 's/^/RESULT /' | tee -a "$log"

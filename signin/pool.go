@@ -116,6 +116,11 @@ func NewPoolShares(workers int, wait time.Duration, s Shares) *Pool {
 	return p
 }
 
+// Shares are the pool's shares in force (the defaults filled in).
+func (p *Pool) Shares() Shares {
+	return Shares{Enroll: p.classes[classEnroll].share, Manager: p.classes[classManager].share}
+}
+
 // Acquire takes a slot for a device sign-in (see acquire).
 func (p *Pool) Acquire(ctx context.Context) (release func(), err error) {
 	return p.acquire(ctx, classDevice)

@@ -451,7 +451,8 @@ func TestMessageLimitFlags(t *testing.T) {
 // minute, the third admin sign-in from one address is 429 with
 // Retry-After, the right password too, over the network; enrollment has
 // a bucket of its own. The hashing shares are taken from their variables
-// (an instance starts with them) and refused out of range.
+// (the pool the instance builds reports them in its start's log line) and
+// refused out of range.
 func TestSignInFlags(t *testing.T) {
 	t.Parallel()
 	env := e2eEnv(t)
@@ -489,6 +490,11 @@ func TestSignInFlags(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("first enrollment attempt = %d; want 401 (its own bucket)", resp.StatusCode)
+	}
+
+	// The shares reached the hashing pool: it says so at the start.
+	if logs := in.Stderr.String(); !strings.Contains(logs, `"enroll_hash_share":0.25`) || !strings.Contains(logs, `"admin_hash_share":0.5`) {
+		t.Errorf("the start's sign-in limits line does not show the pool's shares 0.25 and 0.5:\n%s", logs)
 	}
 
 	for _, bad := range []map[string]string{

@@ -134,18 +134,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	// One sign-in policy for both listeners: one throttle, one set of
 	// in-flight claims, one hashing pool.
+	pool := signin.NewPoolShares(0, 0, signin.Shares{Enroll: c.Limits.EnrollHashShare, Manager: c.Limits.AdminHashShare})
+	addrRate := signin.AddressRate{Burst: c.Limits.SignInBurst, PerMinute: c.Limits.SignInPerMinute}
 	signIn, err := signin.New(signin.Config{
 		Registry:    reg,
 		Sessions:    sess.Store,
 		Throttle:    sess.Throttle,
 		Logger:      log.With("component", "signin"),
 		Metrics:     metrics,
-		Pool:        signin.NewPoolShares(0, 0, signin.Shares{Enroll: c.Limits.EnrollHashShare, Manager: c.Limits.AdminHashShare}),
-		AddressRate: signin.AddressRate{Burst: c.Limits.SignInBurst, PerMinute: c.Limits.SignInPerMinute},
+		Pool:        pool,
+		AddressRate: addrRate,
 	})
 	if err != nil {
 		return fmt.Errorf("signin: %w", err)
 	}
+	shares := pool.Shares()
+	log.Info("sign-in limits", "signin_burst", addrRate.Burst, "signin_per_minute", addrRate.PerMinute,
+		"enroll_hash_share", shares.Enroll, "admin_hash_share", shares.Manager)
 	// The console's live pages hear the fan-out through the gateway's
 	// one watcher (teeWatch), not a second subscription.
 	feed := console.NewFeed()

@@ -128,6 +128,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	metrics  *metrics
 	hub      *hub
+	sockets  *socketEnv // what every socket of this server is given
 	activity *activity
 	valid    *validCache // nil: introspection always asks the store
 	work     *tasks      // the sockets' goroutines, for Shutdown
@@ -206,6 +207,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	s.sockets = s.socketEnv()
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// Devices send small messages (auth, ack: under 100 bytes), so a

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floorgate/floorgate/sessions"
 )
@@ -101,7 +101,7 @@ type outFrame struct {
 // and ends when the queue is empty, so that an idle socket costs one
 // goroutine and no write buffer.
 type socket struct {
-	srv  *Server
+	env  *socketEnv
 	conn *websocket.Conn
 	slot uint32 // which ping tick pings it
 
@@ -138,20 +138,61 @@ type socket struct {
 	closedBy int // the close code we sent, 0 if none
 }
 
-func newSocket(srv *Server, conn *websocket.Conn, addr netip.Addr) *socket {
+// socketEnv is what a socket needs of the instance that holds it: its
+// limits and clock, the goroutines Shutdown waits for, the close metric,
+// and the calls a socket makes when its slot is given back, a frame it
+// pushed is written, the device acknowledges a logout, and its reader
+// ends. One per Server, shared by its sockets: a socket reaches nothing
+// else of the server.
+type socketEnv struct {
+	now          func() time.Time
+	pongWait     time.Duration
+	pingEvery    time.Duration
+	writeWait    time.Duration
+	closeGrace   time.Duration
+	messageRate  float64
+	messageBurst int
+	work         *tasks
+	closed       *prometheus.CounterVec // by close code
+	release      func(addr netip.Addr)
+	written      func(f outFrame)
+	acked        func(s *socket, commandID string)
+	finished     func(s *socket)
+}
+
+// socketEnv is the environment of this server's sockets.
+func (s *Server) socketEnv() *socketEnv {
+	return &socketEnv{
+		now:          s.now,
+		pongWait:     s.cfg.PongWait,
+		pingEvery:    s.cfg.PingEvery,
+		writeWait:    s.cfg.WriteWait,
+		closeGrace:   s.cfg.CloseGrace,
+		messageRate:  s.cfg.MessageRate,
+		messageBurst: s.cfg.MessageBurst,
+		work:         s.work,
+		closed:       s.metrics.socketsClosed,
+		release:      s.slots.Release,
+		written:      s.written,
+		acked:        s.acked,
+		finished:     s.finishSocket,
+	}
+}
+
+func newSocket(env *socketEnv, conn *websocket.Conn, addr netip.Addr) *socket {
 	return &socket{
-		srv:   srv,
+		env:   env,
 		conn:  conn,
 		addr:  addr,
-		msgs:  bucket{tokens: float64(srv.cfg.MessageBurst), refill: srv.now()},
-		pings: bucket{tokens: float64(srv.cfg.MessageBurst), refill: srv.now()},
+		msgs:  bucket{tokens: float64(env.messageBurst), refill: env.now()},
+		pings: bucket{tokens: float64(env.messageBurst), refill: env.now()},
 	}
 }
 
 // release gives the socket's slot back to the caps (once).
 func (s *socket) release() {
 	if s.released.CompareAndSwap(false, true) {
-		s.srv.slots.Release(s.addr)
+		s.env.release(s.addr)
 	}
 }
 
@@ -184,7 +225,7 @@ func (s *socket) enqueueLocked(f outFrame, bounded bool) {
 	s.queue = append(s.queue, f)
 	if !s.writing {
 		s.writing = true
-		s.srv.work.add()
+		s.env.work.add()
 		go s.writeLoop()
 	}
 }
@@ -197,7 +238,7 @@ func (s *socket) dropLocked() {
 	}
 	s.state = stateDead
 	s.queue = nil
-	s.srv.metrics.socketsClosed.WithLabelValues("dropped").Inc()
+	s.env.closed.WithLabelValues("dropped").Inc()
 	_ = s.conn.Close()
 }
 
@@ -284,7 +325,7 @@ func (s *socket) ping(now time.Time) {
 	if s.state == stateNew {
 		return
 	}
-	limit := max(s.srv.cfg.PongWait-s.srv.cfg.PingEvery, s.srv.cfg.PingEvery)
+	limit := max(s.env.pongWait-s.env.pingEvery, s.env.pingEvery)
 	if s.silentFor(now) > limit {
 		s.dropLocked()
 		return
@@ -318,7 +359,7 @@ func (s *socket) welcome(v *sessionView, pending []sessions.Command) {
 // writeLoop writes queued frames, each under a write deadline, until the
 // queue is empty. A write that fails or times out drops the connection.
 func (s *socket) writeLoop() {
-	defer s.srv.work.done()
+	defer s.env.work.done()
 	for {
 		s.mu.Lock()
 		if s.state == stateDead || len(s.queue) == 0 {
@@ -332,7 +373,7 @@ func (s *socket) writeLoop() {
 		s.queue = s.queue[1:]
 		s.mu.Unlock()
 
-		deadline := time.Now().Add(s.srv.cfg.WriteWait)
+		deadline := time.Now().Add(s.env.writeWait)
 		var err error
 		switch f.kind {
 		case frameText:
@@ -343,9 +384,9 @@ func (s *socket) writeLoop() {
 			err = s.conn.WriteControl(websocket.PingMessage, nil, deadline)
 		case frameClose:
 			err = s.conn.WriteControl(websocket.CloseMessage, f.data, deadline)
-			s.srv.metrics.socketsClosed.WithLabelValues(strconv.Itoa(f.code)).Inc()
+			s.env.closed.WithLabelValues(strconv.Itoa(f.code)).Inc()
 			// Wait for the peer's answer no longer than CloseGrace.
-			_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.CloseGrace))
+			_ = s.conn.SetReadDeadline(time.Now().Add(s.env.closeGrace))
 		}
 		if err != nil {
 			s.mu.Lock()
@@ -355,7 +396,7 @@ func (s *socket) writeLoop() {
 			return
 		}
 		if f.what != "" {
-			s.srv.written(f)
+			s.env.written(f)
 		}
 	}
 }
@@ -381,7 +422,7 @@ func (b *bucket) take(now time.Time, rate float64, burst int) bool {
 
 // allowMessage takes a token from the message-rate bucket.
 func (s *socket) allowMessage() bool {
-	return s.msgs.take(s.srv.now(), s.srv.cfg.MessageRate, s.srv.cfg.MessageBurst)
+	return s.msgs.take(s.env.now(), s.env.messageRate, s.env.messageBurst)
 }
 
 // onPing answers a ping the device sent with its pong, as gorilla's
@@ -390,12 +431,12 @@ func (s *socket) allowMessage() bool {
 // libraries send them to keep a socket alive, and each costs a write.
 // One over the bucket ends the read with errPingFlood.
 func (s *socket) onPing(data string) error {
-	if !s.pings.take(s.srv.now(), s.srv.cfg.MessageRate, s.srv.cfg.MessageBurst) {
+	if !s.pings.take(s.env.now(), s.env.messageRate, s.env.messageBurst) {
 		s.pingFlood = true
 		return errPingFlood
 	}
 	s.heard()
-	err := s.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.srv.cfg.WriteWait))
+	err := s.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.env.writeWait))
 	var ne net.Error
 	if errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
 		return nil // as gorilla's default: the reader sees the end
@@ -426,7 +467,7 @@ func (s *socket) closeAndLinger(code int, text string) {
 
 func (s *socket) linger() {
 	nc := s.conn.NetConn()
-	_ = nc.SetReadDeadline(time.Now().Add(s.srv.cfg.CloseGrace))
+	_ = nc.SetReadDeadline(time.Now().Add(s.env.closeGrace))
 	_, _ = io.CopyN(io.Discard, nc, 1<<20)
 }
 
@@ -434,8 +475,8 @@ func (s *socket) linger() {
 // cleans up. It stays shallow: each message is handled in a short-lived
 // goroutine, so that the stack of an idle socket's reader never grows.
 func (s *socket) readLoop() {
-	defer s.srv.work.done() // after finish: Shutdown waits for the clean-up
-	defer s.finish()
+	defer s.env.work.done() // after finished: Shutdown waits for the clean-up
+	defer s.env.finished(s)
 	s.conn.SetPongHandler(func(string) error {
 		s.heard()
 		return nil
@@ -459,7 +500,7 @@ func (s *socket) readLoop() {
 			}
 			if errors.Is(err, websocket.ErrReadLimit) {
 				// gorilla has sent 1009 already.
-				s.srv.metrics.socketsClosed.WithLabelValues(strconv.Itoa(closeTooBig)).Inc()
+				s.env.closed.WithLabelValues(strconv.Itoa(closeTooBig)).Inc()
 				s.mu.Lock()
 				s.state = max(s.state, stateClosing)
 				s.mu.Unlock()
@@ -472,7 +513,7 @@ func (s *socket) readLoop() {
 			s.closeAndLinger(closePolicy, "too many messages")
 			return
 		}
-		s.srv.work.add()
+		s.env.work.add()
 		go s.handle(data)
 	}
 }
@@ -481,7 +522,7 @@ func (s *socket) readLoop() {
 // after authentication; a message it cannot parse or does not know is
 // answered with nothing (it has counted toward the rate limit).
 func (s *socket) handle(data []byte) {
-	defer s.srv.work.done()
+	defer s.env.work.done()
 	msg, err := parseClientMessage(data)
 	if err != nil {
 		return
@@ -491,15 +532,7 @@ func (s *socket) handle(data []byte) {
 	}
 }
 
-func (s *socket) ack(commandID string) {
-	ctx, cancel := s.srv.opContext()
-	defer cancel()
-	err := s.srv.store.Ack(ctx, s.deviceID, commandID)
-	s.srv.activity.note(s.warehouseID)
-	if err != nil && !errors.Is(err, sessions.ErrNotFound) {
-		s.srv.log.Warn("ack logout command", slog.String("device_id", s.deviceID), slog.String("command_id", commandID), slog.Any("err", err))
-	}
-}
+func (s *socket) ack(commandID string) { s.env.acked(s, commandID) }
 
 // isTimeout reports whether err is a read deadline passing.
 func isTimeout(err error) bool {

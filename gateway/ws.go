@@ -111,9 +111,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.slots.Release(addr)
 		return // the upgrader has answered
 	}
-	sock := newSocket(s, conn, addr)
+	sock := newSocket(s.sockets, conn, addr)
 	s.work.add()
-	go sock.run(dev, code)
+	go s.runSocket(sock, dev, code)
 }
 
 // socketRetry is the Retry-After of an upgrade refused by the caps.
@@ -132,76 +132,74 @@ func socketsFull(reason string) error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: detail, RetryAfter: socketRetry}
 }
 
-// run authenticates the socket (unless the header did), registers it,
+// runSocket authenticates the socket (unless the header did), registers it,
 // queues welcome, then hands the connection to readLoop in a goroutine of
 // its own. Whichever of the two ends last cleans up.
-func (s *socket) run(dev *devices.Device, code int) {
-	srv := s.srv
-	defer srv.work.done()
-	if !srv.hub.attach(s) {
-		s.closeAndLinger(closeGoingAway, "server going away")
-		_ = s.conn.Close()
-		s.release()
+func (s *Server) runSocket(sock *socket, dev *devices.Device, code int) {
+	defer s.work.done()
+	if !s.hub.attach(sock) {
+		sock.closeAndLinger(closeGoingAway, "server going away")
+		_ = sock.conn.Close()
+		sock.release()
 		return
 	}
 	handedOff := false
 	defer func() {
 		if !handedOff {
-			s.finish()
+			s.finishSocket(sock)
 		}
 	}()
-	s.conn.SetReadLimit(readLimit)
+	sock.conn.SetReadLimit(readLimit)
 	if code != 0 {
-		s.closeAndLinger(code, closeText(code))
+		sock.closeAndLinger(code, closeText(code))
 		return
 	}
 	if dev == nil {
-		dev, code = s.authenticate()
+		dev, code = s.authenticateSocket(sock)
 		if dev == nil {
 			if code != 0 {
-				s.closeAndLinger(code, closeText(code))
+				sock.closeAndLinger(code, closeText(code))
 			}
 			return
 		}
 	}
-	s.deviceID = dev.ID
-	s.warehouseID = dev.WarehouseID
-	s.id = newSocketID(time.Now())
-	s.registered = srv.now()
-	srv.reg.Seen(dev.ID, "")
-	old, ok := srv.hub.register(s)
+	sock.deviceID = dev.ID
+	sock.warehouseID = dev.WarehouseID
+	sock.id = newSocketID(time.Now())
+	sock.registered = s.now()
+	s.reg.Seen(dev.ID, "")
+	old, ok := s.hub.register(sock)
 	if !ok {
-		s.closeAndLinger(closeGoingAway, "server going away")
+		sock.closeAndLinger(closeGoingAway, "server going away")
 		return
 	}
 	if old != nil {
 		old.close(closeReplaced, "replaced by a newer socket")
 	}
-	if err := s.greet(); err != nil {
-		srv.log.Warn("socket welcome failed", slog.String("device_id", dev.ID), slog.Any("err", err))
-		s.closeAndLinger(closeGoingAway, "unavailable")
+	if err := s.greet(sock); err != nil {
+		s.log.Warn("socket welcome failed", slog.String("device_id", dev.ID), slog.Any("err", err))
+		sock.closeAndLinger(closeGoingAway, "unavailable")
 		return
 	}
 	// The read loop runs in a fresh goroutine: this one's stack has grown
 	// with authentication and store calls, while a fresh one idles in the
 	// smallest stack (see doc.go, Memory).
 	handedOff = true
-	srv.work.add()
-	go s.readLoop()
+	s.work.add()
+	go sock.readLoop()
 }
 
-// authenticate waits AuthTimeout for the first message, which must be
+// authenticateSocket waits AuthTimeout for the first message, which must be
 // {"type":"auth","device_token":"fgd_…"}. It returns the device, or the
 // close code to send (0: the connection is gone already).
-func (s *socket) authenticate() (*devices.Device, int) {
-	srv := s.srv
-	_ = s.conn.SetReadDeadline(time.Now().Add(srv.cfg.AuthTimeout))
-	_, data, err := s.conn.ReadMessage()
+func (s *Server) authenticateSocket(sock *socket) (*devices.Device, int) {
+	_ = sock.conn.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	_, data, err := sock.conn.ReadMessage()
 	switch {
 	case isTimeout(err):
 		return nil, closeAuthTimeout
 	case errors.Is(err, websocket.ErrReadLimit):
-		s.linger() // gorilla has sent 1009
+		sock.linger() // gorilla has sent 1009
 		return nil, 0
 	case err != nil:
 		return nil, 0
@@ -210,9 +208,9 @@ func (s *socket) authenticate() (*devices.Device, int) {
 	if err != nil || msg.Type != msgAuth {
 		return nil, closeInvalidToken
 	}
-	ctx, cancel := srv.opContext()
+	ctx, cancel := s.opContext()
 	defer cancel()
-	d, err := srv.deviceByToken(ctx, msg.DeviceToken)
+	d, err := s.deviceByToken(ctx, msg.DeviceToken)
 	switch {
 	case err == nil:
 		return &d, 0
@@ -221,7 +219,7 @@ func (s *socket) authenticate() (*devices.Device, int) {
 	case errors.Is(err, errInvalidToken):
 		return nil, closeInvalidToken
 	}
-	srv.log.Warn("socket authentication failed", slog.Any("err", err))
+	s.log.Warn("socket authentication failed", slog.Any("err", err))
 	return nil, closeGoingAway
 }
 
@@ -233,28 +231,27 @@ func (s *socket) authenticate() (*devices.Device, int) {
 // (docs/BENCHMARKS.md, connects). Presence is not needed for welcome: it
 // is marked after it, in batches shared with the sockets that connect
 // meanwhile (hub.online), instead of a call per connect.
-func (s *socket) greet() error {
-	srv := s.srv
-	ctx, cancel := srv.opContext()
+func (s *Server) greet(sock *socket) error {
+	ctx, cancel := s.opContext()
 	defer cancel()
-	if err := srv.store.Publish(ctx, sessions.Event{Kind: kindSocketOpened, DeviceID: s.deviceID, Origin: srv.cfg.InstanceID, Ref: s.id}); err != nil {
+	if err := s.store.Publish(ctx, sessions.Event{Kind: kindSocketOpened, DeviceID: sock.deviceID, Origin: s.cfg.InstanceID, Ref: sock.id}); err != nil {
 		return fmt.Errorf("publish socket opened: %w", err)
 	}
-	list, err := srv.store.ByDevice(ctx, s.deviceID)
+	list, err := s.store.ByDevice(ctx, sock.deviceID)
 	if err != nil {
 		return fmt.Errorf("sessions of device: %w", err)
 	}
 	var view *sessionView
 	if cur := latest(list); cur != nil {
-		v := srv.viewSession(ctx, *cur)
+		v := s.viewSession(ctx, *cur)
 		view = &v
 	}
-	pending, err := srv.store.Pending(ctx, s.deviceID)
+	pending, err := s.store.Pending(ctx, sock.deviceID)
 	if err != nil {
 		return fmt.Errorf("pending commands: %w", err)
 	}
-	s.welcome(view, pending)
-	srv.hub.online(s)
+	sock.welcome(view, pending)
+	s.hub.online(sock)
 	return nil
 }
 
@@ -269,20 +266,19 @@ func latest(list []sessions.Session) *sessions.Session {
 	return cur
 }
 
-// finish cleans up after the reader: the connection is closed, the socket
-// leaves the table, and the device goes offline unless a newer socket of
-// it is held here.
-func (s *socket) finish() {
-	srv := s.srv
-	s.mu.Lock()
-	if s.state != stateDead {
-		s.state = stateDead
-		s.queue = nil
-		_ = s.conn.Close()
+// finishSocket cleans up after the socket's reader: the connection is
+// closed, the socket leaves the table, and the device goes offline
+// unless a newer socket of it is held here.
+func (s *Server) finishSocket(sock *socket) {
+	sock.mu.Lock()
+	if sock.state != stateDead {
+		sock.state = stateDead
+		sock.queue = nil
+		_ = sock.conn.Close()
 	}
-	s.mu.Unlock()
-	s.release()
-	if wasCurrent, marking := srv.hub.detach(s); wasCurrent {
+	sock.mu.Unlock()
+	sock.release()
+	if wasCurrent, marking := s.hub.detach(sock); wasCurrent {
 		// A presence batch carrying this device is in flight: going
 		// offline before it lands would leave the device shown online
 		// until PresenceTTL.
@@ -290,11 +286,11 @@ func (s *socket) finish() {
 			<-marking
 		}
 		// baseCtx: a Shutdown whose deadline has passed cancels it.
-		ctx, cancel := context.WithTimeout(srv.baseCtx, srv.cfg.WriteWait)
+		ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.WriteWait)
 		defer cancel()
-		srv.activity.note(s.warehouseID)
-		if err := srv.store.MarkOffline(ctx, srv.cfg.InstanceID, s.deviceID); err != nil {
-			srv.log.Warn("mark offline", slog.String("device_id", s.deviceID), slog.Any("err", err))
+		s.activity.note(sock.warehouseID)
+		if err := s.store.MarkOffline(ctx, s.cfg.InstanceID, sock.deviceID); err != nil {
+			s.log.Warn("mark offline", slog.String("device_id", sock.deviceID), slog.Any("err", err))
 		}
 	}
 }
@@ -313,4 +309,15 @@ func closeText(code int) string {
 		return "policy violation"
 	}
 	return "server going away"
+}
+
+// acked records the device's acknowledgement of a logout.
+func (s *Server) acked(sock *socket, commandID string) {
+	ctx, cancel := s.opContext()
+	defer cancel()
+	err := s.store.Ack(ctx, sock.deviceID, commandID)
+	s.activity.note(sock.warehouseID)
+	if err != nil && !errors.Is(err, sessions.ErrNotFound) {
+		s.log.Warn("ack logout command", slog.String("device_id", sock.deviceID), slog.String("command_id", commandID), slog.Any("err", err))
+	}
 }

@@ -61,6 +61,14 @@ const (
 	ProblemInvalidUsername       = "invalid_username"
 	ProblemInvalidValue          = "invalid_value"
 	ProblemInvalidUTF8           = "invalid_utf8" // a cell that is not valid UTF-8 text
+	ProblemInvalidBadge          = "invalid_badge"
+	ProblemDuplicateBadge        = "duplicate_badge"
+	// ProblemBadgeUnavailable is a badge another user holds: the row
+	// names no holder, as PUT /users/{id}/badge names none.
+	ProblemBadgeUnavailable = "badge_unavailable"
+	// ProblemBadgeNotSet is a created row whose badge was taken between
+	// the check and the write: the user exists without it.
+	ProblemBadgeNotSet = "badge_not_set"
 )
 
 // ImportProblem is one thing wrong with a row.
@@ -94,9 +102,9 @@ type ImportReport struct {
 // one of warehouse_id or warehouse_code are required.
 var (
 	importRequired = []string{"username", "first_name", "last_name", "pin"}
-	importOptional = []string{"warehouse_id", "warehouse_code", "employee_id", "language", "pin_change_required"}
+	importOptional = []string{"warehouse_id", "warehouse_code", "employee_id", "language", "pin_change_required", "badge"}
 	// importIgnored are the export's columns that an import reads past.
-	importIgnored = []string{"id", "status", "created_at", "updated_at", "deleted_at"}
+	importIgnored = []string{"id", "status", "created_at", "updated_at", "deleted_at", "badge_set"}
 )
 
 // importRecord is one parsed data row.
@@ -105,6 +113,8 @@ type importRecord struct {
 	in            devices.UserInput
 	warehouseCode string
 	wh            *devices.Warehouse // resolved, when the caller may use it
+	badge         string             // the badge value (ParseBadge's form); "" for none
+	late          []ImportProblem    // problems of a row already written (its badge)
 	problems      []ImportProblem
 	user          devices.User // validated (hashed before it is written)
 }
@@ -231,7 +241,7 @@ func importColumns(header []string) (map[string]int, error) {
 	}
 	if len(problems) > 0 {
 		return nil, headerError("bad header: " + strings.Join(problems, "; ") +
-			"; expected username,first_name,last_name,pin,warehouse_id (or warehouse_code) and optionally employee_id,language,pin_change_required")
+			"; expected username,first_name,last_name,pin,warehouse_id (or warehouse_code) and optionally employee_id,language,pin_change_required,badge")
 	}
 	return col, nil
 }
@@ -291,6 +301,20 @@ func parseRow(line int, fields, header []string, col map[string]int) *importReco
 			rec.add(ProblemInvalidValue, "pin_change_required", "pin_change_required must be true or false")
 		}
 		rec.in.PINChangeRequired = b
+	}
+	// The badge cell: empty for none; otherwise a value as the badge
+	// route takes it. A bad one is this row's problem only.
+	if s := get("badge"); s != "" {
+		v, err := devices.ParseBadge(s)
+		var ve *devices.ValidationError
+		switch {
+		case errors.As(err, &ve) && len(ve.Fields) > 0:
+			rec.add(ProblemInvalidBadge, "badge", ve.Fields[0].Message)
+		case err != nil:
+			rec.add(ProblemInvalidBadge, "badge", "badge is not a badge value")
+		default:
+			rec.badge = v
+		}
 	}
 	return rec
 }
@@ -371,9 +395,10 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("import users: %w", err)
 		}
 		rep.Created = len(users)
+		a.setImportBadges(ctx, p.actor, valid)
 	}
 	for _, rec := range recs {
-		row := ImportRow{Line: rec.line, Username: rec.in.Username, Problems: rec.problems}
+		row := ImportRow{Line: rec.line, Username: rec.in.Username, Problems: append(rec.problems, rec.late...)}
 		switch {
 		case len(rec.problems) > 0:
 			row.Outcome = OutcomeError
@@ -394,7 +419,7 @@ func (a *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 	action, details := "users.import", map[string]string{"mode": mode, "rows": strconv.Itoa(rep.Rows), "errors": strconv.Itoa(rep.Errors), "created": strconv.Itoa(rep.Created)}
 	if rep.DryRun {
 		action = "users.import_dry_run"
-		details["unavailable"] = strconv.Itoa(countProblems(recs, ProblemUsernameUnavailable, ProblemEmployeeIDUnavailable))
+		details["unavailable"] = strconv.Itoa(countProblems(recs, ProblemUsernameUnavailable, ProblemEmployeeIDUnavailable, ProblemBadgeUnavailable))
 		delete(details, "created")
 	}
 	a.record(ctx, devices.Event{Actor: p.actor, Action: action, Subject: "users", Details: details})
@@ -500,8 +525,41 @@ func (a *API) validateRows(ctx context.Context, recs []*importRecord, org device
 		if err := a.checkTaken(ctx, principalFrom(ctx), rec, taken); err != nil {
 			return err
 		}
+		if rec.badge != "" {
+			held, err := a.reg.BadgeHeld(ctx, rec.badge)
+			if err != nil {
+				return fmt.Errorf("import line %d: %w", rec.line, err)
+			}
+			if held {
+				rec.add(ProblemBadgeUnavailable, "badge", "this badge is held by another user: remove it from its holder first, or give another")
+			}
+		}
 	}
 	return nil
+}
+
+// setImportBadges gives the created users of recs their badges, each
+// audited (user.badge_set) as the badge route does. The users are new:
+// no badge is replaced and no session ends. A badge taken since the
+// check, or a store that does not answer, leaves its user without it,
+// said in the row (badge_not_set): the users are created either way.
+func (a *API) setImportBadges(ctx context.Context, actor string, recs []*importRecord) {
+	for _, rec := range recs {
+		if rec.badge == "" {
+			continue
+		}
+		_, _, err := a.reg.SetBadge(ctx, actor, rec.user.ID, rec.badge)
+		switch {
+		case err == nil:
+		case errors.Is(err, devices.ErrExists) || errors.Is(err, devices.ErrInvalid) || errors.Is(err, devices.ErrNotFound):
+			rec.late = append(rec.late, ImportProblem{Code: ProblemBadgeNotSet, Field: "badge",
+				Message: "the user was created without the badge: another user took it meanwhile; give another on the user's page"})
+		default:
+			a.log.ErrorContext(ctx, "import: set badge", "user_id", rec.user.ID, "err", err)
+			rec.late = append(rec.late, ImportProblem{Code: ProblemBadgeNotSet, Field: "badge",
+				Message: "the user was created without the badge: the registry did not answer; set it on the user's page"})
+		}
+	}
 }
 
 // rowProblems turns ValidateUser's refusal into the row's problems; any
@@ -712,11 +770,18 @@ func problemCode(f devices.FieldError) string {
 	return ProblemInvalidValue
 }
 
-// markDuplicates flags the second and later rows of a username or an
-// employee id within the file.
+// markDuplicates flags the second and later rows of a username, an
+// employee id or a badge within the file.
 func markDuplicates(recs []*importRecord) {
-	users, emps := map[string]int{}, map[string]int{}
+	users, emps, badges := map[string]int{}, map[string]int{}, map[string]int{}
 	for _, rec := range recs {
+		if rec.badge != "" {
+			if first, ok := badges[rec.badge]; ok {
+				rec.add(ProblemDuplicateBadge, "badge", fmt.Sprintf("the same badge as line %d", first))
+			} else {
+				badges[rec.badge] = rec.line
+			}
+		}
 		if rec.user.UsernameKey == "" {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,8 +45,18 @@ func TestImportProblems(t *testing.T) {
 		Username: "emma", FirstName: "E", LastName: "M", PIN: "5829", WarehouseID: e.whA.ID, EmployeeID: "EMP-9"}); err != nil {
 		t.Fatal(err)
 	}
+	emma, err := e.reg.UserByUsername(context.Background(), "emma")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.reg.SetBadge(context.Background(), devices.ActorSystem, emma.ID, "EMMA-BADGE"); err != nil {
+		t.Fatal(err)
+	}
 	A, B := e.whA.ID, e.whB.ID
 	good := "okuser,Ok,User,5829," + A + ",\n"
+	// With a badge column in place of employee_id: good's last cell is
+	// an empty badge.
+	const badgeHeader = "username,first_name,last_name,pin,warehouse_id,badge\n"
 	tests := []struct {
 		name, role, body string
 		line             int
@@ -65,6 +76,11 @@ func TestImportProblems(t *testing.T) {
 		{"forbidden warehouse", "um_a_mm_b", importHeader + "xx,X,Y,5829," + B + ",\n" + good, 2, ProblemForbiddenWarehouse},
 		{"malformed csv", "admin", importHeader + "xx,X\"Y,Z,5829," + A + ",\n" + good, 2, ProblemMalformedCSV},
 		{"invalid utf-8", "admin", importHeader + "xx,J\xffo,Y,5829," + A + ",\n" + good, 2, ProblemInvalidUTF8},
+		{"invalid badge", "admin", badgeHeader + "xx,X,Y,5829," + A + ",a b\n" + good, 2, ProblemInvalidBadge},
+		{"short badge", "admin", badgeHeader + "xx,X,Y,5829," + A + ",abc\n" + good, 2, ProblemInvalidBadge},
+		{"duplicate badge", "admin", badgeHeader + "u1,X,Y,5829," + A + ",B-0001\nu2,X,Y,5829," + A + ", B-0001 \n" + good, 3, ProblemDuplicateBadge},
+		{"badge held by another user", "admin", badgeHeader + "xx,X,Y,5829," + A + ",EMMA-BADGE\n" + good, 2, ProblemBadgeUnavailable},
+		{"badge held, asked by a user manager", "um_a", badgeHeader + "xx,X,Y,5829," + A + ",EMMA-BADGE\n" + good, 2, ProblemBadgeUnavailable},
 		{"bad pin_change_required", "admin", "username,first_name,last_name,pin,warehouse_id,pin_change_required\nx,X,Y,5829," + A + ",maybe\n" + good[:len(good)-1] + "\n", 2, ProblemInvalidValue},
 	}
 	for _, tc := range tests {
@@ -254,6 +270,7 @@ func FuzzParseImport(f *testing.F) {
 	f.Add([]byte(importHeader + "xx,X\"Y,Z,5829,w,\n\"unterminated"))
 	f.Add([]byte("username,username\n"))
 	f.Add([]byte(""))
+	f.Add([]byte("username,first_name,last_name,pin,warehouse_id,badge\nxx,X,Y,5829,wh, 04:A2:19 \nyy,X,Y,5829,wh,a b\nzz,X,Y,5829,wh,'=1+2\n"))
 	f.Add([]byte("username,first_name,last_name,pin,warehouse_id,language,employee_id,pin_change_required\n" +
 		"Zoë,\"a,b\",c,48213,wh,pt-br,E 1,yes\n\"x\ny\",\u2028,c,１２３４,wh,zz-!!,,no\n"))
 	// ValidateUser reads no store: a registry over none checks every
@@ -272,6 +289,16 @@ func FuzzParseImport(f *testing.F) {
 			return
 		}
 		for _, rec := range recs {
+			// A badge the parser keeps is one the badge route takes, as
+			// it would store it.
+			if rec.badge != "" {
+				if v, err := devices.ParseBadge(rec.badge); err != nil || v != rec.badge {
+					t.Fatalf("line %d: badge %q kept; ParseBadge = %q, %v", rec.line, rec.badge, v, err)
+				}
+				if len(rec.problems) > 0 && slices.ContainsFunc(rec.problems, func(p ImportProblem) bool { return p.Field == "badge" }) {
+					t.Fatalf("line %d: badge %q kept with a badge problem", rec.line, rec.badge)
+				}
+			}
 			if len(rec.problems) > 0 {
 				continue
 			}

@@ -144,6 +144,24 @@ func (r *Registry) BadgeHolder(ctx context.Context, badge string) (string, error
 	return u.Username, nil
 }
 
+// BadgeHeld reports whether a user holds badge (a value ParseBadge
+// refuses is a *ValidationError). It names nobody: a CSV import checks
+// its rows' badges with it before it writes.
+func (r *Registry) BadgeHeld(ctx context.Context, badge string) (bool, error) {
+	value, err := ParseBadge(badge)
+	if err != nil {
+		return false, err
+	}
+	_, err = r.store.UserByBadge(ctx, r.badgeKey(value))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("badge held: %w", err)
+	}
+	return true, nil
+}
+
 func unknownBadgeName(key string) string { return "#badge:" + key[:16] }
 
 // AuthenticateBadge checks a badge and a PIN as AuthenticateUser checks

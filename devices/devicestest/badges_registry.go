@@ -42,6 +42,21 @@ func testRegistryBadges(t *testing.T, h Harness) {
 	_, _, err = e.reg.SetBadge(e.ctx, regAdmin, v.ID, value)
 	regWantErr(t, "SetBadge(finn, erin's badge)", err, devices.ErrExists)
 
+	// BadgeHeld: by anyone, in the form ParseBadge reads; a bad value
+	// is a validation error.
+	for _, tt := range []struct {
+		badge string
+		held  bool
+	}{{value, true}, {" " + value + "\t", true}, {strings.ToLower(value), false}, {"NOT-HELD-1", false}} {
+		held, err := e.reg.BadgeHeld(e.ctx, tt.badge)
+		regWantErr(t, fmt.Sprintf("BadgeHeld(%q)", tt.badge), err, nil)
+		if held != tt.held {
+			t.Errorf("BadgeHeld(%q) = %v; want %v", tt.badge, held, tt.held)
+		}
+	}
+	_, err = e.reg.BadgeHeld(e.ctx, "a b")
+	regWantErr(t, "BadgeHeld(a b)", err, devices.ErrInvalid)
+
 	for _, tt := range []struct {
 		badge, pin string
 		want       error

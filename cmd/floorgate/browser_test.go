@@ -216,6 +216,29 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitText(t, admin, ".flash.ok", "Imported: 2 users created")
 	})
 
+	t.Run("an admin downloads a user's data from their page", func(t *testing.T) {
+		var list struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+		}
+		call(t, "GET", base+"/admin/v1/users?q=imp1", f.adminToken, nil, &list, http.StatusOK)
+		if len(list.Items) != 1 {
+			t.Fatalf("users imp1: %+v; want one", list.Items)
+		}
+		id := list.Items[0].ID
+		link := "a[download][href='/users/" + id + "/data-export']"
+		do(t, admin, "open the user's page", chromedp.Navigate(base+"/users/"+id), chromedp.WaitVisible(chromedp.CSS(link)))
+		waitText(t, admin, link, "Download data")
+		// What the button fetches, with the console's cookie: the JSON
+		// attachment of the user's data.
+		got := value(t, admin, "fetch the button's target", chromedp.Evaluate[string](`fetch(document.querySelector(`+strconv.Quote(link)+`).href).then(async r =>
+			[r.status, r.headers.get("content-type"), r.headers.get("content-disposition"), (await r.json()).user.username].join("|"))`, chromedp.EvalAwaitPromise))
+		if want := "200|application/json|attachment; filename=\"floorgate-user-" + id + ".json\"|imp1"; got != want {
+			t.Errorf("the Download data button fetches %q; want %q", got, want)
+		}
+	})
+
 	// The board in its own tab, live.
 	board := tab(t, admin)
 	do(t, board, "open the board", chromedp.Navigate(base+"/board?warehouse="+f.warehouseID), chromedp.WaitVisible(chromedp.CSS("[data-part=holders]")))

@@ -120,6 +120,23 @@ func TestLoginEmailThrottles(t *testing.T) {
 		if evs := e.events(devices.EventFilter{Action: "manager.login.throttled"}); len(evs) == 0 || evs[0].Details["remote_addr"] != "192.0.2.100" {
 			t.Errorf("throttled login audit = %+v; want one with remote_addr 192.0.2.100", evs)
 		}
+		// An attack loop on the locked email, from the addresses that
+		// failed, writes one row for the lock, not one per attempt.
+		for i := range 10 {
+			from(fmt.Sprintf("192.0.2.%d", 100+i%d.UserFailures))
+			if r := e.login("um_b@example.com", "Wrong-password-1"); r.status != 429 {
+				t.Fatalf("attempt #%d on a locked email = %d %s; want 429", i+1, r.status, r.body)
+			}
+		}
+		locked := 0
+		for _, ev := range e.events(devices.EventFilter{Action: "manager.login.throttled"}) {
+			if ev.Details["verdict"] == "user_locked" {
+				locked++
+			}
+		}
+		if locked != 1 {
+			t.Errorf("manager.login.throttled user_locked rows after 11 refused attempts = %d; want 1", locked)
+		}
 		e.expect(200, "admin", "POST", "/managers/"+e.managers["um_b"].ID+"/unlock", nil)
 		if r := e.login("um_b@example.com", testPassword); r.status != 200 {
 			t.Errorf("login after unlock = %d %s; want 200", r.status, r.body)

@@ -23,24 +23,23 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/floorgate/floorgate/cmd/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
+	cli.Main("devicesim", func(ctx context.Context) error {
+		err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
 		var v *violation
-		if !errors.As(err, &v) {
-			fmt.Fprintln(os.Stderr, "devicesim:", err)
-		} else {
+		if errors.As(err, &v) {
+			// A protocol violation is the check's finding: on stdout,
+			// as it is, with exit status 1.
 			fmt.Fprintln(os.Stdout, err)
+			os.Exit(1)
 		}
-		os.Exit(1)
-	}
+		return err
+	})
 }
 
 const usage = `usage: devicesim <mode> [flags]

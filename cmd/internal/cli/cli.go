@@ -1,7 +1,7 @@
-// Package cli is the main function the benchmark programs share: a
-// context that ends on SIGINT or SIGTERM, the dispatch to the program's
-// modes, and exit status 1 with the error on stderr. Standard library
-// only.
+// Package cli is the main function the programs beside floorgate
+// (devicesim, benchbare, benchpeer) share: a context that ends on SIGINT
+// or SIGTERM, the dispatch to the program's modes, and exit status 1
+// with the error on stderr. Standard library only.
 package cli
 
 import (

@@ -14,9 +14,9 @@ import (
 
 // The audit chain. Rows are appended as they always were, outside the
 // chain, so that no login waits for it. A sealer (SealAudit, run by
-// admin.API.Run on every instance) then chains them, oldest id first: each gets the next
-// number of one sequence (Seq, from 1) and a hash, SHA-256 of the
-// previous row's hash (32 zero bytes before the first) and the row's
+// housekeeping.Keeper.Run on every instance) then chains them, oldest id
+// first: each gets the next number of one sequence (Seq, from 1) and a
+// hash, SHA-256 of the previous row's hash (32 zero bytes before the first) and the row's
 // canonical bytes (ChainHash). The stores keep the chain's head (the
 // last Seq and hash) in a row of their own and hold it while sealing,
 // so sealers of several instances make one chain, and allow no change
@@ -208,7 +208,7 @@ func (r *Registry) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 
 // The sealer's pace: a batch is at most sealBatch rows, a run at most
 // sealRounds batches (the rest waits for the next run), and runs are
-// AuditSealEvery apart by default (admin.API.Run runs them).
+// AuditSealEvery apart by default (housekeeping.Keeper.Run runs them).
 const (
 	sealBatch      = 1000
 	sealRounds     = 50

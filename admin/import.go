@@ -539,11 +539,27 @@ func (a *API) validateRows(ctx context.Context, recs []*importRecord, org device
 }
 
 // setImportBadges gives the created users of recs their badges, each
-// audited (user.badge_set) as the badge route does. The users are new:
-// no badge is replaced and no session ends. A badge taken since the
-// check, or a store that does not answer, leaves its user without it,
-// said in the row (badge_not_set): the users are created either way.
+// audited (user.badge_set) as the badge route does: in one write, or,
+// when that is refused (a badge taken since the check), one by one. The
+// users are new: no badge is replaced and no session ends. A badge
+// taken since the check, or a store that does not answer, leaves its
+// user without it, said in the row (badge_not_set): the users are
+// created either way.
 func (a *API) setImportBadges(ctx context.Context, actor string, recs []*importRecord) {
+	var nbs []devices.NewBadge
+	for _, rec := range recs {
+		if rec.badge != "" {
+			nbs = append(nbs, devices.NewBadge{UserID: rec.user.ID, Badge: rec.badge})
+		}
+	}
+	if len(nbs) == 0 {
+		return
+	}
+	err := a.reg.AddBadges(ctx, actor, nbs)
+	if err == nil {
+		return
+	}
+	a.log.WarnContext(ctx, "import: badges in one write refused; one by one", "err", err)
 	for _, rec := range recs {
 		if rec.badge == "" {
 			continue

@@ -4,8 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/floorgate/floorgate/devices"
+	"github.com/floorgate/floorgate/sessions"
+	"github.com/floorgate/floorgate/throttle"
 )
 
 // TestImportBadges: the import's badge column on both backends. A dry
@@ -112,6 +115,62 @@ func TestImportBadges(t *testing.T) {
 					t.Errorf("event %s detail %s holds the badge value", ev.Action, k)
 				}
 			}
+		}
+	})
+}
+
+// racingStore gives the first badge of an import's one write to another
+// user just before it: the badge taken between the check and the write.
+type racingStore struct {
+	devices.Store
+	thief *string // user id, set once the env exists
+}
+
+func (s racingStore) AddBadges(ctx context.Context, bs []devices.Badge, fn func(devices.User) (devices.Event, error)) error {
+	if len(bs) > 0 && *s.thief != "" {
+		_, err := s.Store.SetBadge(ctx, devices.Badge{UserID: *s.thief, Key: bs[0].Key, SetAt: bs[0].SetAt, SetBy: "system"},
+			func(u devices.User) (devices.Event, error) {
+				return devices.Event{ID: "evt_race_" + u.ID, At: bs[0].SetAt, Actor: "system", Action: "user.badge_set", Subject: devices.UserActor(u.ID)}, nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return s.Store.AddBadges(ctx, bs, fn)
+}
+
+// TestImportBadgeTakenMeanwhile: a badge taken by another user between
+// the import's check and its write refuses the one write; the badges
+// are then set one by one: the raced row is created without its badge
+// (badge_not_set), the others get theirs.
+func TestImportBadgeTakenMeanwhile(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		thief := new(string)
+		open := b.open
+		b.open = func(t testing.TB, now func() time.Time) (devices.Store, sessions.Store, throttle.Throttle) {
+			ds, ss, th := open(t, now)
+			return racingStore{Store: ds, thief: thief}, ss, th
+		}
+		e := newEnv(t, b)
+		*thief = e.userA.ID
+		A := e.whA.ID
+		r, rep := e.importCSV("admin", "", "username,first_name,last_name,pin,warehouse_id,badge\n"+
+			"rc1,R,One,5829,"+A+",RACE-BADGE-1\nrc2,R,Two,5829,"+A+",RACE-BADGE-2\n")
+		if r.status != 200 || rep.Created != 2 || len(rep.Report) != 2 {
+			t.Fatalf("import = %d %+v; want both rows created", r.status, rep)
+		}
+		if row := rep.Report[0]; row.Outcome != OutcomeCreated || strings.Join(problemCodes(row), ",") != ProblemBadgeNotSet {
+			t.Errorf("raced row = %+v; want created with badge_not_set", row)
+		}
+		if row := rep.Report[1]; row.Outcome != OutcomeCreated || len(row.Problems) != 0 {
+			t.Errorf("other row = %+v; want created", row)
+		}
+		ctx := context.Background()
+		if u, err := e.reg.AuthenticateBadge(ctx, "RACE-BADGE-1", "4821"); err != nil || u.ID != e.userA.ID {
+			t.Errorf("RACE-BADGE-1 = %q, %v; want alice's (the race's winner)", u.ID, err)
+		}
+		if u, err := e.reg.AuthenticateBadge(ctx, "RACE-BADGE-2", "5829"); err != nil || u.Username != "rc2" {
+			t.Errorf("RACE-BADGE-2 = %q, %v; want rc2's", u.Username, err)
 		}
 	})
 }

@@ -104,6 +104,51 @@ func (r *Registry) SetBadge(ctx context.Context, actor, userID, badge string) (b
 	return b, replaced, nil
 }
 
+// NewBadge is one user's first badge, for AddBadges.
+type NewBadge struct {
+	UserID string
+	Badge  string // the value, as SetBadge takes it
+}
+
+// AddBadges gives users their first badges in one write, all or none
+// (a CSV import's new users), each audited as user.badge_set as
+// SetBadge does, never with the value. A bad value is a
+// *ValidationError; a user named twice ErrInvalid; a user who has a
+// badge, or a value someone holds (or given twice), ErrExists; a
+// missing or deleted user ErrNotFound. No badge is replaced, so no
+// session is to end.
+func (r *Registry) AddBadges(ctx context.Context, actor string, nbs []NewBadge) error {
+	if err := checkActor(actor); err != nil {
+		return err
+	}
+	now := r.clock()
+	bs := make([]Badge, 0, len(nbs))
+	users := make(map[string]bool, len(nbs))
+	for _, nb := range nbs {
+		value, err := ParseBadge(nb.Badge)
+		if err != nil {
+			return err
+		}
+		if users[nb.UserID] {
+			return fmt.Errorf("add badges: user %s named twice: %w", nb.UserID, ErrInvalid)
+		}
+		users[nb.UserID] = true
+		bs = append(bs, Badge{UserID: nb.UserID, Key: r.badgeKey(value), SetAt: now, SetBy: actor})
+	}
+	err := r.store.AddBadges(ctx, bs, func(u User) (Event, error) {
+		if u.Status == UserDeleted {
+			return Event{}, ErrNotFound
+		}
+		ev := event(now, actor, "user.badge_set", UserActor(u.ID))
+		ev.WarehouseID = u.WarehouseID
+		return ev, nil
+	})
+	if err != nil {
+		return fmt.Errorf("add %d badges: %w", len(bs), err)
+	}
+	return nil
+}
+
 // RemoveBadge takes the user's badge away (ErrNotFound when they have
 // none); audited as user.badge_remove. The caller ends the sessions it
 // opened.

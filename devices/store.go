@@ -176,6 +176,14 @@ type Store interface {
 	// than the user's (a first badge included) adds one to the user's
 	// BadgeChanges in the same transaction.
 	SetBadge(ctx context.Context, b Badge, fn func(User) (Event, error)) (replaced bool, err error)
+	// AddBadges gives each user of bs (each named once) their first
+	// badge, in one transaction: it reads each user (ErrNotFound when
+	// one is missing), calls fn with it (when fn fails, nothing is
+	// written and its error is returned), inserts the badges, adds one
+	// to each user's BadgeChanges and appends fn's events. A user who
+	// has a badge, or a key another user holds, is ErrExists, and
+	// nothing is written.
+	AddBadges(ctx context.Context, bs []Badge, fn func(User) (Event, error)) error
 	// RemoveBadge removes the user's badge (ErrNotFound when they have
 	// none), adds one to the user's BadgeChanges and appends fn's event,
 	// as SetBadge does.

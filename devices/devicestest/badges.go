@@ -130,6 +130,42 @@ func testBadges(t *testing.T, h Harness) {
 	wantErr(t, "UserByBadge(purged holder)", err, devices.ErrNotFound)
 	_, err = set(bob.ID, "key-a2")
 	wantErr(t, "SetBadge(bob, purged user's key)", err, nil)
+
+	// AddBadges: first badges of several users in one write, or none.
+	carl, dana := f.user(w.ID, "carl"), f.user(w.ID, "dana")
+	nb := func(userID, key string) devices.Badge {
+		return devices.Badge{UserID: userID, Key: key, SetAt: t0.Add(90 * time.Minute), SetBy: "manager:mgr_1"}
+	}
+	add := func(bs ...devices.Badge) error { return f.s.AddBadges(f.ctx, bs, ok) }
+	evCarl := len(f.events(devices.UserActor(carl.ID)))
+	wantErr(t, "AddBadges(a key bob holds)", add(nb(carl.ID, "key-c"), nb(dana.ID, "key-a2")), devices.ErrExists)
+	wantErr(t, "AddBadges(bob has one)", add(nb(carl.ID, "key-c"), nb(bob.ID, "key-x")), devices.ErrExists)
+	wantErr(t, "AddBadges(missing user)", add(nb(carl.ID, "key-c"), nb("usr_missing", "key-m")), devices.ErrNotFound)
+	wantErr(t, "AddBadges(fn fails)", f.s.AddBadges(f.ctx, []devices.Badge{nb(carl.ID, "key-c")},
+		func(devices.User) (devices.Event, error) { return devices.Event{}, boom }), boom)
+	_, err = f.s.Badge(f.ctx, carl.ID)
+	wantErr(t, "Badge(carl after refused adds)", err, devices.ErrNotFound)
+	changes(carl.ID, 0)
+	if n := len(f.events(devices.UserActor(carl.ID))); n != evCarl {
+		t.Errorf("events about carl after refused adds: %d; want %d", n, evCarl)
+	}
+	wantErr(t, "AddBadges(none)", add(), nil)
+	wantErr(t, "AddBadges(carl, dana)", add(nb(carl.ID, "key-c"), nb(dana.ID, "key-d")), nil)
+	b, err = f.s.Badge(f.ctx, carl.ID)
+	wantErr(t, "Badge(carl)", err, nil)
+	if b.Key != "key-c" || b.SetBy != "manager:mgr_1" || !b.SetAt.Equal(t0.Add(90*time.Minute)) {
+		t.Errorf("Badge(carl) = %+v; want key-c set by manager:mgr_1", b)
+	}
+	got, err = f.s.UserByBadge(f.ctx, "key-d")
+	wantErr(t, "UserByBadge(key-d)", err, nil)
+	if got.ID != dana.ID {
+		t.Errorf("UserByBadge(key-d) = %s; want dana", got.ID)
+	}
+	changes(carl.ID, 1)
+	changes(dana.ID, 1)
+	if n := len(f.events(devices.UserActor(carl.ID))); n != evCarl+1 {
+		t.Errorf("events about carl after the add: %d; want %d", n, evCarl+1)
+	}
 }
 
 // testCustody checks custody records: start once, ends filled in only

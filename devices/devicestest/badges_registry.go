@@ -57,6 +57,40 @@ func testRegistryBadges(t *testing.T, h Harness) {
 	_, err = e.reg.BadgeHeld(e.ctx, "a b")
 	regWantErr(t, "BadgeHeld(a b)", err, devices.ErrInvalid)
 
+	// AddBadges: first badges in one write, all or none.
+	g, k := e.user("gus", w.ID, "4821"), e.user("kai", w.ID, "4821")
+	for _, tt := range []struct {
+		name string
+		nbs  []devices.NewBadge
+		want error
+	}{
+		{"a bad value", []devices.NewBadge{{UserID: g.ID, Badge: "G-BADGE-1"}, {UserID: k.ID, Badge: "a b"}}, devices.ErrInvalid},
+		{"a user twice", []devices.NewBadge{{UserID: g.ID, Badge: "G-BADGE-1"}, {UserID: g.ID, Badge: "G-BADGE-2"}}, devices.ErrInvalid},
+		{"a value held", []devices.NewBadge{{UserID: g.ID, Badge: "G-BADGE-1"}, {UserID: k.ID, Badge: value}}, devices.ErrExists},
+		{"a value given twice", []devices.NewBadge{{UserID: g.ID, Badge: "G-BADGE-1"}, {UserID: k.ID, Badge: " G-BADGE-1"}}, devices.ErrExists},
+		{"a user with a badge", []devices.NewBadge{{UserID: g.ID, Badge: "G-BADGE-1"}, {UserID: u.ID, Badge: "E-BADGE-2"}}, devices.ErrExists},
+		{"a missing user", []devices.NewBadge{{UserID: g.ID, Badge: "G-BADGE-1"}, {UserID: "usr_missing", Badge: "M-BADGE-1"}}, devices.ErrNotFound},
+	} {
+		regWantErr(t, "AddBadges("+tt.name+")", e.reg.AddBadges(e.ctx, regAdmin, tt.nbs), tt.want)
+	}
+	if held, _ := e.reg.BadgeHeld(e.ctx, "G-BADGE-1"); held {
+		t.Errorf("a refused AddBadges left G-BADGE-1 held")
+	}
+	regWantErr(t, "AddBadges(no actor)", e.reg.AddBadges(e.ctx, "", []devices.NewBadge{{UserID: g.ID, Badge: "G-BADGE-1"}}), devices.ErrInvalid)
+	regWantErr(t, "AddBadges(gus, kai)", e.reg.AddBadges(e.ctx, regAdmin, []devices.NewBadge{{UserID: g.ID, Badge: "G-BADGE-1"}, {UserID: k.ID, Badge: "K-BADGE-1"}}), nil)
+	for badge, want := range map[string]string{"G-BADGE-1": g.ID, "K-BADGE-1": k.ID} {
+		got, err := e.reg.AuthenticateBadge(e.ctx, badge, "4821")
+		regWantErr(t, "AuthenticateBadge("+badge+")", err, nil)
+		if got.ID != want {
+			t.Errorf("AuthenticateBadge(%s) = %s; want %s", badge, got.ID, want)
+		}
+	}
+	for _, ev := range e.wantEvents(devices.UserActor(k.ID), "user.badge_set", 1) {
+		if ev.Actor != regAdmin || strings.Contains(fmt.Sprint(ev.Details), "K-BADGE") {
+			t.Errorf("AddBadges event = %+v; want by the admin, without the value", ev)
+		}
+	}
+
 	for _, tt := range []struct {
 		badge, pin string
 		want       error

@@ -104,6 +104,7 @@ func calls(t *testing.T, ctx context.Context, s devices.Store) map[string]error 
 	_, errs["UserByBadge"] = s.UserByBadge(ctx, "00")
 	_, errs["SetBadge"] = s.SetBadge(ctx, devices.Badge{UserID: "usr_c", Key: "00", SetAt: now, SetBy: "system"}, noBadge)
 	errs["RemoveBadge"] = s.RemoveBadge(ctx, "usr_c", noBadge)
+	errs["AddBadges"] = s.AddBadges(ctx, []devices.Badge{{UserID: "usr_c", Key: "00", SetAt: now, SetBy: "system"}}, noBadge)
 	errs["StartCustody"] = s.StartCustody(ctx, devices.Custody{SessionID: "ses_c", DeviceID: "dev_c", UserID: "usr_c", WarehouseID: "wh_c", Method: devices.MethodPIN, StartedAt: now})
 	errs["EndCustody"] = s.EndCustody(ctx, []devices.CustodyEnd{{SessionID: "ses_c", At: now, Reason: "logout"}})
 	_, errs["Custody"] = s.Custody(ctx, devices.CustodyFilter{WarehouseIDs: []string{"wh_c"}, OpenAt: &now})

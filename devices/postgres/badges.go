@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -66,6 +67,49 @@ func (s *Store) SetBadge(ctx context.Context, b devices.Badge, fn func(devices.U
 		return insertEvents(ctx, tx, ev)
 	})
 	return replaced, err
+}
+
+// AddBadges locks the users, lets fn accept each, and inserts the badges
+// with one statement.
+func (s *Store) AddBadges(ctx context.Context, bs []devices.Badge, fn func(devices.User) (devices.Event, error)) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	ids, keys, ats, bys := make([]string, len(bs)), make([]string, len(bs)), make([]time.Time, len(bs)), make([]string, len(bs))
+	for i, b := range bs {
+		ids[i], keys[i], ats[i], bys[i] = b.UserID, b.Key, utc(b.SetAt), b.SetBy
+	}
+	return s.inTx(ctx, fmt.Sprintf("add %d badges", len(bs)), func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, "SELECT "+userColumns+" FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids)
+		users, err := pgx.CollectRows(rows, scanUser)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]devices.User, len(users))
+		for _, u := range users {
+			byID[u.ID] = u
+		}
+		evs := make([]devices.Event, 0, len(bs))
+		for _, b := range bs {
+			u, ok := byID[b.UserID]
+			if !ok {
+				return callerError{fmt.Errorf("add badges: user %s: %w", b.UserID, devices.ErrNotFound)}
+			}
+			ev, err := fn(u)
+			if err != nil {
+				return callerError{err}
+			}
+			evs = append(evs, ev)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO badges (user_id, key, set_at, set_by)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[])`, ids, keys, ats, bys); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE users SET badge_changes = badge_changes + 1 WHERE id = ANY($1)", ids); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, evs...)
+	})
 }
 
 // RemoveBadge deletes the user's badge.

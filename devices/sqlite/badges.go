@@ -77,6 +77,45 @@ func (s *Store) SetBadge(ctx context.Context, b devices.Badge, fn func(devices.U
 	return replaced, err
 }
 
+// AddBadges inserts first badges in one write transaction.
+func (s *Store) AddBadges(ctx context.Context, bs []devices.Badge, fn func(devices.User) (devices.Event, error)) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	op := fmt.Sprintf("add %d badges", len(bs))
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		read, err := tx.PrepareContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`)
+		if err != nil {
+			return translate(ctx, op, err)
+		}
+		defer read.Close()
+		ins, err := tx.PrepareContext(ctx, "INSERT INTO badges (user_id, key, set_at, set_by) VALUES (?, ?, ?, ?)")
+		if err != nil {
+			return translate(ctx, op, err)
+		}
+		defer ins.Close()
+		evs := make([]devices.Event, 0, len(bs))
+		for _, b := range bs {
+			u, err := scanUser(read.QueryRowContext(ctx, b.UserID))
+			if err != nil {
+				return translate(ctx, op+": user "+b.UserID, err)
+			}
+			ev, err := fn(u)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, ev)
+			if _, err := ins.ExecContext(ctx, b.UserID, b.Key, ts(b.SetAt), b.SetBy); err != nil {
+				return translate(ctx, op, err)
+			}
+			if err := countBadgeChange(ctx, tx, b.UserID); err != nil {
+				return translate(ctx, op, err)
+			}
+		}
+		return appendEvents(ctx, tx, op, evs...)
+	})
+}
+
 // RemoveBadge deletes the user's badge.
 func (s *Store) RemoveBadge(ctx context.Context, userID string, fn func(devices.User) (devices.Event, error)) error {
 	op := "remove badge of " + userID

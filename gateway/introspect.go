@@ -60,7 +60,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		writeActive(w, sess)
 		return nil
 	}
-	from := s.valid.start()
+	// The entry's age counts from before the read: the store's answer
+	// is not newer than that.
+	from, asked := s.valid.start(), s.now()
 	sess, err := s.store.Validate(ctx, st)
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
@@ -72,7 +74,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, inactive)
 		return nil
 	}
-	s.valid.put(hash, sess, from, s.now())
+	s.valid.put(hash, sess, from, asked)
 	writeActive(w, sess)
 	return nil
 }

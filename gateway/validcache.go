@@ -104,7 +104,7 @@ func (c *validCache) start() uint64 {
 	return c.seq
 }
 
-// put keeps s, which the store answered at now for a read begun at
+// put keeps s, which the store answered for a read begun at now and at
 // number from, unless the cache is off or s ended since.
 func (c *validCache) put(hash string, s sessions.Session, from uint64, now time.Time) {
 	if c == nil || s.PINChangeRequired {

@@ -122,15 +122,15 @@
 // device queues and publishes again. A duplicate event is harmless (same
 // command id); a lost one cannot happen while the journal holds it.
 //
-// End (one session: the forced logout an admin waits for) does the same
-// in fewer round trips before the push: its script publishes the
-// KindEnded event itself (cjson, created_at written by Go as RFC 3339),
-// so the event leaves with the end, and on a single server the journal
-// ZADD goes in the same pipeline as the script, ahead of it on the one
-// connection (a NOSCRIPT answer, which did not run, is run again with
+// End (one session: the forced logout an admin waits for), EndUser and
+// EndDevice on one bucket (no by) do the same in fewer round trips
+// before the push: their script publishes each KindEnded event itself
+// (cjson, created_at written by Go as RFC 3339), so the event leaves
+// with the end, and on a single server the journal ZADD goes in the
+// same pipeline as the script, ahead of it on the one connection (a NOSCRIPT answer, which did not run, is run again with
 // EVAL). On Cluster the journal keeps its own round trip first, since a
 // Cluster pipeline has no order between slots. finish then queues the
-// command and clears the outbox and the journal without publishing
+// commands and clears the outbox and the journal without publishing
 // again. One round trip before the event instead of four
 // (BenchmarkEnd: 421 to 152 µs from the call to the event on a busy
 // machine).

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -17,84 +16,89 @@ import (
 )
 
 // End ends one session; ErrNotFound if it is not live. It is the
-// forced logout's path, so the push goes out as early as it can: the
-// script publishes the end itself, and on a single server (not Cluster)
-// the journal entry goes in the same pipeline, ahead of the script on
-// the same connection, so the frame leaves after one round trip
-// (journal, end and publish) instead of four (journal; end; queue;
-// publish). Queueing the command for the device follows (finish);
-// if it fails, the journal stays and Sweep redoes it.
+// forced logout's path, so the push goes out as early as it can
+// (endPublishing: one round trip on a single server).
 func (s *Store) End(ctx context.Context, sessionID string, r sessions.Reason) (sessions.Command, error) {
 	b, ok := bucketFromID(sessionID)
 	if !ok {
 		return sessions.Command{}, fmt.Errorf("end session: %w", sessions.ErrNotFound)
 	}
+	cmds, err := s.endPublishing(ctx, b, "", []string{sessionID}, r)
+	if err != nil {
+		return sessions.Command{}, fmt.Errorf("end session: %w", err)
+	}
+	if len(cmds) == 0 {
+		return sessions.Command{}, fmt.Errorf("end session: %w", sessions.ErrNotFound)
+	}
+	return cmds[0], nil
+}
+
+// EndUser ends every session of a user: one bucket, one script, which
+// reads the user's set and publishes each end (endPublishing).
+func (s *Store) EndUser(ctx context.Context, userID string, r sessions.Reason) ([]sessions.Command, error) {
+	cmds, err := s.endPublishing(ctx, bucketOf(userID), userID, nil, r)
+	if err != nil {
+		return nil, fmt.Errorf("end user sessions: %w", err)
+	}
+	return cmds, nil
+}
+
+// endPublishing ends sessions of one bucket without a by: those of the
+// user userID (when set) or the live ones among ids. The push goes out
+// as early as it can: the script publishes each end itself, and on a
+// single server (not Cluster) the journal entry goes in the same
+// pipeline, ahead of the script on the same connection, so the frames
+// leave after one round trip (journal, end and publish) instead of four
+// (journal; end; queue; publish). On Cluster the journal keeps its own
+// round trip first: a Cluster pipeline has no order between slots.
+// Queueing the commands for their devices follows (finishPublished);
+// if that fails, the journal stays and Sweep redoes it.
+func (s *Store) endPublishing(ctx context.Context, b, userID string, ids []string, r sessions.Reason) ([]sessions.Command, error) {
 	nowT := s.now()
 	now := redisval.Micros(nowT)
 	keys := []string{s.outboxKey(b)}
-	args := []any{s.bp(b), now, string(r), redisval.TTLMillis(sessions.CommandTTL), sessionID, s.channel,
-		redisval.FromMicros(now).Format(time.RFC3339Nano)}
+	mode := "ids"
+	if userID != "" {
+		keys, mode = append(keys, s.userKey(b, userID)), "user"
+	}
+	args := make([]any, 0, 7+len(ids))
+	args = append(args, s.bp(b), now, string(r), redisval.TTLMillis(sessions.CommandTTL), s.channel,
+		redisval.FromMicros(now).Format(time.RFC3339Nano), mode)
+	for _, id := range ids {
+		args = append(args, id)
+	}
 	var (
 		members []string
 		res     []any
 		err     error
 	)
 	if s.cluster {
-		// The journal's slot is not the bucket's: a Cluster pipeline
-		// runs per node at once, so the journal goes first on its own.
 		if members, err = s.journal(ctx, []string{b}); err != nil {
-			return sessions.Command{}, fmt.Errorf("end session: %w", err)
+			return nil, err
 		}
-		res, err = endOneScript.Run(ctx, s.c, keys, args...).Slice()
+		res, err = endPublishScript.Run(ctx, s.c, keys, args...).Slice()
 	} else {
 		var cmd *goredis.Cmd
 		_, _ = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			members = s.journalIn(ctx, p, []string{b}, nowT)
-			cmd = endOneScript.EvalSha(ctx, p, keys, args...)
+			cmd = endPublishScript.EvalSha(ctx, p, keys, args...)
 			return nil
 		})
 		res, err = cmd.Slice()
 		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			// Not cached on the server (it did not run; the journal
 			// entry did): run it again on its own, which loads it.
-			res, err = endOneScript.Run(ctx, s.c, keys, args...).Slice()
+			res, err = endPublishScript.Run(ctx, s.c, keys, args...).Slice()
 		}
 	}
-	if errors.Is(err, goredis.Nil) {
-		s.finish(ctx, nil, members)
-		return sessions.Command{}, fmt.Errorf("end session: %w", sessions.ErrNotFound)
-	}
 	if err != nil {
-		return sessions.Command{}, wrapErr("end session", err)
+		return nil, wrapErr("end sessions", err)
 	}
 	cmds, err := parseCommands(res)
 	if err != nil {
-		return sessions.Command{}, fmt.Errorf("end session: %w", err)
-	}
-	if len(cmds) != 1 {
-		return sessions.Command{}, fmt.Errorf("end session: %w: malformed script reply", sessions.ErrUnavailable)
+		return nil, err
 	}
 	s.finishPublished(ctx, cmds, members)
-	return cmds[0], nil
-}
-
-// EndUser ends every session of a user.
-func (s *Store) EndUser(ctx context.Context, userID string, r sessions.Reason) ([]sessions.Command, error) {
-	b := bucketOf(userID)
-	members, err := s.journal(ctx, []string{b})
-	if err != nil {
-		return nil, fmt.Errorf("end user sessions: %w", err)
-	}
-	res, err := endScript.Run(ctx, s.c, []string{s.outboxKey(b), s.userKey(b, userID)},
-		s.bp(b), redisval.Micros(s.now()), string(r), "", "", "", redisval.TTLMillis(sessions.CommandTTL), "user").Slice()
-	if err != nil {
-		return nil, wrapErr("end user sessions", err)
-	}
-	cmds, err := parseCommands(res)
-	if err != nil {
-		return nil, fmt.Errorf("end user sessions: %w", err)
-	}
-	s.finish(ctx, cmds, members)
 	return cmds, nil
 }
 
@@ -172,6 +176,11 @@ func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by 
 		buckets = append(buckets, b)
 	}
 	sort.Strings(buckets)
+	if len(buckets) == 1 && by == nil {
+		// One bucket and no by (most EndDevice calls): the script
+		// publishes, the journal shares its round trip.
+		return s.endPublishing(ctx, buckets[0], "", groups[buckets[0]], r)
+	}
 	// Every bucket is journaled before any of their scripts runs: on
 	// Cluster a pipeline runs per node in parallel, so the journal write
 	// cannot share the scripts' pipeline.
@@ -193,7 +202,7 @@ func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by 
 		return args
 	}
 	if len(buckets) == 1 {
-		// One bucket (End, most EndDevice calls): no pipeline, no goroutine.
+		// One bucket (Create's replaced sessions): no pipeline, no goroutine.
 		b := buckets[0]
 		res, err := endScript.Run(ctx, s.c, []string{s.outboxKey(b)}, argsOf(b)...).Slice()
 		if err != nil {

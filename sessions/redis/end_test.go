@@ -138,7 +138,8 @@ func TestEndWarehouseManyBuckets(t *testing.T) {
 // pipelined EVALSHA meets NOSCRIPT, and on Cluster, flushed too); the
 // command is queued for the device, the
 // journal is left empty, and a session that is not live is ErrNotFound
-// with nothing published.
+// with nothing published. EndUser and EndDevice, which share the script,
+// publish their commands the same way.
 func TestEndPublishesFromScript(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
@@ -225,6 +226,46 @@ func TestEndPublishesFromScript(t *testing.T) {
 			case e := <-events:
 				t.Errorf("an event after ending an ended session: %+v", e)
 			default:
+			}
+
+			// EndUser and EndDevice publish from the same script.
+			policy := sessions.Policy{Cap: 3, Idle: time.Hour, Absolute: 12 * time.Hour}
+			for _, d := range []string{"d2", "d3", "d4"} {
+				u := "u2"
+				if d == "d4" {
+					u = "u3"
+				}
+				if _, err := st.Create(ctx, sessions.NewSession{UserID: u, DeviceID: d, WarehouseID: "w1"}, policy); err != nil {
+					t.Fatalf("Create() = %v", err)
+				}
+			}
+			byUser, err := st.EndUser(ctx, "u2", sessions.ReasonUserSuspended)
+			if err != nil || len(byUser) != 2 {
+				t.Fatalf("EndUser() = %v, %v; want 2 commands", byUser, err)
+			}
+			byDevice, err := st.EndDevice(ctx, "d4", sessions.ReasonDeviceRevoked)
+			if err != nil || len(byDevice) != 1 {
+				t.Fatalf("EndDevice() = %v, %v; want 1 command", byDevice, err)
+			}
+			want := map[string]sessions.Command{}
+			for _, c := range append(byUser, byDevice...) {
+				want[c.ID] = c
+			}
+			for len(want) > 0 {
+				select {
+				case e := <-events:
+					w, ok := want[e.Command.ID]
+					if !ok || e.Command.SessionID != w.SessionID || e.Command.DeviceID != w.DeviceID || e.Command.UserID != w.UserID ||
+						e.Command.Reason != w.Reason || !e.Command.CreatedAt.Equal(w.CreatedAt) {
+						t.Errorf("event %+v; want one of %v", e.Command, want)
+					}
+					delete(want, e.Command.ID)
+				case <-ctx.Done():
+					t.Fatalf("no event within 30s for %v", want)
+				}
+			}
+			if n, err := c.ZCard(ctx, prefix+"{g}journal").Result(); err != nil || n != 0 {
+				t.Errorf("journal holds %d entries (%v) after EndUser and EndDevice; want none", n, err)
 			}
 		})
 	}

@@ -109,22 +109,37 @@ if ARGV[8] == 'user' then redis.call('DEL', KEYS[2]) end
 return out
 `)
 
-// endOneScript ends one session and publishes its end on the fan-out
-// from inside the script, so that the push leaves with the end itself
-// instead of two round trips later (End; issue 14, item 3). PUBLISH
-// names no key, so the script may run on Cluster too.
-// KEYS: outbox. ARGV: bp, now, reason, command ttl, session id, channel,
-// now as RFC 3339 (the command's created_at as Go writes it).
-// Returns the command as end_one does, or false when the session does
-// not exist. The event is the JSON of sessions.Event{Kind: KindEnded,
-// Command: ...} for a command without by.
-var endOneScript = goredis.NewScript(luaEndOne + `
-local c = end_one(ARGV[1], ARGV[5], ARGV[2], ARGV[3], '', '', '', ARGV[4])
-if not c then return false end
-redis.call('PUBLISH', ARGV[6], cjson.encode({kind = 'ended', command = {
-  command_id = c[1], session_id = c[2], user_id = c[3], device_id = c[4],
-  warehouse_id = c[5], reason = c[6], created_at = ARGV[7]}}))
-return c
+// endPublishScript is endScript for ends without a by (End, EndUser,
+// EndDevice): it also publishes each end on the fan-out from inside the
+// script, so that the push leaves with the end itself instead of two
+// round trips later (issue 14, item 3). PUBLISH names no key, so the
+// script may run on Cluster too.
+// KEYS: outbox, and for mode 'user' the user's set. ARGV: bp, now,
+// reason, command ttl, channel, now as RFC 3339 (the commands'
+// created_at as Go writes it), mode ('user' or 'ids'), then the ids.
+// Returns the commands flattened as endScript does. Each event is the
+// JSON of sessions.Event{Kind: KindEnded, Command: ...} for a command
+// without by.
+var endPublishScript = goredis.NewScript(luaEndOne + `
+local out = {}
+local ids
+if ARGV[7] == 'user' then
+  ids = redis.call('ZRANGE', KEYS[2], 0, -1)
+else
+  ids = {}
+  for k = 8, #ARGV do table.insert(ids, ARGV[k]) end
+end
+for _, sid in ipairs(ids) do
+  local c = end_one(ARGV[1], sid, ARGV[2], ARGV[3], '', '', '', ARGV[4])
+  if c then
+    redis.call('PUBLISH', ARGV[5], cjson.encode({kind = 'ended', command = {
+      command_id = c[1], session_id = c[2], user_id = c[3], device_id = c[4],
+      warehouse_id = c[5], reason = c[6], created_at = ARGV[6]}}))
+    append(out, c)
+  end
+end
+if ARGV[7] == 'user' then redis.call('DEL', KEYS[2]) end
+return out
 `)
 
 // sweepScript decides about one due session by its own timestamps.

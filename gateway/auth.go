@@ -24,11 +24,17 @@ func bearer(r *http.Request) string {
 // revoked tokens are errInvalidToken (revoked ones also return the
 // device, so that a socket can close with 4403); a store failure is 503.
 func (s *Server) deviceByToken(ctx context.Context, raw string) (devices.Device, error) {
+	return s.deviceByTokenWith(ctx, raw, s.reg.AuthenticateDevice)
+}
+
+// deviceByTokenWith is deviceByToken through the lookup auth (the
+// registry, or this instance's token cache for sockets).
+func (s *Server) deviceByTokenWith(ctx context.Context, raw string, auth func(context.Context, devices.Token) (devices.Device, error)) (devices.Device, error) {
 	tok, ok := token.Parse(devices.DeviceTokenPrefix, raw)
 	if !ok {
 		return devices.Device{}, errInvalidToken
 	}
-	d, err := s.reg.AuthenticateDevice(ctx, tok)
+	d, err := auth(ctx, tok)
 	switch {
 	case errors.Is(err, devices.ErrInvalidCredentials), errors.Is(err, devices.ErrNotFound):
 		return devices.Device{}, errInvalidToken

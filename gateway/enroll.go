@@ -85,6 +85,7 @@ func (s *Server) endReplaced(ctx context.Context, deviceID string) {
 	if _, err := s.store.EndDevice(ctx, deviceID, sessions.ReasonDeviceRevoked); err != nil {
 		s.log.Error("end sessions of a replaced device", slog.String("device_id", deviceID), slog.Any("err", err))
 	}
+	s.tokens.Drop(deviceID)
 	s.hub.revoked(deviceID)
 	if err := s.store.Publish(ctx, sessions.Event{Kind: sessions.KindDeviceRevoked, DeviceID: deviceID, Origin: s.cfg.InstanceID}); err != nil {
 		s.log.Error("publish device revocation", slog.String("device_id", deviceID), slog.Any("err", err))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/sqlite"
@@ -53,6 +54,11 @@ type backend struct {
 	store    sessions.Store
 	throttle throttle.Throttle
 	now      func() time.Time // the sign-in's address limits' clock
+	// redis is the Redis client of the servers backend (nil when
+	// embedded), for a benchmark to count its round trips.
+	redis goredis.UniversalClient
+	// sweepEvery is the keeper's sweep interval (10ms when 0).
+	sweepEvery time.Duration
 }
 
 // embedded is the SQLite registry in t.TempDir() with in-process
@@ -450,7 +456,11 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // soon.
 func newKeeper(t testing.TB, be backend, clk *clock.Clock) *housekeeping.Keeper {
 	t.Helper()
-	k, err := housekeeping.New(housekeeping.Config{Registry: be.reg, Sessions: be.store, Logger: discard(), Now: clk.Now, SweepEvery: 10 * time.Millisecond})
+	every := 10 * time.Millisecond
+	if be.sweepEvery > 0 {
+		every = be.sweepEvery
+	}
+	k, err := housekeeping.New(housekeeping.Config{Registry: be.reg, Sessions: be.store, Logger: discard(), Now: clk.Now, SweepEvery: every})
 	if err != nil {
 		t.Fatalf("housekeeping.New: %v", err)
 	}

@@ -95,6 +95,12 @@ type Config struct {
 	// ActivityEvery paces the events Run publishes about the warehouses where
 	// something changed, for the admin console's live pages (250ms).
 	ActivityEvery time.Duration
+	// DeviceTokenTTL bounds how long this instance's cache of device
+	// tokens (devices.TokenCache, used by websocket connects) trusts an
+	// entry that no revocation heard on the fan-out has dropped
+	// (devices.DefaultTokenCacheTTL, 30s, when 0; negative: no cache,
+	// every connect asks the registry).
+	DeviceTokenTTL time.Duration
 	// ClientIP returns the address a request came from, the throttle source
 	// of enrollments (signin.AddressSource). The connection's remote address by default; set it
 	// when a trusted proxy forwards the client's address.
@@ -104,14 +110,16 @@ type Config struct {
 // Sessions is what the gateway needs of the session store: the sessions
 // it validates and ends, the logout commands it pushes and whose
 // delivery and acknowledgement it records, the presence of the sockets
-// it holds, and the fan-out it publishes to and watches. Both session
-// backends implement it (sessions.Store). The expiry sweep is
-// housekeeping's.
+// it holds, the fan-out it publishes to and watches, and the
+// announcement of a new socket (with the device's sessions and queued
+// logouts in the same call). Both session backends implement it
+// (sessions.Store). The expiry sweep is housekeeping's.
 type Sessions interface {
 	sessions.Sessions
 	sessions.Commands
 	sessions.Presence
 	sessions.Fanout
+	sessions.Announcer
 }
 
 // Server is the device-facing API of API.md and the websocket hub of this
@@ -131,9 +139,13 @@ type Server struct {
 	sockets  *socketEnv // what every socket of this server is given
 	activity *activity
 	valid    *validCache // nil: introspection always asks the store
-	work     *tasks      // the sockets' goroutines, for Shutdown
-	router   chi.Router
-	handler  http.Handler // router behind CORS
+	// tokens caches the device tokens of websocket connects: on while
+	// the fan-out watcher is subscribed, a device dropped when its
+	// revocation is heard (server.go, watched).
+	tokens  *devices.TokenCache
+	work    *tasks // the sockets' goroutines, for Shutdown
+	router  chi.Router
+	handler http.Handler // router behind CORS
 	// slots counts the open websockets per client address and in all.
 	slots *connlimit.Counter
 
@@ -200,6 +212,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.IntrospectCache > 0 {
 		s.valid = newValidCache(cfg.IntrospectCache)
 	}
+	s.tokens = devices.NewTokenCache(cfg.Registry, devices.TokenCacheOptions{TTL: cfg.DeviceTokenTTL, Now: cfg.Now})
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.hub = newHub(s)
 	m, err := newMetrics(cfg.Metrics, s.Sockets)
@@ -312,19 +325,31 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// subscribed is Watch's ready: the introspection cache starts afresh and
-// the hub re-reads what its sockets may have missed.
+// subscribed is Watch's ready: the introspection and device-token caches
+// start afresh and the hub re-reads what its sockets may have missed.
 func (s *Server) subscribed(reset bool) {
 	s.valid.reset(true)
+	if s.cfg.DeviceTokenTTL >= 0 {
+		s.tokens.Start()
+	}
 	s.hub.resynced(reset)
 }
 
-// watched handles one fan-out event: the introspection cache, the
-// pushes to this instance's sockets, and the end of a session noted for
+// watched handles one fan-out event: the introspection and device-token
+// caches, the pushes to this instance's sockets, and the end of a session noted for
 // its custody record (every instance notes it; the registry keeps the
 // first end it hears).
 func (s *Server) watched(e sessions.Event) {
 	s.valid.event(e)
+	switch e.Kind {
+	case sessions.KindLost:
+		// Revocations may be missed until the watcher is back (ready).
+		s.tokens.Stop()
+	case sessions.KindDeviceRevoked:
+		// Before the hub closes the device's socket: see
+		// socket.stillValid.
+		s.tokens.Drop(e.DeviceID)
+	}
 	s.hub.event(e)
 	if e.Kind != sessions.KindEnded || e.Command == nil {
 		return

@@ -23,6 +23,12 @@ import (
 // removed at cleanup.
 func servers(t *testing.T, clk *clock.Clock) backend {
 	t.Helper()
+	return serversTB(t, clk)
+}
+
+// serversTB is servers for a test or a benchmark.
+func serversTB(t testing.TB, clk *clock.Clock) backend {
+	t.Helper()
 	ctx := context.Background()
 	schema := testenv.PostgresSchema(t)
 	st, err := postgres.Open(ctx, testenv.PostgresURL(), postgres.Options{Schema: schema, MaxConns: 8})
@@ -39,7 +45,7 @@ func servers(t *testing.T, clk *clock.Clock) backend {
 		t.Fatalf("NewRegistry: %v", err)
 	}
 	opts := redis.Options{Prefix: prefix, Now: clk.Now, Logger: discard()}
-	return backend{reg: reg, now: opts.Now, store: redis.New(client, opts), throttle: thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now})}
+	return backend{reg: reg, now: opts.Now, store: redis.New(client, opts), throttle: thredis.New(client, thredis.Options{Prefix: opts.Prefix, Now: opts.Now}), redis: client}
 }
 
 // TestOnServers runs the evict flow, a queued logout and a cross-instance

@@ -88,14 +88,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var (
-		dev  *devices.Device
+		auth socketAuth
 		code int
 	)
 	if r.Header.Get("Authorization") != "" {
-		d, err := s.deviceByToken(r.Context(), bearer(r))
+		auth.token = bearer(r)
+		d, gen, err := s.socketDevice(r.Context(), auth.token)
 		switch {
 		case err == nil:
-			dev = &d
+			auth.dev, auth.gen = &d, gen
 		case errors.Is(err, errInvalidToken) && d.ID != "":
 			code = closeRevoked
 		case errors.Is(err, errInvalidToken):
@@ -113,7 +114,25 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	sock := newSocket(s.sockets, conn, addr)
 	s.work.add()
-	go s.runSocket(sock, dev, code)
+	go s.runSocket(sock, auth, code)
+}
+
+// socketAuth is how a socket was authenticated: the device, the token it
+// showed and the token cache's generation before the lookup (see
+// stillValid).
+type socketAuth struct {
+	dev   *devices.Device
+	token string
+	gen   uint64
+}
+
+// socketDevice authenticates a socket's device token through this
+// instance's token cache. It returns the cache's generation as it was
+// before the lookup.
+func (s *Server) socketDevice(ctx context.Context, raw string) (devices.Device, uint64, error) {
+	gen := s.tokens.Generation()
+	d, err := s.deviceByTokenWith(ctx, raw, s.tokens.AuthenticateDevice)
+	return d, gen, err
 }
 
 // socketRetry is the Retry-After of an upgrade refused by the caps.
@@ -135,7 +154,7 @@ func socketsFull(reason string) error {
 // runSocket authenticates the socket (unless the header did), registers it,
 // queues welcome, then hands the connection to readLoop in a goroutine of
 // its own. Whichever of the two ends last cleans up.
-func (s *Server) runSocket(sock *socket, dev *devices.Device, code int) {
+func (s *Server) runSocket(sock *socket, auth socketAuth, code int) {
 	defer s.work.done()
 	if !s.hub.attach(sock) {
 		sock.closeAndLinger(closeGoingAway, "server going away")
@@ -154,15 +173,16 @@ func (s *Server) runSocket(sock *socket, dev *devices.Device, code int) {
 		sock.closeAndLinger(code, closeText(code))
 		return
 	}
-	if dev == nil {
-		dev, code = s.authenticateSocket(sock)
-		if dev == nil {
+	if auth.dev == nil {
+		auth, code = s.authenticateSocket(sock)
+		if auth.dev == nil {
 			if code != 0 {
 				sock.closeAndLinger(code, closeText(code))
 			}
 			return
 		}
 	}
+	dev := auth.dev
 	sock.deviceID = dev.ID
 	sock.warehouseID = dev.WarehouseID
 	sock.id = newSocketID(time.Now())
@@ -175,6 +195,10 @@ func (s *Server) runSocket(sock *socket, dev *devices.Device, code int) {
 	}
 	if old != nil {
 		old.close(closeReplaced, "replaced by a newer socket")
+	}
+	if code := s.stillValid(auth); code != 0 {
+		sock.closeAndLinger(code, closeText(code))
+		return
 	}
 	if err := s.greet(sock); err != nil {
 		s.log.Warn("socket welcome failed", slog.String("device_id", dev.ID), slog.Any("err", err))
@@ -192,65 +216,81 @@ func (s *Server) runSocket(sock *socket, dev *devices.Device, code int) {
 // authenticateSocket waits AuthTimeout for the first message, which must be
 // {"type":"auth","device_token":"fgd_…"}. It returns the device, or the
 // close code to send (0: the connection is gone already).
-func (s *Server) authenticateSocket(sock *socket) (*devices.Device, int) {
+func (s *Server) authenticateSocket(sock *socket) (socketAuth, int) {
 	_ = sock.conn.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
 	_, data, err := sock.conn.ReadMessage()
 	switch {
 	case isTimeout(err):
-		return nil, closeAuthTimeout
+		return socketAuth{}, closeAuthTimeout
 	case errors.Is(err, websocket.ErrReadLimit):
 		sock.linger() // gorilla has sent 1009
-		return nil, 0
+		return socketAuth{}, 0
 	case err != nil:
-		return nil, 0
+		return socketAuth{}, 0
 	}
 	msg, err := parseClientMessage(data)
 	if err != nil || msg.Type != msgAuth {
-		return nil, closeInvalidToken
+		return socketAuth{}, closeInvalidToken
 	}
 	ctx, cancel := s.opContext()
 	defer cancel()
-	d, err := s.deviceByToken(ctx, msg.DeviceToken)
+	d, gen, err := s.socketDevice(ctx, msg.DeviceToken)
 	switch {
 	case err == nil:
-		return &d, 0
+		return socketAuth{dev: &d, token: msg.DeviceToken, gen: gen}, 0
 	case errors.Is(err, errInvalidToken) && d.ID != "":
-		return nil, closeRevoked
+		return socketAuth{}, closeRevoked
 	case errors.Is(err, errInvalidToken):
-		return nil, closeInvalidToken
+		return socketAuth{}, closeInvalidToken
 	}
 	s.log.Warn("socket authentication failed", slog.Any("err", err))
-	return nil, closeGoingAway
+	return socketAuth{}, closeGoingAway
 }
 
-// greet announces the socket to the other instances, then queues welcome
-// with the device's session and its pending logouts, then has the
-// presence table told. The calls before welcome run one after another:
-// the machine is CPU-bound long before the round trips' latency counts,
-// and running them at once cost more CPU per connect than it saved
-// (docs/BENCHMARKS.md, connects). Presence is not needed for welcome: it
-// is marked after it, in batches shared with the sockets that connect
-// meanwhile (hub.online), instead of a call per connect.
+// stillValid closes the race between the token cache and a revocation:
+// when the cache has dropped anything since this socket's lookup (a
+// device revoked or re-enrolled, a lost subscription), the revocation
+// may have been heard after the lookup and before the socket was
+// registered, where it closed nothing; so the registry is asked again.
+// It returns the close code to send, 0 when the socket may go on.
+func (s *Server) stillValid(auth socketAuth) int {
+	if s.tokens.Generation() == auth.gen {
+		return 0
+	}
+	ctx, cancel := s.opContext()
+	defer cancel()
+	d, err := s.deviceByToken(ctx, auth.token)
+	switch {
+	case err == nil && d.ID == auth.dev.ID:
+		return 0
+	case err == nil, errors.Is(err, errInvalidToken) && d.ID == "":
+		return closeInvalidToken
+	case errors.Is(err, errInvalidToken):
+		return closeRevoked
+	}
+	s.log.Warn("socket re-authentication failed", slog.Any("err", err))
+	return closeGoingAway
+}
+
+// greet announces the socket to the other instances and reads the
+// device's session and its pending logouts in one store call (one Redis
+// round trip: sessions.Announcer), then queues welcome, then has the
+// presence table told. Presence is not needed for welcome: it is marked
+// after it, in batches shared with the sockets that connect meanwhile
+// (hub.online), instead of a call per connect.
 func (s *Server) greet(sock *socket) error {
 	ctx, cancel := s.opContext()
 	defer cancel()
-	if err := s.store.Publish(ctx, sessions.Event{Kind: kindSocketOpened, DeviceID: sock.deviceID, Origin: s.cfg.InstanceID, Ref: sock.id}); err != nil {
-		return fmt.Errorf("publish socket opened: %w", err)
-	}
-	list, err := s.store.ByDevice(ctx, sock.deviceID)
+	st, err := s.store.Announce(ctx, sessions.Event{Kind: kindSocketOpened, DeviceID: sock.deviceID, Origin: s.cfg.InstanceID, Ref: sock.id})
 	if err != nil {
-		return fmt.Errorf("sessions of device: %w", err)
+		return fmt.Errorf("announce socket: %w", err)
 	}
 	var view *sessionView
-	if cur := latest(list); cur != nil {
+	if cur := latest(st.Sessions); cur != nil {
 		v := s.viewSession(ctx, *cur)
 		view = &v
 	}
-	pending, err := s.store.Pending(ctx, sock.deviceID)
-	if err != nil {
-		return fmt.Errorf("pending commands: %w", err)
-	}
-	sock.welcome(view, pending)
+	sock.welcome(view, st.Pending)
 	s.hub.online(sock)
 	return nil
 }

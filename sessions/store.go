@@ -55,6 +55,12 @@ type Event struct {
 	WarehouseID string `json:"warehouse_id,omitempty"`
 }
 
+// DeviceState is what Announce reads of a device.
+type DeviceState struct {
+	Sessions []Session // live, oldest first (ByDevice)
+	Pending  []Command // neither acknowledged nor expired, oldest first (Pending)
+}
+
 // PageRequest asks for one page of a warehouse's sessions.
 type PageRequest struct {
 	After string // last session id of the previous page, "" for the first
@@ -65,7 +71,8 @@ type PageRequest struct {
 // their logout commands, device presence, the fan-out between instances
 // and the expiry sweep. The Redis and in-process backends implement it
 // and pass sessionstest.Run. Consumers take only the small interfaces
-// below that they use (Sessions, Commands, Presence, Fanout, Sweeper).
+// below that they use (Sessions, Commands, Presence, Fanout, Announcer,
+// Sweeper).
 //
 // Errors: every error a Store returns matches one of this package's
 // sentinels (ErrNotFound, ErrLimit, ErrInvalid) or ErrUnavailable (a
@@ -80,6 +87,7 @@ type Store interface {
 	Commands
 	Presence
 	Fanout
+	Announcer
 	Sweeper
 }
 
@@ -165,6 +173,16 @@ type Fanout interface {
 	// failed, or fn did not keep up), it calls fn with a KindLost event
 	// at once, before it tries to subscribe again.
 	Watch(ctx context.Context, ready func(reset bool), fn func(Event)) error
+}
+
+// Announcer tells the other instances that a device has come online and
+// reads what the device must be told, at once.
+type Announcer interface {
+	// Announce publishes e, then reads e.DeviceID's live sessions (as
+	// ByDevice) and pending commands (as Pending). The Redis backend does
+	// all of it in one round trip (two on Cluster, when the device has a
+	// session or a queued command).
+	Announce(ctx context.Context, e Event) (DeviceState, error)
 }
 
 // Sweeper ends what has expired.

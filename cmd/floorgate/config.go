@@ -51,6 +51,8 @@ type config struct {
 	StoreTimeout    time.Duration
 	// IntrospectCache is -introspect-cache: 0 turns the cache off.
 	IntrospectCache time.Duration
+	// DeviceTokenCache is -device-token-cache: 0 turns the cache off.
+	DeviceTokenCache time.Duration
 
 	// Limits are the caps of the listeners and sockets (limits.go).
 	Limits limits
@@ -168,6 +170,8 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		"deadline of each call to PostgreSQL or Redis (statement, command, connection wait); a store that does not answer within it fails the request with 503")
 	durationVar(&c.IntrospectCache, "introspect-cache", "FLOORGATE_INTROSPECT_CACHE", gateway.DefaultIntrospectCache,
 		"how long POST /v1/introspect may answer for a live session from this instance's last store read (an end on any instance drops it at once through the fan-out); 0: ask the store every time")
+	durationVar(&c.DeviceTokenCache, "device-token-cache", "FLOORGATE_DEVICE_TOKEN_CACHE", devices.DefaultTokenCacheTTL,
+		"how long a websocket connect may be let in on this instance's memory of its device token (a revocation or re-enrollment on any instance drops it at once through the fan-out); 0: ask the registry every time")
 	limitFlags(&c.Limits, intVar, floatVar, boolVar)
 
 	if err := fs.Parse(args); err != nil {
@@ -221,6 +225,9 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 	}
 	if c.IntrospectCache < 0 || c.IntrospectCache > 10*time.Second {
 		return config{}, nil, fmt.Errorf("-introspect-cache %v: want 0 to 10s", c.IntrospectCache)
+	}
+	if c.DeviceTokenCache < 0 || c.DeviceTokenCache > 5*time.Minute {
+		return config{}, nil, fmt.Errorf("-device-token-cache %v: want 0 to 5m", c.DeviceTokenCache)
 	}
 	if c.DeviceURL == "" {
 		c.DeviceURL = "http://" + browsableAddr(c.Addr)

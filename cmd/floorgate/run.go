@@ -166,6 +166,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ClientIP:       clientIP(c.ClientIPHeader),
 		// -introspect-cache 0 is no cache (gateway.Config: negative).
 		IntrospectCache: cmp.Or(c.IntrospectCache, -1),
+		// -device-token-cache 0 is no cache (gateway.Config: negative).
+		DeviceTokenTTL: cmp.Or(c.DeviceTokenCache, -1),
 
 		MessageRate:       caps.MessageRate,
 		MessageBurst:      caps.MessageBurst,

@@ -110,6 +110,18 @@ func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
 	return nil
 }
 
+// Announce publishes e, then reads e.DeviceID's sessions and pending
+// commands under one read lock.
+func (s *Store) Announce(ctx context.Context, e sessions.Event) (sessions.DeviceState, error) {
+	if err := s.Publish(ctx, e); err != nil {
+		return sessions.DeviceState{}, err
+	}
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return sessions.DeviceState{Sessions: s.listLocked(s.byDevice, e.DeviceID, now), Pending: s.pendingLocked(e.DeviceID, now)}, nil
+}
+
 // Watch calls ready (with reset false), in the caller's goroutine, once
 // it is subscribed, and fn then for every event published on this store
 // (by Publish and by every end, warning and sweep) until ctx ends, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/floorgate/floorgate/sessions"
 )
@@ -74,6 +75,12 @@ func (s *Store) list(ctx context.Context, m map[string]map[string]*entry, key st
 	}
 	now := s.now()
 	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.listLocked(m, key, now), nil
+}
+
+// listLocked is list's answer; s.mu must be held.
+func (s *Store) listLocked(m map[string]map[string]*entry, key string, now time.Time) []sessions.Session {
 	es := make([]*entry, 0, len(m[key]))
 	for _, e := range m[key] {
 		if !expired(&e.s, now) {
@@ -85,8 +92,7 @@ func (s *Store) list(ctx context.Context, m map[string]map[string]*entry, key st
 	for i, e := range es {
 		out[i] = e.s
 	}
-	s.mu.RUnlock()
-	return out, nil
+	return out
 }
 
 // Page sizes of ByWarehouse.

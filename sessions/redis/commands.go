@@ -78,6 +78,13 @@ func (s *Store) Pending(ctx context.Context, deviceID string) ([]sessions.Comman
 	if err != nil {
 		return nil, wrapErr("list pending commands", err)
 	}
+	return s.pendingAmong(ctx, now, deviceID, ids)
+}
+
+// pendingAmong reads the commands ids of the device's queue and returns
+// those pending at now; those acknowledged or gone are trimmed from the
+// queue.
+func (s *Store) pendingAmong(ctx context.Context, now time.Time, deviceID string, ids []string) ([]sessions.Command, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -90,11 +97,22 @@ func (s *Store) Pending(ctx context.Context, deviceID string) ([]sessions.Comman
 		for i, c := range done {
 			ids[i] = c.ID
 		}
-		if err := s.c.ZRem(ctx, q, ids...).Err(); err != nil {
+		if err := s.c.ZRem(ctx, s.deviceQueueKey(deviceID), ids...).Err(); err != nil {
 			s.log.WarnContext(ctx, "sessions/redis: trimming the command queue failed", "device_id", deviceID, "err", err)
 		}
 	}
 	return m[deviceID], nil
+}
+
+// pendingCommand is the command of a hash if it is pending or delivered
+// (not acknowledged, not expired) at now.
+func pendingCommand(now time.Time, m map[string]string) (sessions.Command, bool) {
+	if m["id"] == "" {
+		return sessions.Command{}, false
+	}
+	c := commandFromHash(m)
+	st := c.Status(now)
+	return c, st == sessions.StatusPending || st == sessions.StatusDelivered
 }
 
 // PendingMany is Pending for many devices: one pipeline reads every

@@ -57,7 +57,13 @@
 // journal, queues, presence) are written by plain commands or pipelines,
 // which go-redis splits per node; nothing uses MGET or another
 // multi-key command across slots. The three deadline sets and the
-// journal share the one slot {g}: each is a single key either way.
+// journal share the one slot {g}: each is a single key either way. The
+// one exception is Announce on a single Redis (standalone or Sentinel,
+// never a Cluster client): its script reads, besides the device's two
+// keys in {d:<device>}, the session and command hashes they name, in
+// their users' buckets, so that a device's welcome costs one round trip.
+// On Cluster the same script reads the device's keys only, and one
+// pipeline reads the hashes.
 //
 // Validate is one EVALSHA on the token's own key (its bucket comes from
 // the token), which reads the session hash in the same slot, decides

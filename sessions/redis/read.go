@@ -200,17 +200,24 @@ func (s *Store) read(ctx context.Context, ids []string) ([]sessions.Session, err
 	now := s.now()
 	out := make([]sessions.Session, 0, len(ids))
 	for i, c := range cmds {
-		m := c.Val()
-		if len(m) == 0 || m["u"] == "" {
-			continue
+		if v, ok := liveSession(now, ids[i], c.Val()); ok {
+			out = append(out, v)
 		}
-		v := sessionFromHash(ids[i], m)
-		if !now.Before(v.EndsAt()) {
-			continue
-		}
-		out = append(out, v)
 	}
 	return out, nil
+}
+
+// liveSession is the session of a hash, if there is one and it has not
+// ended at now.
+func liveSession(now time.Time, id string, m map[string]string) (sessions.Session, bool) {
+	if len(m) == 0 || m["u"] == "" {
+		return sessions.Session{}, false
+	}
+	v := sessionFromHash(id, m)
+	if !now.Before(v.EndsAt()) {
+		return sessions.Session{}, false
+	}
+	return v, true
 }
 
 func sessionFromHash(id string, m map[string]string) sessions.Session {

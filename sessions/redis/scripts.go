@@ -5,7 +5,9 @@ import goredis "github.com/redis/go-redis/v9"
 // The Lua scripts. Every script touches keys of one slot only: the keys
 // it declares, and keys of the same bucket ({b}) whose names it builds
 // from the bucket prefix (ARGV bp) and ids it reads, such as the sessions
-// it evicts. Times are Unix microseconds, TTLs milliseconds. A time
+// it evicts. The one exception, announceScript's whole mode, runs only on
+// a single Redis (standalone or Sentinel), where one node holds every
+// slot. Times are Unix microseconds, TTLs milliseconds. A time
 // computed in Lua goes back to Redis through string.format('%d'), never
 // as a bare number, so that it keeps every digit.
 
@@ -257,4 +259,38 @@ local v = redis.call('GET', KEYS[1])
 if v then return v end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
+`)
+
+// announceScript publishes an event and reads a device's session set and
+// its command queue (from a time, exclusive). In whole mode (a single
+// Redis only: the hashes are in their users' buckets) it also reads the
+// session and command hashes, and trims from the queue the commands that
+// are gone or acknowledged (their hash comes back empty).
+// KEYS: device sessions, device queue. ARGV: channel, payload, since,
+// prefix, whole ('1' or '0').
+// Returns {session ids, command ids}, or in whole mode {session ids,
+// session hashes, command ids, command hashes} (HGETALL replies).
+var announceScript = goredis.NewScript(`
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+local sids = redis.call('SMEMBERS', KEYS[1])
+local cids = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], '+inf')
+if ARGV[5] ~= '1' then return {sids, cids} end
+local p = ARGV[4]
+local ss, cs = {}, {}
+for i, sid in ipairs(sids) do
+  ss[i] = redis.call('HGETALL', p .. '{' .. string.sub(sid, -3) .. '}s:' .. sid)
+end
+for i, cid in ipairs(cids) do
+  local h = redis.call('HGETALL', p .. '{' .. string.sub(cid, -3) .. '}c:' .. cid)
+  local done = #h == 0
+  for k = 1, #h, 2 do
+    if h[k] == 'ak' then done = true end
+  end
+  if done then
+    redis.call('ZREM', KEYS[2], cid)
+    h = {}
+  end
+  cs[i] = h
+end
+return {sids, ss, cids, cs}
 `)

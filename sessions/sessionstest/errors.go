@@ -41,6 +41,7 @@ func calls(ctx context.Context, st sessions.Store) map[string]error {
 	errs["MarkOffline"] = st.MarkOffline(ctx, "origin", n.DeviceID)
 	_, errs["Online"] = st.Online(ctx, []string{n.DeviceID})
 	errs["Publish"] = st.Publish(ctx, sessions.Event{Kind: callerKind, Origin: "origin", Ref: "contract"})
+	_, errs["Announce"] = st.Announce(ctx, sessions.Event{Kind: callerKind, DeviceID: n.DeviceID, Origin: "origin", Ref: "contract"})
 	_, errs["Sweep"] = st.Sweep(ctx)
 	return errs
 }

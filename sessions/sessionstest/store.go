@@ -105,6 +105,7 @@ func runStore(t *testing.T, h Harness) {
 		{"WatchPeers", testWatchPeers},
 		{"WatchResync", testWatchResync},
 		{"PendingMany", testPendingMany},
+		{"Announce", testAnnounce},
 		{"Presence", testPresence},
 		{"ClearPINChange", testClearPINChange},
 		{"ErrorContract", testErrorContract},

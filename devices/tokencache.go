@@ -1,0 +1,179 @@
+package devices
+
+import (
+	"context"
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// TokenCache remembers, in one process, which active device a device
+// token authenticates, so that a handheld that reconnects costs no
+// registry query. It is only as fresh as its caller keeps it: the caller
+// turns it on (Start) while it hears the news of every instance, Drops a
+// device as soon as it hears that the device was revoked or re-enrolled,
+// and turns it off (Stop) whenever it may miss such news (its fan-out
+// subscription was lost); off, every lookup goes to the registry and
+// nothing is kept. It starts off. An entry that no news removed still
+// lapses after TTL, so a lost message keeps a revoked token working here
+// for at most TTL.
+//
+// Only active devices are kept, each as its id and warehouse: a hit
+// answers a Device with ID, WarehouseID and Status only. Unknown and
+// revoked tokens always go to the registry.
+type TokenCache struct {
+	reg *Registry
+	ttl time.Duration
+	max int
+	now func() time.Time
+
+	mu       sync.Mutex
+	byToken  map[[sha256.Size]byte]cachedDevice
+	byDevice map[string][][sha256.Size]byte
+	on       bool
+	gen      uint64 // moved by every Drop, Start and Stop
+	inserts  int    // since the last pass over expired entries
+}
+
+type cachedDevice struct {
+	id, warehouseID string
+	until           time.Time
+}
+
+// DefaultTokenCacheTTL is how long a TokenCache keeps an entry when
+// TokenCacheOptions.TTL is 0.
+const DefaultTokenCacheTTL = 30 * time.Second
+
+// TokenCacheOptions configure a TokenCache.
+type TokenCacheOptions struct {
+	// TTL bounds how long an entry is used (DefaultTokenCacheTTL when 0).
+	TTL time.Duration
+	// Max bounds the entries (100,000 when 0): beyond it the expired
+	// ones are dropped, and if that is not enough, all of them.
+	Max int
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewTokenCache returns an empty cache in front of reg.
+func NewTokenCache(reg *Registry, o TokenCacheOptions) *TokenCache {
+	if o.TTL <= 0 {
+		o.TTL = DefaultTokenCacheTTL
+	}
+	if o.Max <= 0 {
+		o.Max = 100_000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &TokenCache{reg: reg, ttl: o.TTL, max: o.Max, now: o.Now,
+		byToken: map[[sha256.Size]byte]cachedDevice{}, byDevice: map[string][][sha256.Size]byte{}}
+}
+
+// Generation changes whenever a device is dropped or the cache started
+// or stopped.
+// A caller that authenticated a device at one generation and finds
+// another afterwards may have let in a device revoked meanwhile: it asks
+// the registry again (AuthenticateDevice).
+func (c *TokenCache) Generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// AuthenticateDevice is Registry.AuthenticateDevice through the cache.
+func (c *TokenCache) AuthenticateDevice(ctx context.Context, tok Token) (Device, error) {
+	key := sha256.Sum256([]byte(tok.Reveal()))
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.byToken[key]
+	gen, on := c.gen, c.on
+	c.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return Device{ID: e.id, WarehouseID: e.warehouseID, Status: DeviceActive}, nil
+	}
+	d, err := c.reg.AuthenticateDevice(ctx, tok)
+	if err != nil || d.Status != DeviceActive || !on {
+		return d, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// A Drop or Stop while the registry answered may concern this
+	// device: the answer is returned (it was true when read) but not kept.
+	if c.gen != gen {
+		return d, nil
+	}
+	if len(c.byToken) >= c.max || c.inserts >= c.max/4 {
+		c.sweepLocked(now)
+	}
+	if _, had := c.byToken[key]; !had {
+		c.byDevice[d.ID] = append(c.byDevice[d.ID], key)
+	}
+	c.byToken[key] = cachedDevice{id: d.ID, warehouseID: d.WarehouseID, until: now.Add(c.ttl)}
+	c.inserts++
+	return d, nil
+}
+
+// sweepLocked drops the expired entries, and all of them if the cache is
+// still full.
+func (c *TokenCache) sweepLocked(now time.Time) {
+	c.inserts = 0
+	for k, e := range c.byToken {
+		if !now.Before(e.until) {
+			delete(c.byToken, k)
+			c.unindexLocked(e.id, k)
+		}
+	}
+	if len(c.byToken) >= c.max {
+		clear(c.byToken)
+		clear(c.byDevice)
+	}
+}
+
+func (c *TokenCache) unindexLocked(deviceID string, key [sha256.Size]byte) {
+	keys := c.byDevice[deviceID]
+	for i, k := range keys {
+		if k == key {
+			keys = append(keys[:i], keys[i+1:]...)
+			break
+		}
+	}
+	if len(keys) == 0 {
+		delete(c.byDevice, deviceID)
+	} else {
+		c.byDevice[deviceID] = keys
+	}
+}
+
+// Drop forgets every token of a device: it was revoked or enrolled again.
+func (c *TokenCache) Drop(deviceID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, k := range c.byDevice[deviceID] {
+		delete(c.byToken, k)
+	}
+	delete(c.byDevice, deviceID)
+}
+
+// Start empties the cache and turns it on.
+func (c *TokenCache) Start() { c.reset(true) }
+
+// Stop empties the cache and turns it off.
+func (c *TokenCache) Stop() { c.reset(false) }
+
+func (c *TokenCache) reset(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.on = on
+	clear(c.byToken)
+	clear(c.byDevice)
+}
+
+// Len is the number of entries, expired ones included.
+func (c *TokenCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byToken)
+}

@@ -106,8 +106,8 @@ func TestDataExport(t *testing.T) {
 		}
 		var md ManagerDataExport
 		r.decode(t, &md)
-		if md.Kind != "manager" || md.Manager.ID != m.ID || len(md.Manager.Roles) != 2 || len(md.Warehouses) != 2 {
-			t.Errorf("manager export = %+v; want two roles in two warehouses", md)
+		if md.Kind != "manager" || md.Manager.ID != m.ID || len(md.Manager.Roles) != 2 || len(md.Warehouses) != 2 || len(md.SignIns) != 1 {
+			t.Errorf("manager export = %+v; want two roles in two warehouses and their one sign-in", md)
 		}
 		if len(md.Events) == 0 || md.Events[len(md.Events)-1].Action != "manager.create" {
 			t.Errorf("manager events = %+v; want their creation last (newest first)", md.Events)

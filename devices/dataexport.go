@@ -39,13 +39,18 @@ type UserData struct {
 
 // ManagerData is what the registry holds about one manager account: the
 // record (never the password hash), their roles and the warehouses these
-// name, where their invitation stands, and the audit events about them
+// name, where their invitation stands, their sign-ins (tokens without
+// the token or its hash), and the audit events about them
 // (as actor or subject, or naming their email: sign-ins refused under it).
 type ManagerData struct {
 	Manager    Manager     `json:"manager"`
 	Warehouses []Warehouse `json:"warehouses"`
-	Events     []Event     `json:"events"`
-	Truncated  []string    `json:"truncated,omitempty"`
+	// SignIns are their API tokens and console sign-ins still stored
+	// (expired ones until purged), newest first: when made, last used,
+	// when they end; never the token nor its hash.
+	SignIns   []ManagerToken `json:"sign_ins"`
+	Events    []Event        `json:"events"`
+	Truncated []string       `json:"truncated,omitempty"`
 }
 
 // UserData gathers what the registry holds about user id (deleted users
@@ -142,6 +147,9 @@ func (r *Registry) ManagerData(ctx context.Context, id string) (ManagerData, err
 		case !errors.Is(err, ErrNotFound):
 			return ManagerData{}, fmt.Errorf("manager data %s: warehouse %s: %w", id, w, err)
 		}
+	}
+	if out.SignIns, err = r.store.ManagerTokensOf(ctx, id); err != nil {
+		return ManagerData{}, fmt.Errorf("manager data %s: sign-ins: %w", id, err)
 	}
 	subjects := []string{ManagerActor(id)}
 	if key, err := EmailKey(m.Email); err == nil {

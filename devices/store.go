@@ -140,6 +140,9 @@ type Store interface {
 	CreateManagerToken(ctx context.Context, t ManagerToken) error
 	ManagerToken(ctx context.Context, hash string) (ManagerToken, error)
 	TouchManagerToken(ctx context.Context, hash string, at time.Time) error
+	// ManagerTokensOf lists the tokens of managerID still stored
+	// (expired ones until they are purged), newest first, at most 1,000.
+	ManagerTokensOf(ctx context.Context, managerID string) ([]ManagerToken, error)
 	// DeleteManagerTokens removes one token (hash != "") or all of a
 	// manager's tokens (hash == "").
 	DeleteManagerTokens(ctx context.Context, managerID, hash string) error

@@ -126,8 +126,16 @@ func testRegistryUserData(t *testing.T, h Harness) {
 	regWantErr(t, "Record(manager)", e.reg.Record(e.ctx,
 		devices.Event{Actor: devices.DeviceActor(devs[0].ID), Action: "manager.login_failure", Subject: "email:mia.dx@example.com"},
 		devices.Event{Actor: devices.ManagerActor(m.ID), Action: "user.suspend", Subject: devices.UserActor(v.ID)}), nil)
+	tok, _, err := e.reg.IssueManagerToken(e.ctx, m.ID)
+	regWantErr(t, "IssueManagerToken", err, nil)
 	md, err := e.reg.ManagerData(e.ctx, m.ID)
 	regWantErr(t, "ManagerData", err, nil)
+	if len(md.SignIns) != 1 || md.SignIns[0].ManagerID != m.ID {
+		t.Errorf("ManagerData.SignIns = %+v; want the one token", md.SignIns)
+	}
+	if j, _ := json.Marshal(md); strings.Contains(string(j), tok.Reveal()) || strings.Contains(string(j), tok.Hash()) {
+		t.Errorf("ManagerData JSON holds the token or its hash")
+	}
 	if md.Manager.ID != m.ID || len(md.Manager.Roles) != 2 || len(md.Warehouses) != 2 {
 		t.Errorf("ManagerData = %+v; want mia with two roles in two warehouses", md)
 	}

@@ -93,6 +93,7 @@ func calls(t *testing.T, ctx context.Context, s devices.Store) map[string]error 
 	errs["CreateManagerToken"] = s.CreateManagerToken(ctx, devices.ManagerToken{Hash: "00", ManagerID: "mgr_c", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)})
 	_, errs["ManagerToken"] = s.ManagerToken(ctx, "00")
 	errs["TouchManagerToken"] = s.TouchManagerToken(ctx, "00", now)
+	_, errs["ManagerTokensOf"] = s.ManagerTokensOf(ctx, "mgr_c")
 	errs["DeleteManagerTokens"] = s.DeleteManagerTokens(ctx, "mgr_c", "")
 	errs["DeleteOtherManagerTokens"] = s.DeleteOtherManagerTokens(ctx, "mgr_c", "00")
 	errs["CreateEnrollmentToken"] = s.CreateEnrollmentToken(ctx, devices.EnrollmentToken{ID: "ent_c", WarehouseID: "wh_c", MaxUses: 1, CreatedAt: now, ExpiresAt: now, Hash: "00"}, ev)

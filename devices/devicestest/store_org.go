@@ -394,6 +394,15 @@ func testManagerTokens(t *testing.T, h Harness) {
 	got, err := f.s.ManagerToken(ctx, a.Hash)
 	wantErr(t, "ManagerToken(a)", err, nil)
 	same(t, "ManagerToken(a)", got, a)
+	// ManagerTokensOf: one manager's, newest first (b was made after a).
+	list, err := f.s.ManagerTokensOf(ctx, m1.ID)
+	wantErr(t, "ManagerTokensOf(m1)", err, nil)
+	same(t, "ManagerTokensOf(m1)", list, []devices.ManagerToken{b, a})
+	list, err = f.s.ManagerTokensOf(ctx, "mgr_missing")
+	wantErr(t, "ManagerTokensOf(missing)", err, nil)
+	if list == nil || len(list) != 0 {
+		t.Errorf("ManagerTokensOf(missing) = %#v; want an empty list", list)
+	}
 
 	wantErr(t, "CreateManagerToken(same hash)", f.s.CreateManagerToken(ctx, a), devices.ErrExists)
 	wantErr(t, "CreateManagerToken(missing manager)", f.s.CreateManagerToken(ctx, token("mgr_missing")), devices.ErrNotFound)

@@ -218,6 +218,27 @@ func (s *Store) ManagerToken(ctx context.Context, hash string) (devices.ManagerT
 	return t, nil
 }
 
+// ManagerTokensOf lists a manager's tokens, newest first.
+func (s *Store) ManagerTokensOf(ctx context.Context, managerID string) ([]devices.ManagerToken, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT hash, manager_id, created_at, last_used_at, expires_at
+		FROM manager_tokens WHERE manager_id = $1 ORDER BY created_at DESC, hash LIMIT 1000`, managerID)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (devices.ManagerToken, error) {
+		var t devices.ManagerToken
+		err := row.Scan(&t.Hash, &t.ManagerID, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt)
+		fromDB(&t.CreatedAt)
+		fromDB(&t.LastUsedAt)
+		fromDB(&t.ExpiresAt)
+		return t, err
+	})
+	if err != nil {
+		return nil, translate("manager tokens", err)
+	}
+	if out == nil {
+		out = []devices.ManagerToken{}
+	}
+	return out, nil
+}
+
 // TouchManagerToken moves the token's last use to at (never backwards).
 func (s *Store) TouchManagerToken(ctx context.Context, hash string, at time.Time) error {
 	tag, err := s.pool.Exec(ctx, "UPDATE manager_tokens SET last_used_at = greatest(last_used_at, $2) WHERE hash = $1", hash, utc(at))

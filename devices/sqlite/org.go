@@ -375,6 +375,27 @@ func (s *Store) ManagerToken(ctx context.Context, hash string) (devices.ManagerT
 	return t, nil
 }
 
+// ManagerTokensOf lists a manager's tokens, newest first.
+func (s *Store) ManagerTokensOf(ctx context.Context, managerID string) ([]devices.ManagerToken, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+managerTokenColumns+` FROM manager_tokens WHERE manager_id = ?
+		ORDER BY created_at DESC, hash LIMIT 1000`, managerID)
+	if err != nil {
+		return nil, translate(ctx, "manager tokens", err)
+	}
+	defer rows.Close()
+	out := []devices.ManagerToken{}
+	for rows.Next() {
+		var t devices.ManagerToken
+		var created, used, expires int64
+		if err := rows.Scan(&t.Hash, &t.ManagerID, &created, &used, &expires); err != nil {
+			return nil, translate(ctx, "manager tokens", err)
+		}
+		t.CreatedAt, t.LastUsedAt, t.ExpiresAt = fromTS(created), fromTS(used), fromTS(expires)
+		out = append(out, t)
+	}
+	return out, translate(ctx, "manager tokens", rows.Err())
+}
+
 // TouchManagerToken sets the token's last use.
 func (s *Store) TouchManagerToken(ctx context.Context, hash string, at time.Time) error {
 	return s.write(ctx, "touch manager token", func(tx *sql.Tx) error {

@@ -33,20 +33,18 @@ func auditFilters(q url.Values) (url.Values, map[string]string) {
 	return api, bad
 }
 
+// auditPage is the audit log page.
+var auditPage = listPage{name: "audit", title: "Audit log", path: "/audit", filters: auditFilters,
+	keys: []string{"actor", "subject", "type", "warehouse", "from", "to"}}
+
 func (c *Console) audit(w http.ResponseWriter, r *http.Request, s *session) error {
-	q := r.URL.Query()
-	api, bad := auditFilters(q)
 	d := &auditData{}
-	v := view{Title: "Audit log", Nav: "audit", S: s, Data: d, Form: q}
-	if len(bad) > 0 {
-		v.Error, v.Fields = "Check the filters: nothing was searched.", bad
-		return c.render(w, r, http.StatusBadRequest, "audit", v)
-	}
-	own, list := listQuery(q, api, "actor", "subject", "type", "warehouse", "from", "to")
-	err := c.do(r.Context(), r, s.token, "GET", "/audit?"+list.Encode(), nil, &d.Events)
-	return c.showList(w, r, "audit", v, err, &d.listLinks, "/audit", own, d.Events.NextPageToken)
+	return c.serveList(w, r, s, auditPage, d, &d.listLinks, func(_, _, list url.Values) (string, error) {
+		err := c.do(r.Context(), r, s.token, "GET", "/audit?"+list.Encode(), nil, &d.Events)
+		return d.Events.NextPageToken, err
+	})
 }
 
 func (c *Console) exportAudit(w http.ResponseWriter, r *http.Request, s *session) error {
-	return c.exportList(w, r, s, "/audit", auditFilters)
+	return c.exportList(w, r, s, auditPage)
 }

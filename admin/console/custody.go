@@ -32,31 +32,29 @@ func custodyFilters(q url.Values) (url.Values, map[string]string) {
 	return api, bad
 }
 
+// custodyPage is the device custody page.
+var custodyPage = listPage{name: "custody", title: "Device custody", path: "/custody", filters: custodyFilters,
+	keys: []string{"device", "user", "method", "warehouse", "from", "to", "open_at", "not_seen_hours"}}
+
 func (c *Console) custody(w http.ResponseWriter, r *http.Request, s *session) error {
-	q := r.URL.Query()
-	api, bad := custodyFilters(q)
 	d := &custodyData{}
-	v := view{Title: "Device custody", Nav: "custody", S: s, Data: d, Form: q}
-	if len(bad) > 0 {
-		v.Error, v.Fields = "Check the filters: nothing was searched.", bad
-		return c.render(w, r, http.StatusBadRequest, "custody", v)
-	}
-	own, list := listQuery(q, api, "device", "user", "method", "warehouse", "from", "to", "open_at", "not_seen_hours")
-	err := c.do(r.Context(), r, s.token, "GET", "/custody?"+list.Encode(), nil, &d.Records)
-	if wh := q.Get("warehouse"); err == nil && wh != "" {
-		rq := url.Values{"warehouse_id": {wh}}
-		if x := api.Get("open_at"); x != "" {
-			rq.Set("at", x)
+	return c.serveList(w, r, s, custodyPage, d, &d.listLinks, func(q, api, list url.Values) (string, error) {
+		err := c.do(r.Context(), r, s.token, "GET", "/custody?"+list.Encode(), nil, &d.Records)
+		if wh := q.Get("warehouse"); err == nil && wh != "" {
+			rq := url.Values{"warehouse_id": {wh}}
+			if x := api.Get("open_at"); x != "" {
+				rq.Set("at", x)
+			}
+			if x := q.Get("not_seen_hours"); x != "" {
+				rq.Set("not_seen_hours", x)
+			}
+			d.Report = &admin.CustodyReport{}
+			err = c.do(r.Context(), r, s.token, "GET", "/custody/report?"+rq.Encode(), nil, d.Report)
 		}
-		if x := q.Get("not_seen_hours"); x != "" {
-			rq.Set("not_seen_hours", x)
-		}
-		d.Report = &admin.CustodyReport{}
-		err = c.do(r.Context(), r, s.token, "GET", "/custody/report?"+rq.Encode(), nil, d.Report)
-	}
-	return c.showList(w, r, "custody", v, err, &d.listLinks, "/custody", own, d.Records.NextPageToken)
+		return d.Records.NextPageToken, err
+	})
 }
 
 func (c *Console) exportCustody(w http.ResponseWriter, r *http.Request, s *session) error {
-	return c.exportList(w, r, s, "/custody", custodyFilters)
+	return c.exportList(w, r, s, custodyPage)
 }

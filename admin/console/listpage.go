@@ -16,6 +16,44 @@ type listLinks struct {
 	Export      string
 }
 
+// listPage is a filtered list page of the console (audit, custody):
+// its template and menu entry (name), its title, its path (the API's is
+// the same), how its query's filters become the API's, and which of
+// them it keeps in its links.
+type listPage struct {
+	name, title, path string
+	filters           func(url.Values) (api url.Values, bad map[string]string)
+	keys              []string
+}
+
+// serveList serves p with data d (whose links are l): filters that are
+// not valid are a 400 on the page, else read reads the page of the API's
+// query list (q is the page's query, api its filters for the API) into d
+// and returns the API's next page token.
+func (c *Console) serveList(w http.ResponseWriter, r *http.Request, s *session, p listPage, d any, l *listLinks,
+	read func(q, api, list url.Values) (next string, err error)) error {
+	q := r.URL.Query()
+	api, bad := p.filters(q)
+	v := view{Title: p.title, Nav: p.name, S: s, Data: d, Form: q}
+	if len(bad) > 0 {
+		v.Error, v.Fields = "Check the filters: nothing was searched.", bad
+		return c.render(w, r, http.StatusBadRequest, p.name, v)
+	}
+	own, list := listQuery(q, api, p.keys...)
+	next, err := read(q, api, list)
+	return c.showList(w, r, p.name, v, err, l, p.path, own, next)
+}
+
+// exportList downloads p's CSV export (the API's at p.path+"/export")
+// with the filters of the page's query.
+func (c *Console) exportList(w http.ResponseWriter, r *http.Request, s *session, p listPage) error {
+	api, bad := p.filters(r.URL.Query())
+	if len(bad) > 0 {
+		return &formError{msg: "Check the filters: a time is not a date and time. Nothing was exported."}
+	}
+	return c.download(w, r, s.token, p.path+"/export?"+api.Encode())
+}
+
 // listQuery is a filtered list page's request: the filters the page
 // keeps in its links (own, the query's values of the page's keys) and
 // the API's query of one page (the API's filters, page_size, and
@@ -67,16 +105,6 @@ func (c *Console) showList(w http.ResponseWriter, r *http.Request, page string, 
 	}
 	l.set(path, own, next)
 	return c.render(w, r, http.StatusOK, page, v)
-}
-
-// exportList downloads the CSV export at path+"/export" with the
-// filters of the page's query.
-func (c *Console) exportList(w http.ResponseWriter, r *http.Request, s *session, path string, filters func(url.Values) (url.Values, map[string]string)) error {
-	api, bad := filters(r.URL.Query())
-	if len(bad) > 0 {
-		return &formError{msg: "Check the filters: a time is not a date and time. Nothing was exported."}
-	}
-	return c.download(w, r, s.token, path+"/export?"+api.Encode())
 }
 
 // timeFilters sets api's keys from q's date-times (typed as UTC

@@ -19,16 +19,18 @@
 //	    POST /v1/introspect answered with one GET: HTTP's own cost.
 package main
 
-import (
-	"context"
-	"io"
-	"os"
-
-	"github.com/floorgate/floorgate/cmd/internal/cli"
-)
+import "github.com/floorgate/floorgate/cmd/internal/cli"
 
 func main() {
-	cli.Main("benchbare", func(ctx context.Context) error { return run(ctx, os.Args, os.Stdout, os.Stderr) })
+	cli.MainModes("benchbare", usage, map[string]cli.Mode{
+		"ws-server":    runWSServer,
+		"argon2":       runArgon2,
+		"redis-get":    runRedisGet,
+		"redis-pubsub": runRedisPubSub,
+		"http-redis":   runHTTPRedis,
+		"pg-schema":    runPGSchema,
+		"redis-clean":  runRedisClean,
+	})
 }
 
 const usage = `usage: benchbare <mode> [flags]
@@ -42,15 +44,3 @@ modes:
   pg-schema     create (or -drop) the benchmark's PostgreSQL schema
   redis-clean   delete the benchmark's Redis keys (one prefix)
 `
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return cli.Run(ctx, "benchbare", usage, map[string]cli.Mode{
-		"ws-server":    runWSServer,
-		"argon2":       runArgon2,
-		"redis-get":    runRedisGet,
-		"redis-pubsub": runRedisPubSub,
-		"http-redis":   runHTTPRedis,
-		"pg-schema":    runPGSchema,
-		"redis-clean":  runRedisClean,
-	}, args, stdout, stderr)
-}

@@ -20,16 +20,14 @@
 //	    time: publish call -> push received, and how many were lost.
 package main
 
-import (
-	"context"
-	"io"
-	"os"
-
-	"github.com/floorgate/floorgate/cmd/internal/cli"
-)
+import "github.com/floorgate/floorgate/cmd/internal/cli"
 
 func main() {
-	cli.Main("benchpeer", func(ctx context.Context) error { return run(ctx, os.Args, os.Stdout, os.Stderr) })
+	cli.MainModes("benchpeer", usage, map[string]cli.Mode{
+		"hold":    hold,
+		"connect": connectRate,
+		"latency": publishLatency,
+	})
 }
 
 const usage = `usage: benchpeer <mode> [flags]
@@ -39,11 +37,3 @@ modes:
   connect  connects and disconnects per second at a concurrency
   latency  publish through one node's HTTP API to clients held on another: publish -> push
 `
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return cli.Run(ctx, "benchpeer", usage, map[string]cli.Mode{
-		"hold":    hold,
-		"connect": connectRate,
-		"latency": publishLatency,
-	}, args, stdout, stderr)
-}

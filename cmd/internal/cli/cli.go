@@ -27,6 +27,14 @@ func Main(name string, run func(ctx context.Context) error) {
 	}
 }
 
+// MainModes is Main for a program of modes: it runs the mode os.Args
+// names (Run).
+func MainModes(name, usage string, modes map[string]Mode) {
+	Main(name, func(ctx context.Context) error {
+		return Run(ctx, name, usage, modes, os.Args, os.Stdout, os.Stderr)
+	})
+}
+
 // Mode is one mode of a program: it defines its flags on fs, parses
 // args and writes its results to out.
 type Mode func(ctx context.Context, fs *flag.FlagSet, args []string, out io.Writer) error

@@ -32,6 +32,10 @@ type Event struct {
 //	user.restore, user.purge, user.pin_reset, user.pin_change, user.pin_rehash
 //	device.enroll, device.update, device.revoke
 //	service_key.create, service_key.revoke
+//	user.badge_set, user.badge_remove
+//
+// The admin API records user.data_export and manager.data_export (a
+// person's data downloaded) itself.
 //
 // Events carry ids, never names, PINs, passwords or tokens.
 

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/floorgate/floorgate/devices"
@@ -38,4 +39,50 @@ func TestForcedLogoutOfOneSession(t *testing.T) {
 	}
 	e.expect(404, "admin", "DELETE", "/sessions/"+e.sessB.Session.ID, nil)
 	e.expect(404, "admin", "DELETE", "/sessions/ses_nope", nil)
+}
+
+// failingAppends fails the first n AppendEvents calls, and any made on
+// a context that has ended, as a store would.
+type failingAppends struct {
+	devices.Store
+	n atomic.Int64
+}
+
+func (f *failingAppends) AppendEvents(ctx context.Context, evs ...devices.Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if f.n.Add(-1) >= 0 {
+		return errors.New("store hiccup")
+	}
+	return f.Store.AppendEvents(ctx, evs...)
+}
+
+// TestForcedLogoutAuditSurvives: the audit of ended sessions is written
+// even when the request's context has already ended (the caller went
+// away after the end), and a write that fails is tried again.
+func TestForcedLogoutAuditSurvives(t *testing.T) {
+	e := newEnv(t, embedded())
+	fs := &failingAppends{Store: e.store}
+	fs.n.Store(1)
+	reg, err := devices.NewRegistry(fs, devices.Options{Pepper: []byte("a test pepper of enough bits"), Now: e.clock.Now,
+		Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatalf("NewRegistry: %v", err)
+	}
+	api, err := New(Config{Registry: reg, Sessions: e.sess, SignIn: e.signin, Now: e.clock.Now, Logger: e.api.log})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	c, err := e.sess.End(context.Background(), e.sessA.Session.ID, sessions.ReasonAdmin)
+	if err != nil {
+		t.Fatalf("End: %v", err)
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	api.recordEnd(gone, "manager:test", "session:"+c.SessionID, c.WarehouseID, sessions.ReasonAdmin, []sessions.Command{c})
+	evs, err := e.reg.Events(context.Background(), devices.EventFilter{Subject: "session:" + c.SessionID, Action: "sessions.end"})
+	if err != nil || len(evs) != 1 || evs[0].Details["command_ids"] != c.ID {
+		t.Errorf("audit after a canceled request and one failed write = %+v, %v; want one sessions.end of %s", evs, err, c.ID)
+	}
 }

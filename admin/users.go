@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -223,54 +222,14 @@ func (a *API) endUserSessions(ctx context.Context, p *principal, u devices.User,
 }
 
 // recordEnd audits sessions ended by an admin action, and writes who
-// ended them into their custody records.
+// ended them into their custody records (devices.RecordSessionsEnded:
+// finished and retried even if the caller goes away).
 func (a *API) recordEnd(ctx context.Context, actor, subject, warehouseID string, reason sessions.Reason, cmds []sessions.Command) {
-	// The sessions have ended: what records it finishes even if the
-	// caller goes away now, and is tried again before it is given up.
-	ctx = context.WithoutCancel(ctx)
-	ids := commandIDs(cmds)
-	ends := make([]devices.CustodyEnd, 0, len(cmds))
-	for _, c := range cmds {
-		ends = append(ends, devices.CustodyEnd{SessionID: c.SessionID, At: c.CreatedAt, Reason: string(c.Reason), By: actor})
+	ended := make([]devices.EndedSession, len(cmds))
+	for i, c := range cmds {
+		ended[i] = devices.EndedSession{SessionID: c.SessionID, CommandID: c.ID, At: c.CreatedAt, Reason: string(c.Reason)}
 	}
-	if err := retryRecord(ctx, func(ctx context.Context) error { return a.reg.EndCustody(ctx, ends...) }); err != nil {
-		// The gateway notes the ends too, only without who.
-		a.log.ErrorContext(ctx, "record custody ends", "count", len(ends), "err", err)
-	}
-	d := map[string]string{"reason": string(reason), "count": fmt.Sprint(len(ids))}
-	if len(ids) <= 20 {
-		d["command_ids"] = strings.Join(ids, ",")
-	}
-	ev := devices.Event{Actor: actor, Action: "sessions.end", Subject: subject, WarehouseID: warehouseID, Details: d}
-	if err := retryRecord(ctx, func(ctx context.Context) error { return a.reg.Record(ctx, ev) }); err != nil {
-		a.log.ErrorContext(ctx, "audit record failed", "action", ev.Action, "count", len(ids), "err", err)
-	}
-}
-
-// recordAttempts and recordWait bound retryRecord: three tries, each
-// within recordWait, 100 ms apart.
-const (
-	recordAttempts = 3
-	recordWait     = 2 * time.Second
-)
-
-// retryRecord writes what records a change already made (an audit
-// event, custody ends) on a context that the caller's going away does
-// not end: up to recordAttempts tries, each bounded by recordWait.
-func retryRecord(ctx context.Context, write func(context.Context) error) error {
-	var err error
-	for i := range recordAttempts {
-		if i > 0 {
-			time.Sleep(100 * time.Millisecond)
-		}
-		wctx, cancel := context.WithTimeout(ctx, recordWait)
-		err = write(wctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-	}
-	return err
+	a.reg.RecordSessionsEnded(ctx, actor, subject, warehouseID, string(reason), ended)
 }
 
 func commandIDs(cmds []sessions.Command) []string {

@@ -164,24 +164,13 @@ func (k *Keeper) Purge(ctx context.Context) (int, error) {
 }
 
 // recordEnd writes what the reconciler ended: the custody records' ends
-// (by the system) and one sessions.end audit event for the subject.
-// Failures are logged: the sessions have ended all the same.
+// (by the system) and one sessions.end audit event for the subject
+// (devices.RecordSessionsEnded, which logs what fails: the sessions have
+// ended all the same).
 func (k *Keeper) recordEnd(ctx context.Context, actor, subject, warehouseID string, reason sessions.Reason, cmds []sessions.Command) {
-	ids := make([]string, 0, len(cmds))
-	ends := make([]devices.CustodyEnd, 0, len(cmds))
-	for _, c := range cmds {
-		ids = append(ids, c.ID)
-		ends = append(ends, devices.CustodyEnd{SessionID: c.SessionID, At: c.CreatedAt, Reason: string(c.Reason), By: actor})
+	ended := make([]devices.EndedSession, len(cmds))
+	for i, c := range cmds {
+		ended[i] = devices.EndedSession{SessionID: c.SessionID, CommandID: c.ID, At: c.CreatedAt, Reason: string(c.Reason)}
 	}
-	if err := k.reg.EndCustody(ctx, ends...); err != nil {
-		k.log.ErrorContext(ctx, "record custody ends", "count", len(ends), "err", err)
-	}
-	d := map[string]string{"reason": string(reason), "count": fmt.Sprint(len(ids))}
-	if len(ids) <= 20 {
-		d["command_ids"] = strings.Join(ids, ",")
-	}
-	ev := devices.Event{Actor: actor, Action: "sessions.end", Subject: subject, WarehouseID: warehouseID, Details: d}
-	if err := k.reg.Record(ctx, ev); err != nil {
-		k.log.ErrorContext(ctx, "audit record failed", "action", ev.Action, "err", err)
-	}
+	k.reg.RecordSessionsEnded(ctx, actor, subject, warehouseID, string(reason), ended)
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,8 +58,8 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	hash := st.Hash()
-	if sess, ok := s.valid.get(hash, s.now()); ok {
-		writeActive(w, sess)
+	if answer, ok := s.valid.get(hash, s.now()); ok {
+		writeAnswer(w, answer)
 		return nil
 	}
 	// The entry's age counts from before the read: the store's answer
@@ -74,15 +76,20 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, inactive)
 		return nil
 	}
-	s.valid.put(hash, sess, from, asked)
-	writeActive(w, sess)
+	answer := activeAnswer(sess)
+	s.valid.put(hash, sess, answer, from, asked)
+	writeAnswer(w, answer)
 	return nil
 }
 
-// writeActive answers an introspection with a live session.
-func writeActive(w http.ResponseWriter, sess sessions.Session) {
+// activeAnswer is the body of an introspection that found sess live,
+// encoded once (the cache keeps it): the bytes writeJSON would write.
+func activeAnswer(sess sessions.Session) []byte {
 	exp := sess.ExpiresAt.UTC()
-	writeJSON(w, http.StatusOK, introspectResponse{
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(introspectResponse{ // strings and a time: cannot fail
 		Active:      true,
 		SessionID:   sess.ID,
 		UserID:      sess.UserID,
@@ -91,4 +98,14 @@ func writeActive(w http.ResponseWriter, sess sessions.Session) {
 		DeviceID:    sess.DeviceID,
 		ExpiresAt:   &exp,
 	})
+	return b.Bytes()
+}
+
+// writeAnswer writes an encoded 200 answer with writeJSON's headers.
+func writeAnswer(w http.ResponseWriter, answer []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(answer) // the client went away: nothing left to tell it
 }

@@ -65,8 +65,9 @@ const ringSize = 1024
 const maxCached = 100_000
 
 type validEntry struct {
-	s  sessions.Session
-	at time.Time // when the store answered
+	s      sessions.Session
+	answer []byte    // the encoded 200 answer for s
+	at     time.Time // when the store was asked
 }
 
 func newValidCache(bound time.Duration) *validCache {
@@ -78,20 +79,20 @@ func newValidCache(bound time.Duration) *validCache {
 	}
 }
 
-// get returns the session of a token hash if the cache may answer for it
-// at now.
-func (c *validCache) get(hash string, now time.Time) (sessions.Session, bool) {
+// get returns the encoded answer for a token hash if the cache may
+// answer for it at now.
+func (c *validCache) get(hash string, now time.Time) ([]byte, bool) {
 	if c == nil {
-		return sessions.Session{}, false
+		return nil, false
 	}
 	c.mu.RLock()
 	e, ok := c.byToken[hash]
 	on := c.on
 	c.mu.RUnlock()
 	if !ok || !on || now.Sub(e.at) >= c.bound || now.Before(e.at) || !now.Before(e.s.EndsAt()) {
-		return sessions.Session{}, false
+		return nil, false
 	}
-	return e.s, true
+	return e.answer, true
 }
 
 // start returns the number a fill carries: ends heard so far.
@@ -104,9 +105,9 @@ func (c *validCache) start() uint64 {
 	return c.seq
 }
 
-// put keeps s, which the store answered for a read begun at now and at
-// number from, unless the cache is off or s ended since.
-func (c *validCache) put(hash string, s sessions.Session, from uint64, now time.Time) {
+// put keeps s and its answer, which the store answered for a read begun
+// at now and at number from, unless the cache is off or s ended since.
+func (c *validCache) put(hash string, s sessions.Session, answer []byte, from uint64, now time.Time) {
 	if c == nil || s.PINChangeRequired {
 		return
 	}
@@ -126,7 +127,7 @@ func (c *validCache) put(hash string, s sessions.Session, from uint64, now time.
 			return
 		}
 	}
-	c.byToken[hash] = validEntry{s: s, at: now}
+	c.byToken[hash] = validEntry{s: s, answer: answer, at: now}
 	c.byID[s.ID] = hash
 }
 

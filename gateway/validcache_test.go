@@ -38,37 +38,37 @@ func TestValidCache(t *testing.T) {
 		want bool
 	}{
 		{"kept", func(c *validCache) bool {
-			c.put("h1", live("s1"), c.start(), t0)
+			c.put("h1", live("s1"), nil, c.start(), t0)
 			return hit(c, "h1", t0.Add(999*time.Millisecond))
 		}, true},
 		{"bound passed", func(c *validCache) bool {
-			c.put("h1", live("s1"), c.start(), t0)
+			c.put("h1", live("s1"), nil, c.start(), t0)
 			return hit(c, "h1", t0.Add(time.Second))
 		}, false},
 		{"clock went back", func(c *validCache) bool {
-			c.put("h1", live("s1"), c.start(), t0)
+			c.put("h1", live("s1"), nil, c.start(), t0)
 			return hit(c, "h1", t0.Add(-time.Millisecond))
 		}, false},
 		{"ended", func(c *validCache) bool {
-			c.put("h1", live("s1"), c.start(), t0)
+			c.put("h1", live("s1"), nil, c.start(), t0)
 			c.event(ended("s1"))
 			return hit(c, "h1", t0)
 		}, false},
 		{"another ended", func(c *validCache) bool {
-			c.put("h1", live("s1"), c.start(), t0)
+			c.put("h1", live("s1"), nil, c.start(), t0)
 			c.event(ended("s2"))
 			return hit(c, "h1", t0)
 		}, true},
 		{"ended while the store answered", func(c *validCache) bool {
 			from := c.start()
 			c.event(ended("s1"))
-			c.put("h1", live("s1"), from, t0)
+			c.put("h1", live("s1"), nil, from, t0)
 			return hit(c, "h1", t0)
 		}, false},
 		{"another ended while the store answered", func(c *validCache) bool {
 			from := c.start()
 			c.event(ended("s2"))
-			c.put("h1", live("s1"), from, t0)
+			c.put("h1", live("s1"), nil, from, t0)
 			return hit(c, "h1", t0)
 		}, true},
 		{"too many ended while the store answered", func(c *validCache) bool {
@@ -76,21 +76,21 @@ func TestValidCache(t *testing.T) {
 			for range ringSize {
 				c.event(ended("other"))
 			}
-			c.put("h1", live("s1"), from, t0)
+			c.put("h1", live("s1"), nil, from, t0)
 			return hit(c, "h1", t0)
 		}, false},
 		{"fan-out lost", func(c *validCache) bool {
-			c.put("h1", live("s1"), c.start(), t0)
+			c.put("h1", live("s1"), nil, c.start(), t0)
 			c.event(sessions.Event{Kind: sessions.KindLost})
 			return hit(c, "h1", t0)
 		}, false},
 		{"filled while the fan-out is lost", func(c *validCache) bool {
 			c.event(sessions.Event{Kind: sessions.KindLost})
-			c.put("h1", live("s1"), c.start(), t0)
+			c.put("h1", live("s1"), nil, c.start(), t0)
 			return hit(c, "h1", t0)
 		}, false},
 		{"resubscribed", func(c *validCache) bool {
-			c.put("h1", live("s1"), c.start(), t0)
+			c.put("h1", live("s1"), nil, c.start(), t0)
 			c.event(sessions.Event{Kind: sessions.KindLost})
 			c.reset(true)
 			return hit(c, "h1", t0)
@@ -98,25 +98,25 @@ func TestValidCache(t *testing.T) {
 		{"filled across a resync", func(c *validCache) bool {
 			from := c.start()
 			c.reset(true)
-			c.put("h1", live("s1"), from, t0)
+			c.put("h1", live("s1"), nil, from, t0)
 			return hit(c, "h1", t0)
 		}, false},
 		{"filled after the resync", func(c *validCache) bool {
 			c.event(sessions.Event{Kind: sessions.KindLost})
 			c.reset(true)
-			c.put("h1", live("s1"), c.start(), t0)
+			c.put("h1", live("s1"), nil, c.start(), t0)
 			return hit(c, "h1", t0)
 		}, true},
 		{"confined to a PIN change", func(c *validCache) bool {
 			s := live("s1")
 			s.PINChangeRequired = true
-			c.put("h1", s, c.start(), t0)
+			c.put("h1", s, nil, c.start(), t0)
 			return hit(c, "h1", t0)
 		}, false},
 		{"idle end passed", func(c *validCache) bool {
 			s := live("s1")
 			s.IdleTimeout = time.Second
-			c.put("h1", s, c.start(), t0.Add(999*time.Millisecond))
+			c.put("h1", s, nil, c.start(), t0.Add(999*time.Millisecond))
 			return hit(c, "h1", t0.Add(time.Second))
 		}, false},
 	}
@@ -129,7 +129,7 @@ func TestValidCache(t *testing.T) {
 	}
 	t.Run("off before the first subscription", func(t *testing.T) {
 		c := newValidCache(time.Second)
-		c.put("h1", live("s1"), c.start(), t0)
+		c.put("h1", live("s1"), nil, c.start(), t0)
 		if hit(c, "h1", t0) {
 			t.Errorf("get before any resync = true; want false")
 		}
@@ -137,14 +137,14 @@ func TestValidCache(t *testing.T) {
 	t.Run("bounded", func(t *testing.T) {
 		c := onCache()
 		c.max = 2
-		c.put("h1", live("s1"), c.start(), t0)
-		c.put("h2", live("s2"), c.start(), t0)
-		c.put("h3", live("s3"), c.start(), t0)
+		c.put("h1", live("s1"), nil, c.start(), t0)
+		c.put("h2", live("s2"), nil, c.start(), t0)
+		c.put("h3", live("s3"), nil, c.start(), t0)
 		if hit(c, "h3", t0) || !hit(c, "h1", t0) {
 			t.Errorf("a full cache took a third entry or lost one")
 		}
 		later := t0.Add(time.Second) // h1 and h2 are stale: swept
-		c.put("h3", live("s3"), c.start(), later)
+		c.put("h3", live("s3"), nil, c.start(), later)
 		if !hit(c, "h3", later) || len(c.byToken) != 1 || len(c.byID) != 1 {
 			t.Errorf("after a sweep: %d entries, %d ids; want only h3", len(c.byToken), len(c.byID))
 		}
@@ -184,9 +184,20 @@ func TestIntrospectCached(t *testing.T) {
 	h := newHarnessOn(t, clk, be, func(c *Config) { c.Sessions = counted })
 	h.user("kim", h.wh.ID)
 	tok, _ := h.mustLogin(h.enroll("S21-C001"), "kim")
+	var first response
 	for i := range 3 {
-		if status, active := h.introspect(h.ts.URL, tok); status != 200 || !active {
-			t.Fatalf("introspect %d = %d active %v; want 200 true", i, status, active)
+		r := h.doAt(h.ts.URL, "POST", "/v1/introspect", h.svcKey, map[string]string{"token": tok})
+		if r.status != 200 || r.json(t)["active"] != true {
+			t.Fatalf("introspect %d = %d %s; want 200 active", i, r.status, r.body)
+		}
+		if i == 0 {
+			first = r
+			continue
+		}
+		// The cached answer is the store's answer, byte for byte.
+		if string(r.body) != string(first.body) || r.header.Get("Content-Type") != first.header.Get("Content-Type") ||
+			r.header.Get("Cache-Control") != "no-store" || first.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("introspect %d = %q %v; want %q %v (Cache-Control no-store)", i, r.body, r.header, first.body, first.header)
 		}
 	}
 	if n := counted.validates.Load(); n != 1 {

@@ -73,6 +73,80 @@ func TestSlowWatcherDropsNotBlocks(t *testing.T) {
 	wg.Wait()
 }
 
+// A watcher that fell behind its buffer is told so: a KindLost event,
+// then ready again (it re-reads what it missed), then the events its
+// buffer still holds.
+func TestSlowWatcherToldLost(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := New(Options{WatchBuffer: 2})
+	release := make(chan struct{})
+	stuck := make(chan struct{})
+	calls := make(chan string, 100)
+	var once sync.Once
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		st.Watch(ctx, func(bool) { calls <- "ready" }, func(e sessions.Event) {
+			once.Do(func() {
+				close(stuck)
+				<-release // stuck on the first event until the test lets go
+			})
+			calls <- string(e.Kind)
+		})
+	}()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case got := <-calls:
+			if got != what {
+				t.Fatalf("watcher called with %q; want %q", got, what)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("watcher not called with %q within 5s", what)
+		}
+	}
+	wait("ready")
+	if err := st.Publish(ctx, sessions.Event{Kind: sessions.KindActivity, WarehouseID: "w1"}); err != nil {
+		t.Fatalf("Publish() = %v", err)
+	}
+	select {
+	case <-stuck:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher never got the first event")
+	}
+	for range 5 { // two fit in the buffer, three are dropped
+		if err := st.Publish(ctx, sessions.Event{Kind: sessions.KindDeviceRevoked, DeviceID: "d1"}); err != nil {
+			t.Fatalf("Publish() = %v", err)
+		}
+	}
+	if st.Dropped() == 0 {
+		t.Fatalf("Dropped() = 0; want the events past the buffer dropped")
+	}
+	close(release)
+	wait(string(sessions.KindActivity)) // the event it was stuck on
+	// The buffered events and the loss signal race in the select; the
+	// loss must come, followed at once by ready.
+	for range 3 {
+		select {
+		case got := <-calls:
+			if got == string(sessions.KindDeviceRevoked) {
+				continue
+			}
+			if got != string(sessions.KindLost) {
+				t.Fatalf("watcher called with %q; want the buffered events or lost", got)
+			}
+			wait("ready")
+			cancel()
+			<-done
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("no lost event within 5s of the watcher catching up")
+		}
+	}
+	t.Fatal("no lost event after the buffered ones")
+}
+
 // Ends take sessions off the deadline heap, so it holds two deadlines
 // (end and warning) per live session and no more.
 func TestDeadlinesFollowLiveSessions(t *testing.T) {

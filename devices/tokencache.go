@@ -27,12 +27,10 @@ type TokenCache struct {
 	max int
 	now func() time.Time
 
-	mu       sync.Mutex
-	byToken  map[[sha256.Size]byte]cachedDevice
-	byDevice map[string][][sha256.Size]byte
-	on       bool
-	gen      uint64 // moved by every Drop, Start and Stop
-	inserts  int    // since the last pass over expired entries
+	mu      sync.Mutex
+	byToken map[[sha256.Size]byte]cachedDevice
+	on      bool
+	gen     uint64 // moved by every Drop, Start and Stop
 }
 
 type cachedDevice struct {
@@ -66,8 +64,7 @@ func NewTokenCache(reg *Registry, o TokenCacheOptions) *TokenCache {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &TokenCache{reg: reg, ttl: o.TTL, max: o.Max, now: o.Now,
-		byToken: map[[sha256.Size]byte]cachedDevice{}, byDevice: map[string][][sha256.Size]byte{}}
+	return &TokenCache{reg: reg, ttl: o.TTL, max: o.Max, now: o.Now, byToken: map[[sha256.Size]byte]cachedDevice{}}
 }
 
 // Generation changes whenever a device is dropped or the cache started
@@ -103,57 +100,46 @@ func (c *TokenCache) AuthenticateDevice(ctx context.Context, tok Token) (Device,
 	if c.gen != gen {
 		return d, nil
 	}
-	if len(c.byToken) >= c.max || c.inserts >= c.max/4 {
+	if len(c.byToken) >= c.max {
 		c.sweepLocked(now)
-	}
-	if _, had := c.byToken[key]; !had {
-		c.byDevice[d.ID] = append(c.byDevice[d.ID], key)
+		if len(c.byToken) >= c.max {
+			clear(c.byToken)
+		}
 	}
 	c.byToken[key] = cachedDevice{id: d.ID, warehouseID: d.WarehouseID, until: now.Add(c.ttl)}
-	c.inserts++
 	return d, nil
 }
 
-// sweepLocked drops the expired entries, and all of them if the cache is
-// still full.
+// Sweep drops the entries whose TTL has passed, so that the sockets of
+// an idle instance cost no memory here after TTL. The caller runs it
+// every TTL or so.
+func (c *TokenCache) Sweep() {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sweepLocked(now)
+}
+
 func (c *TokenCache) sweepLocked(now time.Time) {
-	c.inserts = 0
 	for k, e := range c.byToken {
 		if !now.Before(e.until) {
 			delete(c.byToken, k)
-			c.unindexLocked(e.id, k)
 		}
-	}
-	if len(c.byToken) >= c.max {
-		clear(c.byToken)
-		clear(c.byDevice)
-	}
-}
-
-func (c *TokenCache) unindexLocked(deviceID string, key [sha256.Size]byte) {
-	keys := c.byDevice[deviceID]
-	for i, k := range keys {
-		if k == key {
-			keys = append(keys[:i], keys[i+1:]...)
-			break
-		}
-	}
-	if len(keys) == 0 {
-		delete(c.byDevice, deviceID)
-	} else {
-		c.byDevice[deviceID] = keys
 	}
 }
 
 // Drop forgets every token of a device: it was revoked or enrolled again.
+// It looks at every entry (revocations are rare; an index by device
+// would cost memory on every socket).
 func (c *TokenCache) Drop(deviceID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	for _, k := range c.byDevice[deviceID] {
-		delete(c.byToken, k)
+	for k, e := range c.byToken {
+		if e.id == deviceID {
+			delete(c.byToken, k)
+		}
 	}
-	delete(c.byDevice, deviceID)
 }
 
 // Start empties the cache and turns it on.
@@ -168,7 +154,6 @@ func (c *TokenCache) reset(on bool) {
 	c.gen++
 	c.on = on
 	clear(c.byToken)
-	clear(c.byDevice)
 }
 
 // Len is the number of entries, expired ones included.

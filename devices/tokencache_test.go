@@ -104,6 +104,14 @@ func TestTokenCache(t *testing.T) {
 	if c.Len() == 0 {
 		t.Fatalf("Len() = 0; want the new token kept")
 	}
+	clk.Advance(time.Minute)
+	c.Sweep()
+	if c.Len() != 0 {
+		t.Errorf("Len() after the TTL and Sweep = %d; want 0", c.Len())
+	}
+	if _, err := auth(tok2b); err != nil || c.Len() != 1 {
+		t.Fatalf("AuthenticateDevice(new token) after Sweep = %v, Len %d; want nil, 1", err, c.Len())
+	}
 	g = c.Generation()
 	c.Stop()
 	if c.Len() != 0 || c.Generation() == g {

@@ -39,7 +39,9 @@
 // every socket closed with 1001), pings (PingEvery, spread over 25
 // ticks, which also drop peers silent for PongWait), presence (the
 // sockets welcomed since the last pass every PresenceFlushEvery, and
-// every socket in batches every PresenceEvery) and the activity events.
+// every socket in batches every PresenceEvery), the activity events and
+// the device-token cache's sweep of expired entries (every
+// DeviceTokenTTL).
 // The expiry sweep and the registry's flushers of what the gateway notes
 // (last seen, custody ends) are package housekeeping's. Each socket has one reader goroutine for its life
 // (started when the HTTP handler returns, so net/http's buffers go) and

@@ -313,6 +313,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.hub.pingLoop,
 		s.hub.presenceLoop,
 		s.activityLoop,
+		s.tokenSweepLoop,
 	}
 	for _, loop := range loops {
 		wg.Add(1)
@@ -323,6 +324,25 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// tokenSweepLoop drops the device-token cache's expired entries every
+// TTL, so that an instance's idle sockets cost it nothing there after it.
+func (s *Server) tokenSweepLoop(ctx context.Context) {
+	every := s.cfg.DeviceTokenTTL
+	if every <= 0 {
+		every = devices.DefaultTokenCacheTTL
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.tokens.Sweep()
+		}
+	}
 }
 
 // subscribed is Watch's ready: the introspection and device-token caches

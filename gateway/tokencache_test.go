@@ -111,3 +111,37 @@ func connectCode(t *testing.T, base, token string) (int, error) {
 	}
 	return 0, errors.Join(errors.New("first frame neither welcome nor a close"), err)
 }
+
+// TestStillValid: a socket authenticated from the cache before a drop it
+// may have missed (the generation moved) is checked against the registry
+// again before welcome; one authenticated with no drop since is not.
+func TestStillValid(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	d := h.enroll("S21-9200")
+	other := h.enroll("S21-9201")
+	dev, gen, err := h.srv.socketDevice(ctx, d.token)
+	if err != nil {
+		t.Fatalf("socketDevice: %v", err)
+	}
+	auth := socketAuth{dev: &dev, token: d.token, gen: gen}
+	if _, err := h.be.reg.RevokeDevice(ctx, devices.ActorSystem, d.id); err != nil {
+		t.Fatalf("RevokeDevice: %v", err)
+	}
+	if code := h.srv.stillValid(auth); code != 0 {
+		t.Errorf("stillValid with no drop since = %d; want 0 (the registry is not asked)", code)
+	}
+	h.srv.tokens.Drop(other.id) // news of another device: the generation moves
+	if code := h.srv.stillValid(auth); code != closeRevoked {
+		t.Errorf("stillValid of a device revoked meanwhile = %d; want %d", code, closeRevoked)
+	}
+	dev, gen, err = h.srv.socketDevice(ctx, other.token)
+	if err != nil {
+		t.Fatalf("socketDevice: %v", err)
+	}
+	h.srv.tokens.Drop(d.id)
+	if code := h.srv.stillValid(socketAuth{dev: &dev, token: other.token, gen: gen}); code != 0 {
+		t.Errorf("stillValid of an active device after a drop = %d; want 0", code)
+	}
+}

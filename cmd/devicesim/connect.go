@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/floorgate/floorgate/cmd/internal/latency"
@@ -56,23 +57,27 @@ func runConnect(ctx context.Context, cm *common, fs *flag.FlagSet, args []string
 	ctx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
 	kinds := map[string]int{}
+	var withSession atomic.Int64 // welcomes that carried the device's session
 	res := loadloop.Run(ctx, *conc, func(ctx context.Context, w, i int) (func(), error) {
 		token := ""
 		if !*bare {
 			per := len(devs) / *conc
 			token = devs[w+(*conc)*(i%per)].DeviceToken
 		}
-		conn, _, err := dialWelcome(ctx, dialers[(w+i)%len(dialers)], cm.gateway, token, 15*time.Second)
+		conn, wf, err := dialWelcome(ctx, dialers[(w+i)%len(dialers)], cm.gateway, token, 15*time.Second)
 		if err != nil {
 			return nil, err
+		}
+		if wf.Session != nil {
+			withSession.Add(1)
 		}
 		return func() {
 			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 			conn.Close()
 		}, nil
 	}, func(err error) { kinds[errKind(err)]++ })
-	fmt.Fprintf(out, "RESULT connect %s concurrency=%d connects=%d errors=%d rate=%.0f/s %s\n",
-		*label, *conc, len(res.Latencies), res.Errors, rate(len(res.Latencies), res.Elapsed), latency.Summary(res.Latencies))
+	fmt.Fprintf(out, "RESULT connect %s concurrency=%d connects=%d errors=%d with_session=%d rate=%.0f/s %s\n",
+		*label, *conc, len(res.Latencies), res.Errors, withSession.Load(), rate(len(res.Latencies), res.Elapsed), latency.Summary(res.Latencies))
 	if res.Last != nil {
 		fmt.Fprintf(out, "connect %s errors by kind: %v; last: %v\n", *label, kinds, res.Last)
 	}

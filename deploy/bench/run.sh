@@ -318,6 +318,9 @@ ds storm -gateway $A -admin $AADM -devices-file "$work/devices.json" -events-dir
 	-gateways "$A,$B,$C" -kill-index 2 -kill-pid "${pid_of[c]}" -logouts "$STORM_LOGOUTS" -wait 90s
 unset 'pid_of[c]'
 stop_holds
+
+say "5c. connects per second on A of the fleet's devices, most with a signed-in user now (with_session counts the welcomes that carried one)"
+ds connect -gateway $A -devices-file "$work/devices.json" -concurrency 32 -duration "${STEP_S}s" -label floorgate-signed-in
 for n in a b; do stop_pid "${pid_of[$n]}"; unset "pid_of[$n]"; done
 
 say "3. login storm on instance D with the default hash parameters, beside the bare argon2id rate"

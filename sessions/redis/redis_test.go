@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"context"
 	"os"
 	"testing"
 	"time"
@@ -29,6 +30,13 @@ func harness(c goredis.UniversalClient) sessionstest.Harness {
 				out[i] = sredis.New(c, sredis.Options{Prefix: prefix, Now: clock})
 			}
 			return out
+		},
+		Barrier: func(t *testing.T, st sessions.Store, ev sessions.Event) int {
+			n, err := st.(*sredis.Store).PublishEverywhere(context.Background(), ev)
+			if err != nil {
+				t.Fatalf("PublishEverywhere(marker) = %v", err)
+			}
+			return n
 		},
 	}
 }

@@ -25,6 +25,15 @@ type Harness struct {
 	// RaceRounds is how many rounds of 50 concurrent creates for one user
 	// the suite runs (0 means 3). Shared backends raise it.
 	RaceRounds int
+	// Barrier, when set, publishes ev so that a watcher receives it after
+	// every event published before the call, and returns how many copies
+	// of it watchers will receive. Nil publishes it once with
+	// Store.Publish, which is enough where every event leaves one server
+	// in order. On Redis Cluster an event leaves the primary that ran the
+	// command (a script's own PUBLISH, the primary owning its keys), and
+	// events from two primaries may arrive in either order: the barrier
+	// goes out from every primary.
+	Barrier func(t *testing.T, st sessions.Store, ev sessions.Event) int
 }
 
 // Run runs the whole suite.

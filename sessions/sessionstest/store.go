@@ -43,6 +43,8 @@ type storeEnv struct {
 	// peers are Stores sharing st's namespace (st is peers[0]); a single
 	// store when the backend serves one instance only.
 	peers []sessions.Store
+	// barrier is the Harness's Barrier (nil: Publish once).
+	barrier func(t *testing.T, st sessions.Store, ev sessions.Event) int
 }
 
 func newStoreEnv(t *testing.T, h Harness) *storeEnv {
@@ -53,10 +55,10 @@ func newStoreEnv(t *testing.T, h Harness) *storeEnv {
 		if len(ps) != 3 {
 			t.Fatalf("Peers(3) returned %d stores", len(ps))
 		}
-		return &storeEnv{clock: c, st: ps[0], peers: ps}
+		return &storeEnv{clock: c, st: ps[0], peers: ps, barrier: h.Barrier}
 	}
 	st := h.New(t, c.Now)
-	return &storeEnv{clock: c, st: st, peers: []sessions.Store{st}}
+	return &storeEnv{clock: c, st: st, peers: []sessions.Store{st}, barrier: h.Barrier}
 }
 
 // peer returns the i-th peer, wrapping around.
@@ -613,14 +615,14 @@ func testAbsoluteExpiryAndWarning(t *testing.T, h Harness) {
 		t.Fatalf("Validate() just before the warning = %v", err)
 	}
 	sweepAll(t, e)
-	evs := w.until(t, e.st)
+	evs := w.until(t, e, e.st)
 	if n := countKind(evs, sessions.KindWarning); n != 0 {
 		t.Errorf("%d warnings 5m+1s before the end; want 0", n)
 	}
 	e.clock.Advance(time.Second) // exactly WarningLead before the end
 	sweepAll(t, e)
 	sweepAll(t, e)
-	evs = w.until(t, e.st)
+	evs = w.until(t, e, e.st)
 	var warns []sessions.Warning
 	for _, ev := range evs {
 		if ev.Kind == sessions.KindWarning && ev.Warning != nil {
@@ -638,7 +640,7 @@ func testAbsoluteExpiryAndWarning(t *testing.T, h Harness) {
 		t.Fatalf("Validate() 1m before the end = %v", err)
 	}
 	sweepAll(t, e)
-	if evs := w.until(t, e.st); countKind(evs, sessions.KindWarning)+countKind(evs, sessions.KindEnded) != 0 {
+	if evs := w.until(t, e, e.st); countKind(evs, sessions.KindWarning)+countKind(evs, sessions.KindEnded) != 0 {
 		t.Errorf("events 1m before the end = %+v; want none", evs)
 	}
 	e.clock.Advance(time.Minute) // the absolute end
@@ -652,7 +654,7 @@ func testAbsoluteExpiryAndWarning(t *testing.T, h Harness) {
 	if len(pend) != 1 || pend[0].Reason != sessions.ReasonExpired || pend[0].SessionID != c.Session.ID {
 		t.Fatalf("Pending(d1) = %+v; want one expired command", pend)
 	}
-	evs = w.until(t, e.st)
+	evs = w.until(t, e, e.st)
 	if n := countKind(evs, sessions.KindEnded); n != 1 {
 		t.Errorf("got %d ended events at the absolute end; want 1", n)
 	}
@@ -1147,7 +1149,7 @@ func testWatchPeers(t *testing.T, h Harness) {
 func testWatchResync(t *testing.T, h Harness) {
 	e := newStoreEnv(t, h)
 	w := startWatch(t, e.peer(0))
-	w.until(t, e.peer(0)) // a published event heard after ready
+	w.until(t, e, e.peer(0)) // a published event heard after ready
 	w.mu.Lock()
 	readies := slices.Clone(w.readies)
 	w.mu.Unlock()

@@ -95,6 +95,19 @@ func isMarker(ev sessions.Event, id string) bool {
 	return ev.Kind == markerKind && ev.Origin == markerOrigin && (id == "" || ev.Ref == id)
 }
 
+// count returns how many of the events received match pred.
+func (w *watcher) count(pred func(sessions.Event) bool) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, ev := range w.events {
+		if pred(ev) {
+			n++
+		}
+	}
+	return n
+}
+
 func (w *watcher) find(d time.Duration, pred func(sessions.Event) bool) (sessions.Event, bool) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -126,25 +139,40 @@ func (w *watcher) waitFor(t *testing.T, what string, pred func(sessions.Event) b
 	return ev
 }
 
-// until publishes a marker through st and returns the events received
-// since the previous call, up to the marker, without markers. Everything
-// published before until was called arrives before the marker.
-func (w *watcher) until(t *testing.T, st sessions.Store) []sessions.Event {
+// until publishes a marker through st (through the harness's Barrier
+// when it has one) and returns the events received since the previous
+// call, up to the marker's last copy, without markers. Everything
+// published before until was called arrives before that copy.
+func (w *watcher) until(t *testing.T, e *storeEnv, st sessions.Store) []sessions.Event {
 	t.Helper()
 	id := rand.Text()
-	if err := st.Publish(context.Background(), markerEvent(id)); err != nil {
+	copies := 1
+	if e.barrier != nil {
+		copies = e.barrier(t, st, markerEvent(id))
+	} else if err := st.Publish(context.Background(), markerEvent(id)); err != nil {
 		t.Fatalf("Publish(marker) = %v", err)
 	}
-	w.waitFor(t, "marker", func(ev sessions.Event) bool { return isMarker(ev, id) })
+	timer := time.NewTimer(waitLimit)
+	defer timer.Stop()
+	for w.count(func(ev sessions.Event) bool { return isMarker(ev, id) }) < copies {
+		select {
+		case <-w.notify:
+		case <-timer.C:
+			t.Fatalf("Watch() did not receive the %d copies of the marker within %v", copies, waitLimit)
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []sessions.Event
 	i := w.cursor
-	for ; i < len(w.events); i++ {
+	for seen := 0; i < len(w.events); i++ {
 		ev := w.events[i]
 		if isMarker(ev, id) {
-			i++
-			break
+			if seen++; seen == copies {
+				i++
+				break
+			}
+			continue
 		}
 		if !isMarker(ev, "") {
 			out = append(out, ev)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,12 +50,12 @@ type enrollment struct {
 
 // fleetStats are counters printed while the fleet runs.
 type fleetStats struct {
-	connected, logins, loginFailures, logouts, acks, reconnects, revoked atomic.Int64
+	connected, logins, loginFailures, busy, logouts, acks, reconnects, revoked atomic.Int64
 }
 
 func (s *fleetStats) line() string {
-	return fmt.Sprintf("sockets=%d logins=%d login_failures=%d logouts=%d acks=%d reconnects=%d revoked=%d",
-		s.connected.Load(), s.logins.Load(), s.loginFailures.Load(), s.logouts.Load(), s.acks.Load(), s.reconnects.Load(), s.revoked.Load())
+	return fmt.Sprintf("sockets=%d logins=%d login_failures=%d busy_retries=%d logouts=%d acks=%d reconnects=%d revoked=%d",
+		s.connected.Load(), s.logins.Load(), s.loginFailures.Load(), s.busy.Load(), s.logouts.Load(), s.acks.Load(), s.reconnects.Load(), s.revoked.Load())
 }
 
 func runFleet(ctx context.Context, c *Client, cm common, f fleetConfig, out io.Writer) error {
@@ -191,12 +192,24 @@ func holdSocket(ctx context.Context, c *Client, s *Socket, e enrollment, user, p
 			return
 		}
 		defer func() { <-slots }()
-		res, err := c.Login(ctx, e.DeviceToken, user, pin)
-		if err != nil || res.Status != http.StatusOK {
-			st.loginFailures.Add(1)
+		// A busy server answers 429 with Retry-After: like the handheld
+		// app, try again after it (with jitter), a few times.
+		for try := 1; ; try++ {
+			res, err := c.Login(ctx, e.DeviceToken, user, pin)
+			if err == nil && res.Status == http.StatusTooManyRequests && try < loginTries {
+				st.busy.Add(1)
+				if !sleepCtx(ctx, retryAfter(res.Header)) {
+					return
+				}
+				continue
+			}
+			if err != nil || res.Status != http.StatusOK {
+				st.loginFailures.Add(1)
+				return
+			}
+			st.logins.Add(1)
 			return
 		}
-		st.logins.Add(1)
 	}
 	for {
 		select {
@@ -225,6 +238,20 @@ func holdSocket(ctx context.Context, c *Client, s *Socket, e enrollment, user, p
 }
 
 // backoff is full jitter: a random wait between 0 and min(30s, 100ms·2^n).
+// loginTries bounds the sign-in attempts of one handheld answered 429.
+const loginTries = 6
+
+// retryAfter is how long to wait after a 429: its Retry-After seconds
+// (1 when absent or unreadable, at most 30) plus up to a second of
+// jitter, so that a fleet refused at once does not come back at once.
+func retryAfter(h http.Header) time.Duration {
+	secs, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || secs < 1 {
+		secs = 1
+	}
+	return time.Duration(min(secs, 30))*time.Second + time.Duration(rand.Int64N(int64(time.Second)))
+}
+
 func backoff(attempt int) time.Duration {
 	ceil := 100 * time.Millisecond << min(attempt, 9)
 	if ceil > 30*time.Second {

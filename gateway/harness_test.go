@@ -61,6 +61,23 @@ type backend struct {
 	sweepEvery time.Duration
 }
 
+// onEachBackend runs fn as a parallel subtest on the embedded stores
+// ("embedded") and on PostgreSQL + Redis ("servers"), each with a clock
+// of its own: the tests of a rule that must hold across instances run
+// two gateways on either.
+func onEachBackend(t *testing.T, fn func(t *testing.T, clk *clock.Clock, be backend)) {
+	for name, open := range map[string]func(*testing.T, *clock.Clock) backend{
+		"embedded": func(t *testing.T, clk *clock.Clock) backend { return embedded(t, clk) },
+		"servers":  servers,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clk := newClock()
+			fn(t, clk, open(t, clk))
+		})
+	}
+}
+
 // embedded is the SQLite registry in t.TempDir() with in-process
 // sessions: the default of every test.
 func embedded(t testing.TB, clk *clock.Clock) backend {

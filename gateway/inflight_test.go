@@ -22,73 +22,65 @@ import (
 // (Issue 10, item 4: the claim held per instance only.)
 func TestInFlightAcrossInstances(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(*testing.T, *clock.Clock) backend{
-		"embedded": func(t *testing.T, clk *clock.Clock) backend { return embedded(t, clk) },
-		"servers":  servers,
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			clk := newClock()
-			be := open(t, clk)
-			pool := signin.NewPool(1, 10*time.Second)
-			h := newHarnessOn(t, clk, be, withSignIn(newSignIn(t, be, nil, pool)))
-			_, second := h.startServer()                                                                                                            // its own sign-in policy and pool
-			h.setWarehouse(devices.SettingsOverride{Throttle: &devices.Throttle{PairFreeFailures: 1000, UserFailures: 1000, DeviceFailures: 1000}}) // the polls below fail until the first instance claims
-			h.user("ines", h.wh.ID)
-			h.user("omar", h.wh.ID)
-			d1, d2 := h.enroll("S21-7101"), h.enroll("S21-7102")
+	onEachBackend(t, func(t *testing.T, clk *clock.Clock, be backend) {
+		pool := signin.NewPool(1, 10*time.Second)
+		h := newHarnessOn(t, clk, be, withSignIn(newSignIn(t, be, nil, pool)))
+		_, second := h.startServer()                                                                                                            // its own sign-in policy and pool
+		h.setWarehouse(devices.SettingsOverride{Throttle: &devices.Throttle{PairFreeFailures: 1000, UserFailures: 1000, DeviceFailures: 1000}}) // the polls below fail until the first instance claims
+		h.user("ines", h.wh.ID)
+		h.user("omar", h.wh.ID)
+		d1, d2 := h.enroll("S21-7101"), h.enroll("S21-7102")
 
-			release := hold(t, pool)
-			inFlight := func(r response) bool {
-				return r.status == http.StatusTooManyRequests && strings.Contains(string(r.body), "in progress")
-			}
-			// The first instance's attempt claims ines and d1, then waits
-			// for the held slot. The second instance is probed with
-			// another user on d1 until it says the device is in flight; a
-			// probe that claims first makes the first attempt give up, and
-			// it is sent again.
-			var first chan int
-			start := func() {
-				first = make(chan int, 1)
-				go func() {
-					st, err := postJSON(h.ts.URL+"/v1/login", d1.token, `{"username":"ines","pin":"9157"}`)
-					if err != nil {
-						t.Errorf("login on the first instance: %v", err)
-					}
-					first <- st
-				}()
-			}
-			start()
-			var r response
-			for range 300 {
-				if r = h.doAt(second, "POST", "/v1/login", d1.token, map[string]string{"username": "omar", "pin": goodPIN}); inFlight(r) {
-					break
+		release := hold(t, pool)
+		inFlight := func(r response) bool {
+			return r.status == http.StatusTooManyRequests && strings.Contains(string(r.body), "in progress")
+		}
+		// The first instance's attempt claims ines and d1, then waits
+		// for the held slot. The second instance is probed with
+		// another user on d1 until it says the device is in flight; a
+		// probe that claims first makes the first attempt give up, and
+		// it is sent again.
+		var first chan int
+		start := func() {
+			first = make(chan int, 1)
+			go func() {
+				st, err := postJSON(h.ts.URL+"/v1/login", d1.token, `{"username":"ines","pin":"9157"}`)
+				if err != nil {
+					t.Errorf("login on the first instance: %v", err)
 				}
-				select {
-				case <-first: // lost to a probe
-					start()
-				default:
-				}
-				time.Sleep(10 * time.Millisecond)
+				first <- st
+			}()
+		}
+		start()
+		var r response
+		for range 300 {
+			if r = h.doAt(second, "POST", "/v1/login", d1.token, map[string]string{"username": "omar", "pin": goodPIN}); inFlight(r) {
+				break
 			}
-			if !inFlight(r) {
-				t.Fatalf("login from the same device on the second instance = %d %s; want 429, another attempt in progress", r.status, r.body)
+			select {
+			case <-first: // lost to a probe
+				start()
+			default:
 			}
-			if r.header.Get("Retry-After") == "" {
-				t.Errorf("429 without Retry-After")
-			}
-			if r := h.doAt(second, "POST", "/v1/login", d2.token, map[string]string{"username": "ines", "pin": goodPIN}); !inFlight(r) {
-				t.Errorf("login for the same user on the second instance = %d %s; want 429, another attempt in progress", r.status, r.body)
-			}
-			release()
-			if st := <-first; st != http.StatusUnauthorized {
-				t.Errorf("the first instance's attempt = %d; want 401", st)
-			}
-			if r := h.doAt(second, "POST", "/v1/login", d2.token, map[string]string{"username": "ines", "pin": goodPIN}); r.status != http.StatusOK {
-				t.Errorf("login on the second instance once the first ended = %d %s; want 200", r.status, r.body)
-			}
-		})
-	}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !inFlight(r) {
+			t.Fatalf("login from the same device on the second instance = %d %s; want 429, another attempt in progress", r.status, r.body)
+		}
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+		if r := h.doAt(second, "POST", "/v1/login", d2.token, map[string]string{"username": "ines", "pin": goodPIN}); !inFlight(r) {
+			t.Errorf("login for the same user on the second instance = %d %s; want 429, another attempt in progress", r.status, r.body)
+		}
+		release()
+		if st := <-first; st != http.StatusUnauthorized {
+			t.Errorf("the first instance's attempt = %d; want 401", st)
+		}
+		if r := h.doAt(second, "POST", "/v1/login", d2.token, map[string]string{"username": "ines", "pin": goodPIN}); r.status != http.StatusOK {
+			t.Errorf("login on the second instance once the first ended = %d %s; want 200", r.status, r.body)
+		}
+	})
 }
 
 // postJSON posts body with a bearer and returns the status, for use off

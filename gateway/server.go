@@ -360,6 +360,16 @@ func (s *Server) subscribed(reset bool) {
 // its custody record (every instance notes it; the registry keeps the
 // first end it hears).
 func (s *Server) watched(e sessions.Event) {
+	if e.Kind == sessions.KindWarehouseEnded {
+		// A whole warehouse at once: each command as if its own
+		// KindEnded had come (the cache, this instance's sockets, the
+		// custody note). The KindEnded events that may follow find the
+		// logout queued on the socket already and push nothing twice.
+		for i := range e.Commands {
+			s.watched(sessions.Event{Kind: sessions.KindEnded, Command: &e.Commands[i]})
+		}
+		return
+	}
 	s.valid.event(e)
 	switch e.Kind {
 	case sessions.KindLost:

@@ -14,6 +14,14 @@ const (
 	// KindEnded: a session ended; Command is set (the logout queued for
 	// the device).
 	KindEnded EventKind = "ended"
+	// KindWarehouseEnded: EndWarehouse's one event for a whole
+	// warehouse (WarehouseID), published before the per-session records
+	// are written: Commands holds the logout command of every session it
+	// is ending (the same ids its KindEnded events and the device queues
+	// carry), so every instance pushes them to its own sockets at once.
+	// A backend may still publish a KindEnded event per command after it;
+	// a watcher treats both alike (one push per command id).
+	KindWarehouseEnded EventKind = "warehouse_ended"
 	// KindWarning: a session's absolute end is near; Warning is set.
 	KindWarning EventKind = "warning"
 	// KindDeviceRevoked: DeviceID's enrollment was revoked (every session
@@ -51,8 +59,11 @@ type Event struct {
 	// running use.
 	Origin string `json:"origin,omitempty"`
 	Ref    string `json:"socket_id,omitempty"`
-	// WarehouseID is the warehouse of a KindActivity event.
+	// WarehouseID is the warehouse of a KindActivity or a
+	// KindWarehouseEnded event.
 	WarehouseID string `json:"warehouse_id,omitempty"`
+	// Commands are the logout commands of a KindWarehouseEnded event.
+	Commands []Command `json:"commands,omitempty"`
 }
 
 // DeviceState is what Announce reads of a device.
@@ -118,6 +129,12 @@ type Sessions interface {
 	End(ctx context.Context, sessionID string, r Reason) (Command, error)
 	EndUser(ctx context.Context, userID string, r Reason) ([]Command, error)
 	EndDevice(ctx context.Context, deviceID string, r Reason) ([]Command, error)
+	// EndWarehouse ends every session of a warehouse. It publishes one
+	// KindWarehouseEnded event with the commands first, then writes the
+	// per-session records. A session created concurrently with it is
+	// either ended (Validate refuses it and its command is queued for
+	// its device) or created after it and left live: never refused
+	// without a command, never live though created before it.
 	EndWarehouse(ctx context.Context, warehouseID string, r Reason) ([]Command, error)
 }
 

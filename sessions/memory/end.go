@@ -36,9 +36,12 @@ func (s *Store) EndDevice(ctx context.Context, deviceID string, r sessions.Reaso
 	return s.endAll(ctx, func() []*entry { return mapValues(s.byDevice[deviceID]) }, r)
 }
 
-// EndWarehouse ends every live session in a warehouse.
+// EndWarehouse ends every live session in a warehouse, in one step
+// under the lock (so no concurrent Create is half ended), and publishes
+// one KindWarehouseEnded event with every command before their KindEnded
+// events.
 func (s *Store) EndWarehouse(ctx context.Context, warehouseID string, r sessions.Reason) ([]sessions.Command, error) {
-	return s.endAll(ctx, func() []*entry {
+	cmds, err := s.endAllQuiet(ctx, func() []*entry {
 		ids := s.byWarehouse[warehouseID]
 		es := make([]*entry, 0, len(ids))
 		for _, id := range ids {
@@ -48,12 +51,28 @@ func (s *Store) EndWarehouse(ctx context.Context, warehouseID string, r sessions
 		}
 		return es
 	}, r)
+	if err != nil || len(cmds) == 0 {
+		return cmds, err
+	}
+	s.fan.publish(sessions.Event{Kind: sessions.KindWarehouseEnded, WarehouseID: warehouseID, Commands: slices.Clone(cmds)})
+	s.publishEnded(cmds)
+	return cmds, nil
 }
 
 // endAll ends the live sessions pick returns (called under the lock),
 // oldest first. Sessions already past their end are left to Sweep, which
 // ends them with their own reason.
 func (s *Store) endAll(ctx context.Context, pick func() []*entry, r sessions.Reason) ([]sessions.Command, error) {
+	cmds, err := s.endAllQuiet(ctx, pick, r)
+	if err != nil {
+		return nil, err
+	}
+	s.publishEnded(cmds)
+	return cmds, nil
+}
+
+// endAllQuiet is endAll without the events.
+func (s *Store) endAllQuiet(ctx context.Context, pick func() []*entry, r sessions.Reason) ([]sessions.Command, error) {
 	if err := live(ctx); err != nil {
 		return nil, err
 	}
@@ -68,7 +87,6 @@ func (s *Store) endAll(ctx context.Context, pick func() []*entry, r sessions.Rea
 		}
 	}
 	s.mu.Unlock()
-	s.publishEnded(cmds)
 	return cmds, nil
 }
 

@@ -168,6 +168,12 @@ func (s *Store) Create(ctx context.Context, n sessions.NewSession, p sessions.Po
 		}
 	}
 
+	// A warehouse logout that ran meanwhile may have missed this
+	// session: its watermark decides (bulk.go).
+	if err := s.raced(ctx, sid, n.WarehouseID, now); err != nil {
+		return sessions.Created{Ended: ended}, err
+	}
+
 	return sessions.Created{
 		Session: sessions.Session{
 			ID:                sid,

@@ -34,6 +34,8 @@
 //	P{d:<device>}q         zset    the device's command queue, score = created    24h + 1h
 //	P{d:<device>}on        string  "<until>:<origin>" presence                     ttl + 1h
 //	P{w:<warehouse>}s      zset    session ids, all scores 0 (pages by lex)       entries removed on end
+//	P{w:<warehouse>}eb     hash    t (the last warehouse logout), r (its reason):  7 days + 1h
+//	                               sessions created before t are refused
 //	P{g}abs, P{g}idle      zset    session id by absolute / idle deadline         entries removed on end
 //	P{g}warn               zset    session id by warning time                     entries removed when sent
 //	P{g}journal            zset    "<op>:<bucket>" of operations in flight        removed on finish
@@ -149,14 +151,28 @@
 // the chunk's finish as above, removing the journal members of its own
 // buckets. Each script is still one bucket's slot, and each chunk
 // publishes as soon as its sessions have ended, so the first devices
-// hear within a few round trips. EndWarehouse does this one page of the
-// warehouse index (500 ids) at a time. A warehouse of 5,000 sessions,
+// hear within a few round trips. EndWarehouse does this for the whole
+// warehouse index at once, after its one event (below). A warehouse of 5,000 sessions,
 // nearly one bucket each, went from 5,000 sequential script round trips
 // (1.2 to 1.4 s on the 2-core test machine) to 0.24 to 0.45 s, and its
 // first event from 170 ms to about 10 ms (BenchmarkEndWarehouse; see
 // docs/BENCHMARKS.md). The finish also removes a chunk's sessions from
 // the warehouse and deadline indexes with one ZREM per key, not one per
 // session.
+//
+// # A warehouse at once
+//
+// EndWarehouse (bulk.go) first writes the warehouse's "ended before"
+// watermark and reads its index (one script in the warehouse's slot),
+// reads the sessions (one pipeline) and publishes one KindWarehouseEnded
+// event carrying every command, so that every instance pushes the whole
+// warehouse's logouts at once; only then are the records written as
+// above, with the same time. Validate refuses a session created before
+// its warehouse's watermark (read inside its script on a single server,
+// by one more HGET on Cluster), and Create ends a session it has just
+// written if the watermark is later than its time, so that a login
+// racing the logout is either ended, with its command, or created after
+// it.
 //
 // Ack sets acked_at on the command first and removes it from the queue
 // second; Pending skips acknowledged and expired commands anyway.

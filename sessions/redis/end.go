@@ -115,33 +115,6 @@ func (s *Store) EndDevice(ctx context.Context, deviceID string, r sessions.Reaso
 	return cmds, nil
 }
 
-// EndWarehouse ends every session of a warehouse, one page of the
-// warehouse index at a time.
-func (s *Store) EndWarehouse(ctx context.Context, warehouseID string, r sessions.Reason) ([]sessions.Command, error) {
-	var all []sessions.Command
-	after := ""
-	// Bounded: each round moves the cursor forward by up to 500 ids.
-	for range 100000 {
-		ids, err := s.warehousePage(ctx, warehouseID, after, 500)
-		if err != nil {
-			return all, fmt.Errorf("end warehouse sessions: %w", err)
-		}
-		if len(ids) == 0 {
-			break
-		}
-		cmds, err := s.endIDs(ctx, ids, r, nil)
-		all = append(all, cmds...)
-		if err != nil {
-			return all, fmt.Errorf("end warehouse sessions: %w", err)
-		}
-		after = ids[len(ids)-1]
-		if len(ids) < 500 {
-			break
-		}
-	}
-	return all, nil
-}
-
 // Ending many buckets at once. A warehouse of 5,000 sessions spans
 // nearly 5,000 buckets, each its own end script; one after another that
 // was one Redis round trip per session (1.4 s for 5,000 here). endIDs
@@ -162,6 +135,12 @@ const (
 // the buckets, runs one end script per bucket and finishes. Ids that are
 // not live are skipped. The commands come back in bucket order.
 func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by *sessions.By) ([]sessions.Command, error) {
+	return s.endIDsAt(ctx, ids, r, by, time.Time{})
+}
+
+// endIDsAt is endIDs with the time its commands are created at (zero:
+// now).
+func (s *Store) endIDsAt(ctx context.Context, ids []string, r sessions.Reason, by *sessions.By, at time.Time) ([]sessions.Command, error) {
 	groups := map[string][]string{}
 	for _, id := range ids {
 		if b, ok := bucketFromID(id); ok {
@@ -176,7 +155,7 @@ func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by 
 		buckets = append(buckets, b)
 	}
 	sort.Strings(buckets)
-	if len(buckets) == 1 && by == nil {
+	if len(buckets) == 1 && by == nil && at.IsZero() {
 		// One bucket and no by (most EndDevice calls): the script
 		// publishes, the journal shares its round trip.
 		return s.endPublishing(ctx, buckets[0], "", groups[buckets[0]], r)
@@ -192,7 +171,10 @@ func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by 
 	if by != nil {
 		bd, bw, ba = by.DeviceID, by.WarehouseID, strconv.FormatInt(redisval.Micros(by.At), 10)
 	}
-	now := redisval.Micros(s.now())
+	if at.IsZero() {
+		at = s.now()
+	}
+	now := redisval.Micros(at)
 	argsOf := func(b string) []any {
 		args := make([]any, 0, 8+len(groups[b]))
 		args = append(args, s.bp(b), now, string(r), bd, bw, ba, redisval.TTLMillis(sessions.CommandTTL), "ids")

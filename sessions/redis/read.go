@@ -24,8 +24,12 @@ func (s *Store) Validate(ctx context.Context, t sessions.Token) (sessions.Sessio
 		return sessions.Session{}, fmt.Errorf("validate: %w", sessions.ErrNotFound)
 	}
 	th := t.Hash()
+	wmPrefix := s.prefix
+	if s.cluster {
+		wmPrefix = ""
+	}
 	res, err := validateScript.Run(ctx, s.c, []string{s.tokenKey(b, th)},
-		s.bp(b), th, redisval.Micros(s.now()), redisval.DurMicros(s.touchEvery)).Text()
+		s.bp(b), th, redisval.Micros(s.now()), redisval.DurMicros(s.touchEvery), wmPrefix).Text()
 	if err != nil {
 		return sessions.Session{}, wrapErr("validate", err)
 	}
@@ -37,6 +41,16 @@ func (s *Store) Validate(ctx context.Context, t sessions.Token) (sessions.Sessio
 		}
 	}
 	f[9] = res
+	if s.cluster {
+		// The watermark lives in the warehouse's slot: one more read.
+		before, _, err := s.endedBefore(ctx, f[4], redisval.Atoi(f[5]))
+		if err != nil {
+			return sessions.Session{}, fmt.Errorf("validate: %w", err)
+		}
+		if before {
+			return sessions.Session{}, fmt.Errorf("validate: %w", sessions.ErrNotFound)
+		}
+	}
 	return sessions.Session{
 		ID:                f[0],
 		UserID:            f[1],

@@ -176,8 +176,11 @@ return {'warn', f[1], x}
 `)
 
 // validateScript reads a session by token and touches it.
-// KEYS: token index. ARGV: bp, token hash, now, touch every.
-// Returns false (unknown, ended or expired) or one string joined by NUL
+// KEYS: token index. ARGV: bp, token hash, now, touch every, and on a
+// single server the key prefix, to read the session's warehouse
+// watermark (bulk.go; "" on Cluster, where Go reads it).
+// Returns false (unknown, ended, refused by the watermark, or expired)
+// or one string joined by NUL
 // bytes (one reply to parse, not ten): session id, user, username,
 // device, warehouse, created, last active, expires, idle, pin_change.
 var validateScript = goredis.NewScript(`
@@ -188,6 +191,10 @@ local f = redis.call('HMGET', sk, 'u', 'n', 'd', 'w', 'c', 'a', 'x', 'i', 'p', '
 if not f[1] or f[10] ~= ARGV[2] then return false end
 local now, a = tonumber(ARGV[3]), tonumber(f[6])
 if now >= tonumber(f[7]) or now >= a + tonumber(f[8]) then return false end
+if ARGV[5] ~= '' then
+  local eb = redis.call('HGET', ARGV[5] .. '{w:' .. f[4] .. '}eb', 't')
+  if eb and tonumber(f[5]) < tonumber(eb) then return false end
+end
 if now - a >= tonumber(ARGV[4]) then
   redis.call('HSET', sk, 'a', ARGV[3])
   f[6] = ARGV[3]

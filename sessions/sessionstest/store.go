@@ -101,6 +101,7 @@ func runStore(t *testing.T, h Harness) {
 		{"Lists", testLists},
 		{"WarehousePages", testWarehousePages},
 		{"Ends", testEnds},
+		{"BulkEnd", testBulkEnd},
 		{"Commands", testCommands},
 		{"CommandExpiry", testCommandExpiry},
 		{"LostMessages", testLostMessages},

@@ -43,14 +43,18 @@
 // the device-token cache's sweep of expired entries (every
 // DeviceTokenTTL).
 // The expiry sweep and the registry's flushers of what the gateway notes
-// (last seen, custody ends) are package housekeeping's. Each socket has one reader goroutine for its life
-// (started when the HTTP handler returns, so net/http's buffers go) and
-// a writer goroutine only while frames are queued: writes carry a
-// WriteWait deadline, and a socket with more than 64 frames waiting is cut,
-// so a device that stops reading never holds up another. Each message a
-// device sends is handled in a short-lived goroutine. Shutdown closes
+// (last seen, custody ends) are package housekeeping's. A socket has a
+// reader goroutine only while its connection has input: the instance's
+// epoll poller (poll_linux.go, started with the first socket, stopped by
+// Shutdown) starts one when the connection is readable, which reads what
+// is there without blocking, acts on every whole frame (inbound.go parses
+// them; gorilla writes) and hands the socket back; without epoll (or a
+// descriptor) a socket reads in a goroutine of its own. A writer
+// goroutine runs only while frames are queued: writes carry a WriteWait
+// deadline, and a socket with more than 64 frames waiting is cut, so a
+// device that stops reading never holds up another. Shutdown closes
 // every socket with 1001 and waits for every goroutine of theirs (run,
-// reader and its clean-up, writer, message handlers, presence batches),
+// reader and its clean-up, writer, presence batches),
 // so that no store call (an ack, a delivered mark, MarkOffline) follows
 // it and the caller may close the stores.
 //
@@ -67,13 +71,14 @@
 //
 // # Memory
 //
-// An idle socket holds its reader's stack (4 KiB: gorilla's blocking read
-// is deeper than the 2 KiB minimum), the websocket connection with a
-// 256-byte read buffer (devices send messages under 100 bytes), no write
-// buffer (a shared sync.Pool lends one per write) and a small socket
-// record; no timer (liveness is the ping loop's). BenchmarkIdleSocketMemory
-// measures it: about 7.8 KiB of RSS per socket after pings (8.8 KiB with
-// a 1 KiB read buffer).
+// An idle socket holds no goroutine and no stack (its reader runs only
+// while there is input; a 4 KiB stack each when a goroutine blocked in
+// gorilla's read), the websocket connection with gorilla's 256-byte read
+// buffer (unused: input is read into a pooled buffer), no write buffer (a
+// shared sync.Pool lends one per write) and a small socket record; no
+// timer (liveness is the ping loop's). BenchmarkIdleSocketMemory
+// measures it: about 4 KiB of RSS per socket after pings (8.2 to 8.7 KiB
+// with the blocking reader).
 //
 // # Imports
 //

@@ -416,6 +416,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.hub.dropAll()
 		_ = s.work.wait(context.Background())
 	}
+	s.sockets.poll.stop()
 	return err
 }
 

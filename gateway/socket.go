@@ -96,10 +96,10 @@ type outFrame struct {
 	what string            // metric label: logout, warning
 }
 
-// socket is one device connection. Its reader runs in one goroutine for
-// the socket's whole life; its writer is started when a frame is queued
+// socket is one device connection. Its reader runs only while the
+// connection has input (poll.go); its writer is started when a frame is queued
 // and ends when the queue is empty, so that an idle socket costs one
-// goroutine and no write buffer.
+// goroutine, no read buffer and no write buffer.
 type socket struct {
 	env  *socketEnv
 	conn *websocket.Conn
@@ -126,6 +126,12 @@ type socket struct {
 	// MessageBurst), and whether a ping went over its bucket.
 	msgs, pings bucket
 	pingFlood   bool
+	in          *inbound // input not yet acted on (inbound.go); nil when none
+
+	// The poller's (poll.go): the descriptor, whether the socket is in
+	// the poller, whether a handler is reading it, whether it has ended.
+	fd                  int32
+	polled, busy, ended atomic.Bool
 
 	lastHeard atomic.Int64 // unix nanoseconds of the last message or pong
 
@@ -158,6 +164,7 @@ type socketEnv struct {
 	written      func(f outFrame)
 	acked        func(s *socket, commandID string)
 	finished     func(s *socket)
+	poll         *poller // the sockets' reader (poll.go), stopped by Shutdown
 }
 
 // socketEnv is the environment of this server's sockets.
@@ -176,6 +183,7 @@ func (s *Server) socketEnv() *socketEnv {
 		written:      s.written,
 		acked:        s.acked,
 		finished:     s.finishSocket,
+		poll:         &poller{},
 	}
 }
 
@@ -239,6 +247,15 @@ func (s *socket) dropLocked() {
 	s.state = stateDead
 	s.queue = nil
 	s.env.closed.WithLabelValues("dropped").Inc()
+	if s.polled.Load() {
+		// No reader is blocked on the connection to notice: end it
+		// here, out of the poller first (its descriptor is reused once
+		// closed).
+		s.env.poll.remove(s)
+		_ = s.conn.Close()
+		go s.endReading()
+		return
+	}
 	_ = s.conn.Close()
 }
 
@@ -387,6 +404,7 @@ func (s *socket) writeLoop() {
 			s.env.closed.WithLabelValues(strconv.Itoa(f.code)).Inc()
 			// Wait for the peer's answer no longer than CloseGrace.
 			_ = s.conn.SetReadDeadline(time.Now().Add(s.env.closeGrace))
+			s.graceTimer()
 		}
 		if err != nil {
 			s.mu.Lock()
@@ -469,53 +487,6 @@ func (s *socket) linger() {
 	nc := s.conn.NetConn()
 	_ = nc.SetReadDeadline(time.Now().Add(s.env.closeGrace))
 	_, _ = io.CopyN(io.Discard, nc, 1<<20)
-}
-
-// readLoop reads the device's messages until the connection ends, then
-// cleans up. It stays shallow: each message is handled in a short-lived
-// goroutine, so that the stack of an idle socket's reader never grows.
-func (s *socket) readLoop() {
-	defer s.env.work.done() // after finished: Shutdown waits for the clean-up
-	defer s.env.finished(s)
-	s.conn.SetPongHandler(func(string) error {
-		s.heard()
-		return nil
-	})
-	s.conn.SetPingHandler(s.onPing)
-	s.heard()
-	// Liveness is the ping loop's: no read deadline, unless a close frame
-	// was queued before this goroutine started (a Shutdown or a newer
-	// socket right after welcome), whose CloseGrace deadline must stand.
-	s.mu.Lock()
-	if s.state < stateClosing {
-		_ = s.conn.SetReadDeadline(time.Time{})
-	}
-	s.mu.Unlock()
-	for {
-		_, data, err := s.conn.ReadMessage()
-		if err != nil {
-			if s.pingFlood {
-				s.closeAndLinger(closePolicy, "too many pings")
-				return
-			}
-			if errors.Is(err, websocket.ErrReadLimit) {
-				// gorilla has sent 1009 already.
-				s.env.closed.WithLabelValues(strconv.Itoa(closeTooBig)).Inc()
-				s.mu.Lock()
-				s.state = max(s.state, stateClosing)
-				s.mu.Unlock()
-				s.linger()
-			}
-			return
-		}
-		s.heard()
-		if !s.allowMessage() {
-			s.closeAndLinger(closePolicy, "too many messages")
-			return
-		}
-		s.env.work.add()
-		go s.handle(data)
-	}
 }
 
 // handle acts on one message from the device. Only ack means anything

@@ -205,20 +205,18 @@ func (s *Server) runSocket(sock *socket, auth socketAuth, code int) {
 		sock.closeAndLinger(closeGoingAway, "unavailable")
 		return
 	}
-	// The read loop runs in a fresh goroutine: this one's stack has grown
-	// with authentication and store calls, while a fresh one idles in the
-	// smallest stack (see doc.go, Memory).
+	// The reader runs only while the connection has input (poll.go): an
+	// idle socket holds no goroutine (see doc.go, Memory).
 	handedOff = true
 	s.work.add()
-	go sock.readLoop()
+	sock.startReading()
 }
 
 // authenticateSocket waits AuthTimeout for the first message, which must be
 // {"type":"auth","device_token":"fgd_…"}. It returns the device, or the
 // close code to send (0: the connection is gone already).
 func (s *Server) authenticateSocket(sock *socket) (socketAuth, int) {
-	_ = sock.conn.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
-	_, data, err := sock.conn.ReadMessage()
+	data, err := sock.readMessage(time.Now().Add(s.cfg.AuthTimeout))
 	switch {
 	case isTimeout(err):
 		return socketAuth{}, closeAuthTimeout

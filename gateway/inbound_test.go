@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+// clientFrame is a frame as a device sends it: masked.
+func clientFrame(op byte, fin bool, payload []byte) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	out := []byte{b0}
+	switch n := len(payload); {
+	case n < 126:
+		out = append(out, 0x80|byte(n))
+	case n <= 0xffff:
+		out = append(out, 0x80|126, 0, 0)
+		binary.BigEndian.PutUint16(out[2:], uint16(n))
+	default:
+		out = append(out, 0x80|127, 0, 0, 0, 0, 0, 0, 0, 0)
+		binary.BigEndian.PutUint64(out[2:], uint64(n))
+	}
+	key := [4]byte{0x12, 0x34, 0x56, 0x78}
+	out = append(out, key[:]...)
+	for i, c := range payload {
+		out = append(out, c^key[i&3])
+	}
+	return out
+}
+
+// TestInboundFrames: whole frames come out, split input waits for the
+// rest, fragments are gathered around a control frame, and what breaks
+// the protocol or the read limit is refused before its payload is held.
+func TestInboundFrames(t *testing.T) {
+	t.Parallel()
+	msg := clientFrame(opText, true, []byte(`{"type":"ack","command_id":"c1"}`))
+	in := &inbound{}
+	for i := range msg { // one byte at a time
+		in.buf = append(in.buf, msg[i])
+		f, ok, err := in.nextFrame(readLimit)
+		if err != nil {
+			t.Fatalf("byte %d: %v", i, err)
+		}
+		if ok != (i == len(msg)-1) {
+			t.Fatalf("byte %d of %d: ok = %v", i, len(msg), ok)
+		}
+		if ok && string(f.payload) != `{"type":"ack","command_id":"c1"}` {
+			t.Fatalf("payload %q", f.payload)
+		}
+	}
+	if !in.empty() {
+		t.Fatalf("input left: %v", in.buf)
+	}
+
+	// Fragments with a ping between them, then a pong.
+	var b []byte
+	b = append(b, clientFrame(opText, false, []byte("hel"))...)
+	b = append(b, clientFrame(opPing, true, []byte("p"))...)
+	b = append(b, clientFrame(opContinuation, false, []byte("lo "))...)
+	b = append(b, clientFrame(opContinuation, true, []byte("there"))...)
+	b = append(b, clientFrame(opPong, true, nil)...)
+	in = &inbound{buf: b}
+	var got []string
+	for {
+		f, ok, err := in.nextFrame(readLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, string(rune('0'+f.op))+":"+string(f.payload))
+	}
+	want := []string{"9:p", "1:hello there", ":"}
+	want[2] = string(rune('0'+opPong)) + ":"
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("frames %q; want %q", got, want)
+	}
+
+	// A 16-bit length.
+	big := make([]byte, 300)
+	in = &inbound{buf: clientFrame(opBinary, true, big)}
+	if f, ok, err := in.nextFrame(readLimit); err != nil || !ok || len(f.payload) != 300 {
+		t.Fatalf("300-byte frame: %d bytes, %v, %v", len(f.payload), ok, err)
+	}
+
+	var pe errProtocol
+	for name, tc := range map[string]struct {
+		in       []byte
+		tooBig   bool
+		protocol bool
+	}{
+		"unmasked":               {in: []byte{0x81, 0x01, 'x'}, protocol: true},
+		"reserved bits":          {in: append([]byte{0xc1}, clientFrame(opText, true, []byte("x"))[1:]...), protocol: true},
+		"unknown opcode":         {in: clientFrame(0x3, true, nil), protocol: true},
+		"long control frame":     {in: clientFrame(opPing, true, make([]byte, 126)), protocol: true},
+		"fragmented control":     {in: clientFrame(opPing, false, nil), protocol: true},
+		"lone continuation":      {in: clientFrame(opContinuation, true, []byte("x")), protocol: true},
+		"start inside a message": {in: append(clientFrame(opText, false, []byte("a")), clientFrame(opText, true, []byte("b"))...), protocol: true},
+		// Only the header has come: refused before the payload.
+		"over the limit":           {in: clientFrame(opText, true, make([]byte, readLimit+1))[:8], tooBig: true},
+		"over the limit in pieces": {in: append(clientFrame(opText, false, make([]byte, readLimit)), clientFrame(opContinuation, true, []byte("x"))...), tooBig: true},
+	} {
+		in := &inbound{buf: tc.in}
+		_, _, err := in.nextFrame(readLimit)
+		if tc.tooBig != errors.Is(err, websocket.ErrReadLimit) || tc.protocol != errors.As(err, &pe) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -136,13 +137,34 @@ func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	actor, subject := principalFrom(ctx).actor, devices.WarehouseSubject(wh.ID)
+	if bs, ok := a.sess.(sessions.WarehouseStarter); ok {
+		// The answer follows the one event that told every instance:
+		// the tokens are refused and each command reads as pending from
+		// then on. The per-session records and the audit follow it; if
+		// this process dies first, the store's sweep writes the records.
+		cmds, finish, err := bs.StartEndWarehouse(ctx, wh.ID, sessions.ReasonAdmin)
+		if err != nil {
+			return fmt.Errorf("log out warehouse %s: %w", wh.ID, err)
+		}
+		bg := context.WithoutCancel(ctx)
+		go func() {
+			final, err := finish(bg)
+			if err != nil {
+				a.log.ErrorContext(bg, "writing a warehouse logout's records failed; the sweep finishes them",
+					"warehouse_id", wh.ID, "err", err)
+				final = cmds
+			}
+			a.recordEnd(bg, actor, subject, wh.ID, sessions.ReasonAdmin, final)
+		}()
+		return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: commandIDs(cmds)})
+	}
 	cmds, err := a.sess.EndWarehouse(ctx, wh.ID, sessions.ReasonAdmin)
 	if err != nil {
 		return fmt.Errorf("log out warehouse %s: %w", wh.ID, err)
 	}
-	ids := commandIDs(cmds)
-	a.recordEnd(ctx, principalFrom(ctx).actor, devices.WarehouseSubject(wh.ID), wh.ID, sessions.ReasonAdmin, cmds)
-	return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: ids})
+	a.recordEnd(ctx, actor, subject, wh.ID, sessions.ReasonAdmin, cmds)
+	return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: commandIDs(cmds)})
 }
 
 func (a *API) getCommand(w http.ResponseWriter, r *http.Request) error {

@@ -138,6 +138,19 @@ type Sessions interface {
 	EndWarehouse(ctx context.Context, warehouseID string, r Reason) ([]Command, error)
 }
 
+// WarehouseStarter is offered by a Store whose warehouse end can answer
+// before its per-session records are written (the Redis backend).
+// StartEndWarehouse does EndWarehouse up to and including its one
+// KindWarehouseEnded event, whose commands it returns: from then on
+// Validate refuses every session of the warehouse created before it,
+// and Command answers each of those commands (pending) before its
+// record exists. finish writes the records and returns the commands
+// EndWarehouse would have returned; if it is never called, or fails,
+// the store's Sweep writes them within a minute.
+type WarehouseStarter interface {
+	StartEndWarehouse(ctx context.Context, warehouseID string, r Reason) (cmds []Command, finish func(context.Context) ([]Command, error), err error)
+}
+
 // Commands reads the logout commands queued for devices and records
 // their delivery and acknowledgement.
 type Commands interface {

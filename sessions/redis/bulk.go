@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,46 +63,141 @@ return {tostring(t), redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[4]) - 1)}
 const watermarkTTL = 7*24*time.Hour + redisval.KeyMargin
 
 func (s *Store) watermarkKey(wh string) string { return s.prefix + "{w:" + wh + "}eb" }
+func (s *Store) bulkKey() string               { return s.prefix + "{g}bulk" }
+
+var _ sessions.WarehouseStarter = (*Store)(nil)
 
 // EndWarehouse ends every session of a warehouse (see above).
 func (s *Store) EndWarehouse(ctx context.Context, warehouseID string, r sessions.Reason) ([]sessions.Command, error) {
+	_, finish, err := s.StartEndWarehouse(ctx, warehouseID, r)
+	if err != nil {
+		return nil, err
+	}
+	return finish(ctx)
+}
+
+// StartEndWarehouse is EndWarehouse up to its one event
+// (sessions.WarehouseStarter): it writes a bulk journal entry
+// P{g}bulk ("<time>:<reason>:<warehouse>"), the watermark, reads the
+// sessions and publishes the event. finish writes the records and
+// removes the entry; an entry older than journalGrace is finished by
+// Sweep (recoverBulk), so the records are written even if the caller
+// dies before finish.
+func (s *Store) StartEndWarehouse(ctx context.Context, warehouseID string, r sessions.Reason) ([]sessions.Command, func(context.Context) ([]sessions.Command, error), error) {
 	at := time.UnixMicro(redisval.Micros(s.now())).UTC()
+	member := strconv.FormatInt(redisval.Micros(at), 10) + ":" + string(r) + ":" + warehouseID
+	if err := s.c.ZAdd(ctx, s.bulkKey(), goredis.Z{Score: float64(redisval.Micros(at)), Member: member}).Err(); err != nil {
+		return nil, nil, fmt.Errorf("end warehouse sessions: %w", wrapErr("journal", err))
+	}
 	res, err := bulkScript.Run(ctx, s.c, []string{s.watermarkKey(warehouseID), s.warehouseKey(warehouseID)},
 		redisval.Micros(at), string(r), redisval.TTLMillis(watermarkTTL), maxBulk).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("end warehouse sessions: %w", wrapErr("watermark", err))
+		return nil, nil, fmt.Errorf("end warehouse sessions: %w", wrapErr("watermark", err))
 	}
 	if len(res) != 2 {
-		return nil, fmt.Errorf("end warehouse sessions: %w: malformed script reply", sessions.ErrUnavailable)
+		return nil, nil, fmt.Errorf("end warehouse sessions: %w: malformed script reply", sessions.ErrUnavailable)
 	}
 	ids := strs(res[1])
-	if len(ids) == 0 {
-		return nil, nil
-	}
 	live, err := s.read(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("end warehouse sessions: %w", err)
+		return nil, nil, fmt.Errorf("end warehouse sessions: %w", err)
 	}
-	if len(live) > 0 {
-		bulk := make([]sessions.Command, len(live))
-		for i, v := range live {
-			bulk[i] = sessions.Command{
-				ID: commandIDOf(v.ID), SessionID: v.ID, UserID: v.UserID, DeviceID: v.DeviceID,
-				WarehouseID: v.WarehouseID, Reason: r, CreatedAt: at,
-			}
+	bulk := make([]sessions.Command, len(live))
+	for i, v := range live {
+		bulk[i] = sessions.Command{
+			ID: commandIDOf(v.ID), SessionID: v.ID, UserID: v.UserID, DeviceID: v.DeviceID,
+			WarehouseID: v.WarehouseID, Reason: r, CreatedAt: at,
 		}
-		// At most once, like every event: the records below are the
-		// truth, and each still publishes its KindEnded event.
+	}
+	if len(bulk) > 0 {
+		// At most once, like every event: the records are the truth,
+		// and each still publishes its KindEnded event.
 		if err := s.Publish(ctx, sessions.Event{Kind: sessions.KindWarehouseEnded, WarehouseID: warehouseID, Commands: bulk}); err != nil {
 			s.log.WarnContext(ctx, "sessions/redis: publishing a warehouse's end failed; the per-session events follow",
 				"warehouse_id", warehouseID, "err", err)
 		}
 	}
-	cmds, err := s.endIDsAt(ctx, ids, r, nil, at)
-	if err != nil {
-		return cmds, fmt.Errorf("end warehouse sessions: %w", err)
+	finish := func(ctx context.Context) ([]sessions.Command, error) {
+		cmds, err := s.endIDsAt(ctx, ids, r, nil, at)
+		if err != nil {
+			// The entry stays: Sweep finishes.
+			return cmds, fmt.Errorf("end warehouse sessions: %w", err)
+		}
+		if err := s.c.ZRem(ctx, s.bulkKey(), member).Err(); err != nil {
+			s.log.WarnContext(ctx, "sessions/redis: clearing a warehouse end's journal entry failed", "err", err)
+		}
+		return cmds, nil
 	}
-	return cmds, nil
+	return bulk, finish, nil
+}
+
+// recoverBulk finishes the warehouse ends whose journal entry is older
+// than journalGrace: it ends the sessions of the warehouse's index
+// created before the end (the watermark refuses them already) with the
+// end's reason and time, then removes the entry.
+func (s *Store) recoverBulk(ctx context.Context, now time.Time) error {
+	members, err := s.c.ZRangeByScore(ctx, s.bulkKey(), &goredis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(redisval.Micros(now.Add(-journalGrace)), 10), Count: 10,
+	}).Result()
+	if err != nil {
+		return wrapErr("read bulk journal", err)
+	}
+	for _, m := range members {
+		ts, rest, _ := strings.Cut(m, ":")
+		r, wh, _ := strings.Cut(rest, ":")
+		at := redisval.FromMicros(redisval.Atoi(ts))
+		ids, err := s.c.ZRange(ctx, s.warehouseKey(wh), 0, maxBulk-1).Result()
+		if err != nil {
+			return wrapErr("read warehouse index", err)
+		}
+		live, err := s.read(ctx, ids)
+		if err != nil {
+			return err
+		}
+		var before []string
+		for _, v := range live {
+			if v.CreatedAt.Before(at) {
+				before = append(before, v.ID)
+			}
+		}
+		if _, err := s.endIDsAt(ctx, before, sessions.Reason(r), nil, at); err != nil {
+			return err
+		}
+		if err := s.c.ZRem(ctx, s.bulkKey(), m).Err(); err != nil {
+			return wrapErr("clear bulk journal", err)
+		}
+	}
+	return nil
+}
+
+// pendingBulk is the command of a session that a warehouse end has
+// refused but whose record is not written yet (its finish is running):
+// Command answers it as pending, so that the ids the end answered can be
+// read at once. ok is false when there is no such session.
+func (s *Store) pendingBulk(ctx context.Context, cid string) (sessions.Command, bool) {
+	rest, ok := strings.CutPrefix(cid, "cmd_")
+	b, okb := bucketFromID(cid)
+	if !ok || !okb {
+		return sessions.Command{}, false
+	}
+	sid := "ses_" + rest
+	m, err := s.c.HGetAll(ctx, s.sessionKey(b, sid)).Result()
+	if err != nil || m["u"] == "" {
+		return sessions.Command{}, false
+	}
+	v := sessionFromHash(sid, m)
+	wm, err := s.c.HMGet(ctx, s.watermarkKey(v.WarehouseID), "t", "r").Result()
+	if err != nil {
+		return sessions.Command{}, false
+	}
+	t := redisval.Atoi(redisval.Str(wm[0]))
+	if redisval.Micros(v.CreatedAt) >= t {
+		return sessions.Command{}, false
+	}
+	return sessions.Command{
+		ID: cid, SessionID: sid, UserID: v.UserID, DeviceID: v.DeviceID, WarehouseID: v.WarehouseID,
+		Reason: sessions.Reason(redisval.Str(wm[1])), CreatedAt: redisval.FromMicros(t),
+	}, true
 }
 
 // commandIDOf is the id of a session's command, as the end script makes it.
@@ -146,4 +242,35 @@ func (s *Store) raced(ctx context.Context, sid, wh string, created time.Time) er
 		return fmt.Errorf("create session: %w", err)
 	}
 	return fmt.Errorf("create session: %w: the warehouse was logged out meanwhile", sessions.ErrUnavailable)
+}
+
+// earlyScript records the delivery (ARGV ack "0") or the delivery and
+// acknowledgement ("1") of a command whose record is not written yet:
+// the end script's HSET later adds the record's fields beside them.
+// KEYS command. ARGV now, ack, ttl ms.
+var earlyScript = goredis.NewScript(`
+redis.call('HSETNX', KEYS[1], 'dv', ARGV[1])
+if ARGV[2] == '1' then redis.call('HSETNX', KEYS[1], 'ak', ARGV[1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`)
+
+// early records the delivery of a warehouse end's command (and its
+// acknowledgement when deviceID is set) that a device heard of from the
+// one event before the command's record was written: only for a
+// session that the warehouse's watermark refuses, and for its device.
+// Otherwise (or when Redis fails) false: the caller answers ErrNotFound
+// as before, and the frame is sent again from the queue.
+func (s *Store) early(ctx context.Context, b, cid, deviceID string) bool {
+	c, ok := s.pendingBulk(ctx, cid)
+	if !ok || (deviceID != "" && c.DeviceID != deviceID) {
+		return false
+	}
+	ack := "0"
+	if deviceID != "" {
+		ack = "1"
+	}
+	err := earlyScript.Run(ctx, s.c, []string{s.commandKey(b, cid)},
+		redisval.Micros(s.now()), ack, redisval.TTLMillis(sessions.CommandTTL+redisval.KeyMargin)).Err()
+	return err == nil
 }

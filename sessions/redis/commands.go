@@ -24,6 +24,11 @@ func (s *Store) Command(ctx context.Context, id string) (sessions.Command, error
 		return sessions.Command{}, wrapErr("read command", err)
 	}
 	if m["id"] == "" {
+		// A warehouse end's command before its record (bulk.go).
+		if c, ok := s.pendingBulk(ctx, id); ok {
+			c.DeliveredAt, c.AckedAt = timePtr(m["dv"]), timePtr(m["ak"])
+			return c, nil
+		}
 		return sessions.Command{}, fmt.Errorf("read command: %w", sessions.ErrNotFound)
 	}
 	return commandFromHash(m), nil
@@ -40,6 +45,9 @@ func (s *Store) Delivered(ctx context.Context, id string) error {
 		return wrapErr("mark command delivered", err)
 	}
 	if n == 0 {
+		if s.early(ctx, b, id, "") {
+			return nil
+		}
 		return fmt.Errorf("mark command delivered: %w", sessions.ErrNotFound)
 	}
 	return nil
@@ -57,7 +65,7 @@ func (s *Store) Ack(ctx context.Context, deviceID, commandID string) error {
 	if err != nil {
 		return wrapErr("ack command", err)
 	}
-	if n == 0 {
+	if n == 0 && !s.early(ctx, b, commandID, deviceID) {
 		return fmt.Errorf("ack command: %w", sessions.ErrNotFound)
 	}
 	if err := s.c.ZRem(ctx, s.deviceQueueKey(deviceID), commandID).Err(); err != nil {

@@ -39,6 +39,8 @@
 //	P{g}abs, P{g}idle      zset    session id by absolute / idle deadline         entries removed on end
 //	P{g}warn               zset    session id by warning time                     entries removed when sent
 //	P{g}journal            zset    "<op>:<bucket>" of operations in flight        removed on finish
+//	P{g}bulk               zset    "<time>:<reason>:<warehouse>" of warehouse     removed on finish
+//	                               ends whose records are being written
 //	P{g}epoch              string  random, written when missing (Watch)           none
 //	P+"events"             channel the fan-out (pub/sub)
 //
@@ -172,7 +174,12 @@
 // by one more HGET on Cluster), and Create ends a session it has just
 // written if the watermark is later than its time, so that a login
 // racing the logout is either ended, with its command, or created after
-// it.
+// it. StartEndWarehouse stops after the event (journaled in P{g}bulk
+// first) and hands back the writing of the records, so that the admin
+// call answers before them: meanwhile Command answers a refused
+// session's command as pending, and Delivered and Ack of such a command
+// write their fields into its hash ahead of the record, whose end
+// script adds the rest. Sweep finishes a P{g}bulk entry older than 30 s.
 //
 // Ack sets acked_at on the command first and removes it from the queue
 // second; Pending skips acknowledged and expired commands anyway.

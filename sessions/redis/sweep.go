@@ -34,6 +34,9 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	if err := s.recoverJournal(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
+	if err := s.recoverBulk(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
 	ended := 0
 	for _, key := range []string{s.absKey(), s.idleKey()} {
 		for range sweepRounds {

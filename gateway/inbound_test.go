@@ -113,3 +113,82 @@ func TestInboundFrames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInboundFrames: whatever bytes a device sends, in whatever pieces,
+// the frame reader never panics, never holds more of a data message than
+// its limit, hands out control frames of at most 125 bytes and data
+// messages of at most the limit; and a message a device sends in
+// fragments, with a ping between them, comes out whole and unchanged.
+func FuzzInboundFrames(f *testing.F) {
+	const limit = 64
+	f.Add(clientFrame(opText, true, []byte(`{"type":"ack","command_id":"c1"}`)), uint8(0), []byte("hello"))
+	f.Add(append(clientFrame(opText, false, []byte("hel")), clientFrame(opContinuation, true, []byte("lo"))...), uint8(3), []byte{})
+	f.Add(clientFrame(opText, true, make([]byte, 300)), uint8(7), make([]byte, limit))
+	f.Add([]byte{0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint8(1), []byte("x"))
+	f.Fuzz(func(t *testing.T, raw []byte, piece uint8, msg []byte) {
+		size := int(piece%32) + 1
+		in := &inbound{}
+	feed:
+		for start := 0; start < len(raw); start += size {
+			in.buf = append(in.buf, raw[start:min(start+size, len(raw))]...)
+			for {
+				fr, ok, err := in.nextFrame(limit)
+				if err != nil {
+					var pe errProtocol
+					if !errors.As(err, &pe) && !errors.Is(err, websocket.ErrReadLimit) {
+						t.Fatalf("error %v is neither a protocol error nor the read limit", err)
+					}
+					break feed
+				}
+				if len(in.frag) > limit {
+					t.Fatalf("holds %d bytes of a message; limit %d", len(in.frag), limit)
+				}
+				if !ok {
+					break
+				}
+				switch fr.op {
+				case opClose, opPing, opPong:
+					if len(fr.payload) > 125 {
+						t.Fatalf("control frame of %d bytes", len(fr.payload))
+					}
+				default:
+					if len(fr.payload) > limit {
+						t.Fatalf("message of %d bytes; limit %d", len(fr.payload), limit)
+					}
+				}
+			}
+		}
+
+		if len(msg) > limit {
+			msg = msg[:limit]
+		}
+		cut1, cut2 := len(msg)/3, 2*len(msg)/3
+		var b []byte
+		b = append(b, clientFrame(opBinary, false, msg[:cut1])...)
+		b = append(b, clientFrame(opPing, true, []byte("p"))...)
+		b = append(b, clientFrame(opContinuation, false, msg[cut1:cut2])...)
+		b = append(b, clientFrame(opContinuation, true, msg[cut2:])...)
+		in = &inbound{}
+		var got []frame
+		for start := 0; start < len(b); start += size {
+			in.buf = append(in.buf, b[start:min(start+size, len(b))]...)
+			for {
+				fr, ok, err := in.nextFrame(limit)
+				if err != nil {
+					t.Fatalf("fragmented message of %d bytes: %v", len(msg), err)
+				}
+				if !ok {
+					break
+				}
+				fr.payload = append([]byte(nil), fr.payload...)
+				got = append(got, fr)
+			}
+		}
+		if len(got) != 2 || got[0].op != opPing || string(got[0].payload) != "p" || string(got[1].payload) != string(msg) {
+			t.Fatalf("frames %+v; want the ping, then the message %q", got, msg)
+		}
+		if !in.empty() {
+			t.Fatalf("input left after the message: %v", in.buf)
+		}
+	})
+}

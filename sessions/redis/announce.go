@@ -59,6 +59,19 @@ func (s *Store) Announce(ctx context.Context, e sessions.Event) (sessions.Device
 	if st.Sessions, err = s.read(ctx, sids); err != nil {
 		return sessions.DeviceState{}, fmt.Errorf("announce: %w", err)
 	}
+	// A session its warehouse's watermark refuses is not live (one more
+	// read on Cluster, only for a device with a session).
+	live := st.Sessions[:0]
+	for _, v := range st.Sessions {
+		before, _, err := s.endedBefore(ctx, v.WarehouseID, redisval.Micros(v.CreatedAt))
+		if err != nil {
+			return sessions.DeviceState{}, fmt.Errorf("announce: %w", err)
+		}
+		if !before {
+			live = append(live, v)
+		}
+	}
+	st.Sessions = live
 	if st.Pending, err = s.pendingAmong(ctx, now, e.DeviceID, cids); err != nil {
 		return sessions.DeviceState{}, fmt.Errorf("announce: %w", err)
 	}

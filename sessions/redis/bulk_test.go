@@ -67,6 +67,13 @@ func TestWarehouseWatermark(t *testing.T) {
 					t.Errorf("Validate(%s) = %v; want nil", name, err)
 				}
 			}
+			// A device connecting meanwhile is welcomed without it.
+			for dev, want := range map[string]int{"da": 0, "db": 1} {
+				ds, err := st.Announce(ctx, sessions.Event{Kind: "test_announce", DeviceID: dev})
+				if err != nil || len(ds.Sessions) != want {
+					t.Errorf("Announce(%s) = %d sessions, %v; want %d", dev, len(ds.Sessions), err, want)
+				}
+			}
 
 			// A logout of w1 now, then a Create whose time was taken
 			// before it.

@@ -171,7 +171,9 @@
 // warehouse's logouts at once; only then are the records written as
 // above, with the same time. Validate refuses a session created before
 // its warehouse's watermark (read inside its script on a single server,
-// by one more HGET on Cluster), and Create ends a session it has just
+// by one more HGET on Cluster), Announce leaves such a session out of a
+// connecting device's state (inside its script; on Cluster one HMGET
+// per session found), and Create ends a session it has just
 // written if the watermark is later than its time, so that a login
 // racing the logout is either ended, with its command, or created after
 // it. StartEndWarehouse stops after the event (journaled in P{g}bulk

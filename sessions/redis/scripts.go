@@ -272,7 +272,9 @@ return ARGV[1]
 // its command queue (from a time, exclusive). In whole mode (a single
 // Redis only: the hashes are in their users' buckets) it also reads the
 // session and command hashes, and trims from the queue the commands that
-// are gone or acknowledged (their hash comes back empty).
+// are gone or acknowledged (their hash comes back empty), and leaves out
+// a session its warehouse's watermark refuses (bulk.go; its hash comes
+// back empty).
 // KEYS: device sessions, device queue. ARGV: channel, payload, since,
 // prefix, whole ('1' or '0').
 // Returns {session ids, command ids}, or in whole mode {session ids,
@@ -285,7 +287,16 @@ if ARGV[5] ~= '1' then return {sids, cids} end
 local p = ARGV[4]
 local ss, cs = {}, {}
 for i, sid in ipairs(sids) do
-  ss[i] = redis.call('HGETALL', p .. '{' .. string.sub(sid, -3) .. '}s:' .. sid)
+  local h = redis.call('HGETALL', p .. '{' .. string.sub(sid, -3) .. '}s:' .. sid)
+  local w, c
+  for k = 1, #h, 2 do
+    if h[k] == 'w' then w = h[k + 1] elseif h[k] == 'c' then c = h[k + 1] end
+  end
+  if w and c then
+    local eb = redis.call('HGET', p .. '{w:' .. w .. '}eb', 't')
+    if eb and tonumber(c) < tonumber(eb) then h = {} end
+  end
+  ss[i] = h
 end
 for i, cid in ipairs(cids) do
   local h = redis.call('HGETALL', p .. '{' .. string.sub(cid, -3) .. '}c:' .. cid)

@@ -2,12 +2,14 @@ package connlimit
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -249,6 +251,19 @@ func (c *conn) Close() error {
 	}
 	return err
 }
+
+// SyscallConn is the underlying connection's descriptor, so that a reader
+// may wait for its readiness without a goroutine (the gateway's device
+// sockets); an error when the underlying connection has none. Reads and
+// writes through it bypass nothing this wrapper does: only Close counts.
+func (c *conn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errNoDescriptor
+}
+
+var errNoDescriptor = errors.New("connlimit: the connection has no descriptor")
 
 // CloseWrite half-closes the connection when the underlying one can
 // (net/http uses it to end a response cleanly).

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,6 +190,12 @@ func TestListenerReleases(t *testing.T) {
 	for i := range 3 {
 		c := testenv.DialFrom(t, "127.0.0.1", ln.Addr().String())
 		sc := <-accepted
+		// The gateway's device sockets wait for readiness on it.
+		if sys, ok := sc.(syscall.Conn); !ok {
+			t.Fatal("accepted connection is not a syscall.Conn")
+		} else if _, err := sys.SyscallConn(); err != nil {
+			t.Fatalf("SyscallConn: %v", err)
+		}
 		if got := l.Open(); got != 1 {
 			t.Fatalf("round %d: Open() = %d; want 1", i, got)
 		}

@@ -8,6 +8,7 @@
 #   BENCH_DEVICES=2000 deploy/bench/run.sh small   # the same with more devices for sections 2 and 5b
 #   deploy/bench/run.sh full    # 5,000 / 10,000 / 19,000 sockets, 1,000 logouts, ...
 #   BENCH_DEVICES=50000 deploy/bench/run.sh full   # a larger fleet for sections 2 and 5b
+#   deploy/bench/run.sh warehouse   # only the warehouse logout: 6,333 sockets of one warehouse on 3 instances
 #
 # Centrifugo v6.9.1, the peer each figure is set beside, is installed with
 # `go install` into the work dir (CENTRIFUGO_BIN=path reuses a binary;
@@ -25,12 +26,15 @@ small)
 	DEVICES=${BENCH_DEVICES:-1500} IDLE_STEPS="500 1000 1500" PER_PROC=1500
 	STEP_S=5 LEVELS=2,8,32,64 LEVEL_S=4 BURST=1000 BURST_PAIRS=200 SINGLE=300 STORM_LOGOUTS=100
 	;;
+warehouse)
+	DEVICES=${BENCH_DEVICES:-6333} PER_PROC=1500 PEER=${PEER:-0}
+	;;
 full)
 	DEVICES=${BENCH_DEVICES:-19000} IDLE_STEPS="5000 10000 19000" PER_PROC=9500
 	STEP_S=10 LEVELS=2,4,8,16,32,64 LEVEL_S=10 BURST=1000 BURST_PAIRS=1000 SINGLE=1000 STORM_LOGOUTS=300
 	;;
 *)
-	echo "usage: $0 [small|full]" >&2
+	echo "usage: $0 [small|full|warehouse]" >&2
 	exit 2
 	;;
 esac
@@ -222,6 +226,20 @@ CFA=http://127.0.0.1:18500 CFB=http://127.0.0.1:18600
 CFA_WS=ws://127.0.0.1:18500/connection/websocket CFB_WS=ws://127.0.0.1:18600/connection/websocket
 CHEAP=(-hash-memory-kib 64 -hash-time 1)
 ds() { "$bin/devicesim" "$1" -admin-email "$ADMIN_EMAIL" -admin-password "$ADMIN_PASSWORD" "${@:2}" | tee -a "$log"; }
+
+if [ "$SIZE" = warehouse ]; then
+	say "setup: instance A (cheap hashes, for setup speed only), $DEVICES devices in one warehouse"
+	start_fg a 18080 "${CHEAP[@]}"
+	ds setup -gateway $A -admin $AADM -devices-file "$work/devices.json" -devices "$DEVICES" -warehouses 1 -concurrency 8
+	say "W. warehouse logout: instances A, B, C, $DEVICES sockets signed in, one warehouse"
+	start_fg b 18180 "${CHEAP[@]}"
+	start_fg c 18280 "${CHEAP[@]}"
+	mkdir -p "$work/ev-fleet"
+	hold_count "$DEVICES" "$A,$B,$C" "$work/ev-fleet" -login -login-concurrency 8
+	say "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	ds logouts -gateway $A -admin $AADM -devices-file "$work/devices.json" -events-dir "$work/ev-fleet" -single 0 -wait 60s
+	exit 0
+fi
 
 say "setup: instance A (cheap hashes, for setup speed only), $DEVICES devices in 3 warehouses"
 start_fg a 18080 "${CHEAP[@]}"

@@ -255,6 +255,22 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `)
 
+// earlyWholeScript is early on a single server: KEYS command. ARGV
+// session key, prefix, now, ack, ttl ms, device ("" for a delivery).
+// 1 when written; 0 when the session is gone, is another device's, or
+// its warehouse's watermark does not refuse it.
+var earlyWholeScript = goredis.NewScript(`
+local f = redis.call('HMGET', ARGV[1], 'd', 'w', 'c')
+if not f[1] then return 0 end
+if ARGV[6] ~= '' and f[1] ~= ARGV[6] then return 0 end
+local t = redis.call('HGET', ARGV[2] .. '{w:' .. f[2] .. '}eb', 't')
+if not t or tonumber(f[3]) >= tonumber(t) then return 0 end
+redis.call('HSETNX', KEYS[1], 'dv', ARGV[3])
+if ARGV[4] == '1' then redis.call('HSETNX', KEYS[1], 'ak', ARGV[3]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+`)
+
 // early records the delivery of a warehouse end's command (and its
 // acknowledgement when deviceID is set) that a device heard of from the
 // one event before the command's record was written: only for a
@@ -262,13 +278,25 @@ return 1
 // Otherwise (or when Redis fails) false: the caller answers ErrNotFound
 // as before, and the frame is sent again from the queue.
 func (s *Store) early(ctx context.Context, b, cid, deviceID string) bool {
-	c, ok := s.pendingBulk(ctx, cid)
-	if !ok || (deviceID != "" && c.DeviceID != deviceID) {
-		return false
-	}
 	ack := "0"
 	if deviceID != "" {
 		ack = "1"
+	}
+	if !s.cluster {
+		// One round trip: the script reads the session and the watermark
+		// (a single server holds every slot).
+		rest, ok := strings.CutPrefix(cid, "cmd_")
+		if !ok {
+			return false
+		}
+		n, err := earlyWholeScript.Run(ctx, s.c, []string{s.commandKey(b, cid)},
+			s.sessionKey(b, "ses_"+rest), s.prefix, redisval.Micros(s.now()), ack,
+			redisval.TTLMillis(sessions.CommandTTL+redisval.KeyMargin), deviceID).Int64()
+		return err == nil && n == 1
+	}
+	c, ok := s.pendingBulk(ctx, cid)
+	if !ok || (deviceID != "" && c.DeviceID != deviceID) {
+		return false
 	}
 	err := earlyScript.Run(ctx, s.c, []string{s.commandKey(b, cid)},
 		redisval.Micros(s.now()), ack, redisval.TTLMillis(sessions.CommandTTL+redisval.KeyMargin)).Err()

@@ -181,7 +181,8 @@
 // call answers before them: meanwhile Command answers a refused
 // session's command as pending, and Delivered and Ack of such a command
 // write their fields into its hash ahead of the record, whose end
-// script adds the rest. Sweep finishes a P{g}bulk entry older than 30 s.
+// script adds the rest (one script on a single server; on Cluster the
+// session and the watermark are read first). Sweep finishes a P{g}bulk entry older than 30 s.
 //
 // Ack sets acked_at on the command first and removes it from the queue
 // second; Pending skips acknowledged and expired commands anyway.

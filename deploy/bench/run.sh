@@ -9,6 +9,7 @@
 #   deploy/bench/run.sh full    # 5,000 / 10,000 / 19,000 sockets, 1,000 logouts, ...
 #   BENCH_DEVICES=50000 deploy/bench/run.sh full   # a larger fleet for sections 2 and 5b
 #   deploy/bench/run.sh warehouse   # only the warehouse logout: 6,333 sockets of one warehouse on 3 instances
+#   BENCH_DEVICES=19000 BENCH_IDLE_STEPS="10000 19000" deploy/bench/run.sh small   # section 1 at the target's sizes
 #
 # Centrifugo v6.9.1, the peer each figure is set beside, is installed with
 # `go install` into the work dir (CENTRIFUGO_BIN=path reuses a binary;
@@ -38,6 +39,9 @@ full)
 	exit 2
 	;;
 esac
+# BENCH_IDLE_STEPS="10000 19000" (with BENCH_DEVICES at least the last)
+# chooses section 1's steps.
+IDLE_STEPS=${BENCH_IDLE_STEPS:-${IDLE_STEPS:-}}
 
 root=$(cd "$(dirname "$0")" && pwd)
 while [ ! -f "$root/go.mod" ] && [ "$root" != / ]; do root=$(dirname "$root"); done

@@ -3,7 +3,10 @@ package gateway
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -191,4 +194,51 @@ func FuzzInboundFrames(f *testing.F) {
 			t.Fatalf("input left after the message: %v", in.buf)
 		}
 	})
+}
+
+// TestIdleSocketsHoldNoGoroutine: welcomed sockets with nothing to read
+// or write hold no goroutine of the gateway (the poller reads them when
+// they have input), and are still served: a ping from each is answered.
+// Not parallel, so that no other test's sockets are counted.
+func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
+	h := newHarness(t)
+	var conns []*websocket.Conn
+	for i := range 8 {
+		c, _ := h.connect(h.ts.URL, h.enroll(fmt.Sprintf("IDLE-%d", i)))
+		conns = append(conns, c)
+	}
+	if got := h.srv.Sockets(); got != len(conns) {
+		t.Fatalf("Sockets() = %d; want %d", got, len(conns))
+	}
+	var left []string
+	for range 200 {
+		left = left[:0]
+		for _, g := range gatewayGoroutines() {
+			if strings.Contains(g, "floorgate/gateway.(*socket)") {
+				left = append(left, g)
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		t.Fatalf("%d socket goroutines with %d idle sockets:\n%s", len(left), len(conns), strings.Join(left, "\n\n"))
+	}
+	for i, c := range conns {
+		pong := make(chan struct{})
+		c.SetPongHandler(func(string) error { close(pong); return nil })
+		if err := c.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(frameWait)); err != nil {
+			t.Fatalf("socket %d: ping: %v", i, err)
+		}
+		// The pong handler runs inside a read.
+		_ = c.SetReadDeadline(time.Now().Add(frameWait))
+		go func() { _, _, _ = c.ReadMessage() }()
+		select {
+		case <-pong:
+		case <-time.After(frameWait):
+			t.Fatalf("socket %d: no pong from an idle socket", i)
+		}
+	}
 }

@@ -73,12 +73,12 @@
 //
 // An idle socket holds no goroutine and no stack (its reader runs only
 // while there is input; a 4 KiB stack each when a goroutine blocked in
-// gorilla's read), the websocket connection with gorilla's 256-byte read
-// buffer (unused: input is read into a pooled buffer), no write buffer (a
+// gorilla's read), the websocket connection with gorilla's smallest read
+// buffer, 125 bytes (unused: input is read into a pooled buffer), no write buffer (a
 // shared sync.Pool lends one per write) and a small socket record; no
 // timer (liveness is the ping loop's). BenchmarkIdleSocketMemory
-// measures it: about 4 KiB of RSS per socket after pings (8.2 to 8.7 KiB
-// with the blocking reader).
+// measures it: about 3 to 4 KiB of RSS per socket after pings (8.2 to
+// 8.7 KiB with the blocking reader).
 //
 // # Imports
 //

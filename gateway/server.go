@@ -223,10 +223,8 @@ func New(cfg Config) (*Server, error) {
 	s.sockets = s.socketEnv()
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		// Devices send small messages (auth, ack: under 100 bytes), so a
-		// 256-byte read buffer (gorilla's floor is 125, a control frame)
-		// serves them in one read and saves 768 bytes per idle socket
-		// over 1 KiB; a message up to readLimit just takes more reads.
+		// gorilla's reader is not used (see readBufferSize): its buffer is
+		// the smallest gorilla allocates.
 		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},

@@ -24,9 +24,11 @@ const (
 	// readLimit is the largest message a device may send (API.md: 1009
 	// beyond it).
 	readLimit = 4096
-	// readBufferSize is each connection's read buffer, its one buffer
-	// that lives as long as the socket (writes borrow a pooled one).
-	readBufferSize = 256
+	// readBufferSize is the read buffer gorilla gives each connection.
+	// Nothing reads through it (a socket's input is read from the
+	// connection by inbound.go and poll.go), so it is gorilla's floor:
+	// 125 bytes, a control frame.
+	readBufferSize = 125
 	// maxQueue is how many frames may wait for a socket that does not
 	// read; one more and the socket is dropped, so that a stuck device
 	// never holds memory or anyone else up.

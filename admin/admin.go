@@ -106,6 +106,9 @@ type API struct {
 	hashPIN func(ctx context.Context, u *devices.User, pin string) error
 	mail    Mailer
 	forgot  chan forgotRequest
+	// bg holds what a call left running after its answer (a warehouse
+	// logout's records and audit); Run waits for it before returning.
+	bg sync.WaitGroup
 
 	docOnce  sync.Once
 	docBytes []byte

@@ -3,13 +3,18 @@ package admin
 import "context"
 
 // Run sends the forgot-password mails queued by POST /forgot-password,
-// one at a time, until ctx ends; it returns nil then. The reconciler,
+// one at a time, until ctx ends; it returns nil then, once the records
+// and audit of the warehouse logouts already answered are written. The reconciler,
 // the purge and the audit sealer are housekeeping's (package
 // housekeeping), not the admin API's.
 func (a *API) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// The instance is stopping, its listeners closed: what
+			// answered calls left running finishes before the stores
+			// are closed.
+			a.bg.Wait()
 			return nil
 		case fr := <-a.forgot:
 			a.handleForgot(ctx, fr)

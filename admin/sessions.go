@@ -142,13 +142,14 @@ func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 		// The answer follows the one event that told every instance:
 		// the tokens are refused and each command reads as pending from
 		// then on. The per-session records and the audit follow it; if
-		// this process dies first, the store's sweep writes the records.
+		// this process dies first, the store's sweep writes the records;
+		// a graceful stop waits for them (Run).
 		cmds, finish, err := bs.StartEndWarehouse(ctx, wh.ID, sessions.ReasonAdmin)
 		if err != nil {
 			return fmt.Errorf("log out warehouse %s: %w", wh.ID, err)
 		}
 		bg := context.WithoutCancel(ctx)
-		go func() {
+		a.bg.Go(func() {
 			final, err := finish(bg)
 			if err != nil {
 				a.log.ErrorContext(bg, "writing a warehouse logout's records failed; the sweep finishes them",
@@ -156,7 +157,7 @@ func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 				final = cmds
 			}
 			a.recordEnd(bg, actor, subject, wh.ID, sessions.ReasonAdmin, final)
-		}()
+		})
 		return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: commandIDs(cmds)})
 	}
 	cmds, err := a.sess.EndWarehouse(ctx, wh.ID, sessions.ReasonAdmin)

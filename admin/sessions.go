@@ -139,15 +139,16 @@ func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 	}
 	actor, subject := principalFrom(ctx).actor, devices.WarehouseSubject(wh.ID)
 	if bs, ok := a.sess.(sessions.WarehouseStarter); ok {
-		// The answer follows the one event that told every instance:
-		// the tokens are refused and each command reads as pending from
-		// then on. The per-session records and the audit follow it; if
-		// this process dies first, the store's sweep writes the records;
-		// a graceful stop waits for them (Run).
+		// The answer follows the one event that told every instance
+		// (the tokens are refused and each command reads as pending from
+		// then on) and the one audit event. The per-session records and
+		// custody follow it; if this process dies first, the store's
+		// sweep writes the records; a graceful stop waits for them (Run).
 		cmds, finish, err := bs.StartEndWarehouse(ctx, wh.ID, sessions.ReasonAdmin)
 		if err != nil {
 			return fmt.Errorf("log out warehouse %s: %w", wh.ID, err)
 		}
+		a.reg.AuditSessionsEnded(ctx, actor, subject, wh.ID, string(sessions.ReasonAdmin), endedSessions(cmds))
 		bg := context.WithoutCancel(ctx)
 		a.bg.Go(func() {
 			final, err := finish(bg)
@@ -156,7 +157,7 @@ func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 					"warehouse_id", wh.ID, "err", err)
 				final = cmds
 			}
-			a.recordEnd(bg, actor, subject, wh.ID, sessions.ReasonAdmin, final)
+			a.reg.RecordCustodyEnds(bg, actor, endedSessions(final))
 		})
 		return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: commandIDs(cmds)})
 	}

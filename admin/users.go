@@ -225,11 +225,15 @@ func (a *API) endUserSessions(ctx context.Context, p *principal, u devices.User,
 // ended them into their custody records (devices.RecordSessionsEnded:
 // finished and retried even if the caller goes away).
 func (a *API) recordEnd(ctx context.Context, actor, subject, warehouseID string, reason sessions.Reason, cmds []sessions.Command) {
+	a.reg.RecordSessionsEnded(ctx, actor, subject, warehouseID, string(reason), endedSessions(cmds))
+}
+
+func endedSessions(cmds []sessions.Command) []devices.EndedSession {
 	ended := make([]devices.EndedSession, len(cmds))
 	for i, c := range cmds {
 		ended[i] = devices.EndedSession{SessionID: c.SessionID, CommandID: c.ID, At: c.CreatedAt, Reason: string(c.Reason)}
 	}
-	a.reg.RecordSessionsEnded(ctx, actor, subject, warehouseID, string(reason), ended)
+	return ended
 }
 
 func commandIDs(cmds []sessions.Command) []string {

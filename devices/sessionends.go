@@ -27,15 +27,32 @@ type EndedSession struct {
 // stand all the same, and the gateway notes them in custody too (without
 // who).
 func (r *Registry) RecordSessionsEnded(ctx context.Context, actor, subject, warehouseID, reason string, ended []EndedSession) {
+	r.RecordCustodyEnds(ctx, actor, ended)
+	r.AuditSessionsEnded(ctx, actor, subject, warehouseID, reason, ended)
+}
+
+// RecordCustodyEnds is RecordSessionsEnded's first half: who ended the
+// sessions, in their custody records (one row each).
+func (r *Registry) RecordCustodyEnds(ctx context.Context, actor string, ended []EndedSession) {
 	ctx = context.WithoutCancel(ctx)
 	ends := make([]CustodyEnd, 0, len(ended))
-	ids := make([]string, 0, len(ended))
 	for _, e := range ended {
 		ends = append(ends, CustodyEnd{SessionID: e.SessionID, At: e.At, Reason: e.Reason, By: actor})
-		ids = append(ids, e.CommandID)
 	}
 	if err := retryRecord(ctx, func(ctx context.Context) error { return r.EndCustody(ctx, ends...) }); err != nil {
 		r.log.ErrorContext(ctx, "record custody ends", "count", len(ends), "err", err)
+	}
+}
+
+// AuditSessionsEnded is RecordSessionsEnded's second half: the one
+// sessions.end audit event. A caller that answers before the custody
+// records are written (a warehouse logout) writes it before answering,
+// so that an answered end is audited even if the process dies next.
+func (r *Registry) AuditSessionsEnded(ctx context.Context, actor, subject, warehouseID, reason string, ended []EndedSession) {
+	ctx = context.WithoutCancel(ctx)
+	ids := make([]string, 0, len(ended))
+	for _, e := range ended {
+		ids = append(ids, e.CommandID)
 	}
 	d := map[string]string{"reason": reason, "count": strconv.Itoa(len(ids))}
 	if len(ids) <= 20 {

@@ -21,6 +21,9 @@
 # the logs). Every step is bounded in time.
 set -euo pipefail
 
+# Each hold process sends from one loopback address of its own, and
+# Floorgate takes at most 3,000 websockets from one client address by
+# default (-max-sockets-per-addr): a process holds at most 2,500.
 SIZE=${1:-small}
 case "$SIZE" in
 small)
@@ -31,7 +34,7 @@ warehouse)
 	DEVICES=${BENCH_DEVICES:-6333} PER_PROC=1500 PEER=${PEER:-0}
 	;;
 full)
-	DEVICES=${BENCH_DEVICES:-19000} IDLE_STEPS="5000 10000 19000" PER_PROC=9500
+	DEVICES=${BENCH_DEVICES:-19000} IDLE_STEPS="5000 10000 19000" PER_PROC=2500
 	STEP_S=10 LEVELS=2,4,8,16,32,64 LEVEL_S=10 BURST=1000 BURST_PAIRS=1000 SINGLE=1000 STORM_LOGOUTS=300
 	;;
 *)

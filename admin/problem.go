@@ -11,7 +11,7 @@ import (
 )
 
 // Problem is the shape of the admin API's problem documents (RFC 9457,
-// internal/problem's, with API.md's stable code), plus the per-row report
+// internal/problem's, with the stable code of docs/ERRORS.md), plus the per-row report
 // of an import refused as a whole. It documents the shape (the OpenAPI
 // document reflects on it) and reads answers in tests; the answers
 // themselves are written by internal/problem.
@@ -23,7 +23,7 @@ type Problem struct {
 // FieldError names one field of a request and what is wrong with it.
 type FieldError = problem.FieldError
 
-// Error codes of API.md, plus not_found, conflict, too_large and
+// Error codes of docs/ERRORS.md, plus not_found, conflict, too_large and
 // method_not_allowed, which this API adds (docs/ADMIN.md).
 const (
 	codeInvalidRequest     = problem.CodeInvalidRequest

@@ -75,7 +75,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 }
 
-// apiTable is API.md's admin table: fixed paths that scripts rely on.
+// apiTable is the admin API's table of fixed routes (docs/ADMIN.md): fixed paths that scripts rely on.
 var apiTable = []string{
 	"POST /login",
 	"GET /warehouses", "POST /warehouses", "GET /warehouses/{id}", "PATCH /warehouses/{id}",
@@ -92,7 +92,7 @@ var apiTable = []string{
 	"GET /openapi.json",
 }
 
-// TestAPITableServed: every method and path of API.md's admin table is
+// TestAPITableServed: every method and path of the admin API's fixed table is
 // in the route table (which the router serves and the document names).
 func TestAPITableServed(t *testing.T) {
 	t.Parallel()
@@ -103,7 +103,7 @@ func TestAPITableServed(t *testing.T) {
 	}
 	for _, want := range apiTable {
 		if !served[want] {
-			t.Errorf("API.md's %s is not served", want)
+			t.Errorf("the fixed route %s is not served", want)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func DefaultSettings() Settings {
 	}
 }
 
-// DefaultThrottle returns the limits PRODUCT.md describes.
+// DefaultThrottle returns the limits docs/SECURITY.md describes.
 func DefaultThrottle() Throttle {
 	return Throttle{
 		PairFreeFailures: 3,

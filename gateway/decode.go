@@ -16,7 +16,7 @@ const maxField = 256
 
 // bodies is the device API's body decoder: at most maxBody bytes, one
 // JSON object. Unknown fields are ignored, so that a newer app can talk
-// to an older server (API.md lets fields be added).
+// to an older server (docs/DEVICE-API.md lets fields be added).
 var bodies = problem.Decoder{MaxBytes: maxBody, AllowUnknown: true}
 
 // decodeRequest reads r's body into dst and checks its fields. Every
@@ -27,13 +27,13 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, dst problem.Checker) 
 
 func invalidFields(fs ...problem.FieldError) error { return problem.Invalid(fs...) }
 
-// --- the request bodies of API.md ---------------------------------------
+// --- the request bodies of docs/DEVICE-API.md ---------------------------------------
 
 type enrollRequest struct {
 	Email       string `json:"email"`
 	Password    string `json:"password"`
 	WarehouseID string `json:"warehouse_id"`
-	// EnrollmentToken (an addition to API.md: zero-touch enrollment)
+	// EnrollmentToken (an addition to docs/DEVICE-API.md: zero-touch enrollment)
 	// stands in for email and password; warehouse_id is then optional
 	// (the token's warehouse applies).
 	EnrollmentToken string            `json:"enrollment_token"`
@@ -73,11 +73,11 @@ func (q *enrollRequest) Check(v *problem.Fields) {
 
 type loginRequest struct {
 	Username string `json:"username"`
-	// Badge (an addition to API.md: badge sign-in) stands in for
+	// Badge (an addition to docs/DEVICE-API.md: badge sign-in) stands in for
 	// username: the value the user's badge carries.
 	Badge string `json:"badge"`
 	PIN   string `json:"pin"`
-	// AppVersion is optional (an addition to API.md): the app's version
+	// AppVersion is optional (an addition to docs/DEVICE-API.md): the app's version
 	// now, when it has been updated since enrollment.
 	AppVersion string `json:"app_version"`
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/floorgate/floorgate/sessions"
 )
 
-// Message types of API.md.
+// Message types of docs/DEVICE-API.md.
 const (
 	msgWelcome = "welcome"
 	msgLogout  = "logout"
@@ -17,7 +17,7 @@ const (
 	msgAck     = "ack"
 )
 
-// Close codes of API.md.
+// Close codes of docs/DEVICE-API.md.
 const (
 	closeInvalidToken = 4401
 	closeRevoked      = 4403

@@ -41,7 +41,7 @@ type evictedView struct {
 	DeviceID  string `json:"device_id"`
 }
 
-// userView is the user object of API.md's login and session responses.
+// userView is the user object of docs/DEVICE-API.md's login and session responses.
 type userView struct {
 	ID          string `json:"id"`
 	Username    string `json:"username"`

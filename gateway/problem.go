@@ -10,7 +10,7 @@ import (
 	"github.com/floorgate/floorgate/signin"
 )
 
-// Error codes of API.md, plus the two the router needs for unknown paths
+// Error codes of docs/DEVICE-API.md, plus the two the router needs for unknown paths
 // and methods (internal/problem holds them for both APIs).
 const (
 	CodeInvalidRequest        = problem.CodeInvalidRequest
@@ -34,10 +34,10 @@ const (
 // decide themselves; ProblemOf maps everything else.
 type Error = problem.Error
 
-// Problem is an RFC 9457 problem document with the stable code of API.md.
+// Problem is an RFC 9457 problem document with the stable code of docs/DEVICE-API.md.
 type Problem = problem.Problem
 
-// problems is the gateway's table from errors to API.md's answers. An
+// problems is the gateway's table from errors to docs/DEVICE-API.md's answers. An
 // error it does not know, store errors included, is 503 unavailable: the
 // gateway fails closed.
 var problems = problem.Table{
@@ -73,7 +73,7 @@ var problems = problem.Table{
 		{Err: devices.ErrInvalidCredentials, Status: http.StatusUnauthorized, Code: CodeInvalidCredentials, Detail: "the credentials are not valid"},
 		{Err: devices.ErrDisabled, Status: http.StatusForbidden, Code: CodeAccountDisabled, Detail: "the account is suspended or deleted"},
 		{Err: sessions.ErrLimit, Status: http.StatusConflict, Code: CodeSessionLimit, Detail: "the user is at the session limit"},
-		// API.md's device protocol has no 413: an over-large body is a
+		// docs/DEVICE-API.md's device protocol has no 413: an over-large body is a
 		// malformed request.
 		{Err: problem.ErrTooLarge, Status: http.StatusBadRequest, Code: CodeInvalidRequest, Detail: "the request has invalid fields",
 			Fields: []problem.FieldError{problem.TooLargeField}},

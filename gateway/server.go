@@ -122,7 +122,7 @@ type Sessions interface {
 	sessions.Announcer
 }
 
-// Server is the device-facing API of API.md and the websocket hub of this
+// Server is the device-facing API of docs/DEVICE-API.md and the websocket hub of this
 // instance.
 type Server struct {
 	cfg      Config
@@ -272,7 +272,7 @@ func (s *Server) routes() chi.Router {
 	return r
 }
 
-// Handler returns the device endpoints of API.md, with CORS for the
+// Handler returns the device endpoints of docs/DEVICE-API.md, with CORS for the
 // allowed origins (cors.go). /healthz, /readyz and /metrics belong to
 // the caller.
 func (s *Server) Handler() http.Handler { return s.handler }

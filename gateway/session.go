@@ -14,7 +14,7 @@ import (
 )
 
 // sessionView is the session object of GET /v1/session and of the
-// websocket's welcome. pin_change_required is an addition to API.md.
+// websocket's welcome. pin_change_required is an addition to docs/DEVICE-API.md.
 type sessionView struct {
 	SessionID         string    `json:"session_id"`
 	User              userView  `json:"user"`

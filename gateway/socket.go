@@ -21,7 +21,7 @@ import (
 )
 
 const (
-	// readLimit is the largest message a device may send (API.md: 1009
+	// readLimit is the largest message a device may send (docs/DEVICE-API.md: 1009
 	// beyond it).
 	readLimit = 4096
 	// readBufferSize is the read buffer gorilla gives each connection.

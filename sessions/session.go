@@ -20,7 +20,7 @@ var (
 	ErrUnavailable = errors.New("session store unavailable")
 )
 
-// Reason says why a session ended: the `reason` of API.md's logout message.
+// Reason says why a session ended: the `reason` of docs/DEVICE-API.md's logout message.
 type Reason string
 
 const (
@@ -78,7 +78,7 @@ type Policy struct {
 	Absolute time.Duration
 }
 
-// By names the login that ended a session (`by` of API.md) for reasons
+// By names the login that ended a session (`by` of docs/DEVICE-API.md) for reasons
 // evicted and replaced.
 type By struct {
 	DeviceID    string    `json:"device_id"`
@@ -105,7 +105,7 @@ type Command struct {
 	AckedAt     *time.Time `json:"acked_at,omitempty"`
 }
 
-// CommandStatus values of API.md.
+// CommandStatus values of docs/DEVICE-API.md.
 const (
 	StatusPending   = "pending"
 	StatusDelivered = "delivered"

@@ -40,7 +40,7 @@ const (
 	KindLost EventKind = "lost"
 )
 
-// Warning says a session ends soon (API.md `warning`, reason expires_soon).
+// Warning says a session ends soon (docs/DEVICE-API.md `warning`, reason expires_soon).
 type Warning struct {
 	SessionID string    `json:"session_id"`
 	DeviceID  string    `json:"device_id"`

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Problem is an RFC 9457 error body as API.md defines it.
+// Problem is an RFC 9457 error body as docs/DEVICE-API.md defines it.
 type Problem struct {
 	Status     int    `json:"status"`
 	Code       string `json:"code"`
@@ -25,7 +25,7 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail)
 }
 
-// Client speaks the HTTP side of API.md: the device endpoints on the
+// Client speaks the HTTP side of docs/DEVICE-API.md: the device endpoints on the
 // gateway and, for setting up scenarios, the admin API.
 type Client struct {
 	Gateway string // e.g. http://127.0.0.1:8080

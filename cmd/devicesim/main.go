@@ -1,5 +1,5 @@
 // Command devicesim is a fleet of simulated handhelds that speak the
-// device protocol of API.md over the network, and nothing else: it never
+// device protocol of docs/DEVICE-API.md over the network, and nothing else: it never
 // imports Floorgate's packages.
 //
 //	devicesim check -admin-email E -admin-password P

@@ -20,7 +20,7 @@ type By struct {
 	At          string `json:"at"`
 }
 
-// Frame is one server-to-device message of API.md.
+// Frame is one server-to-device message of docs/DEVICE-API.md.
 type Frame struct {
 	Type      string          `json:"type"`
 	DeviceID  string          `json:"device_id"`

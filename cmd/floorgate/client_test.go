@@ -14,7 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// This file is a small client of API.md for the end-to-end tests: the
+// This file is a small client of docs/DEVICE-API.md for the end-to-end tests: the
 // admin calls that set a floor up, enrollment and login on the device
 // API, and a device websocket.
 
@@ -183,7 +183,7 @@ func (f floor) waitAcked(t *testing.T, in *instance, commandID string) {
 	}
 }
 
-// frame is one server-to-device message of API.md.
+// frame is one server-to-device message of docs/DEVICE-API.md.
 type frame struct {
 	Type      string          `json:"type"`
 	DeviceID  string          `json:"device_id"`

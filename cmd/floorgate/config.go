@@ -58,7 +58,7 @@ type config struct {
 	Limits limits
 }
 
-// Defaults of the flags that API.md "Running" does not fix.
+// Defaults of the flags that the documented defaults (docs/OPERATIONS.md) do not fix.
 const (
 	defaultAddr            = ":8080"
 	defaultAdminAddr       = ":8081"

@@ -137,7 +137,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
-// TestHelpListsEveryFlag checks that -h lists every flag of API.md
+// TestHelpListsEveryFlag checks that -h lists every flag of docs/OPERATIONS.md
 // "Running" with its environment variable, and that run ends without an
 // error after printing it.
 func TestHelpListsEveryFlag(t *testing.T) {

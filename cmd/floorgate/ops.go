@@ -27,7 +27,7 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// ops serves the operations endpoints of API.md on both listeners:
+// ops serves the operations endpoints (docs/OPERATIONS.md) on both listeners:
 // /healthz, /readyz and /metrics.
 type ops struct {
 	registry pinger
@@ -192,7 +192,7 @@ func (o *ops) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": checks})
 }
 
-// problem is an RFC 9457 body with API.md's stable code.
+// problem is an RFC 9457 body with the stable code of docs/ERRORS.md.
 type problem struct {
 	Type   string            `json:"type"`
 	Title  string            `json:"title"`

@@ -15,7 +15,8 @@ import (
 	"github.com/floorgate/floorgate/devices"
 )
 
-// minPepperBytes is the shortest pepper accepted: 112 bits (DESIGN.md).
+// minPepperBytes is the shortest pepper accepted: 112 bits, the least key
+// strength still accepted for a new key (NIST SP 800-131A).
 const minPepperBytes = 14
 
 // pepperFileName is the generated pepper's name inside the data dir.

@@ -154,11 +154,24 @@ func (r *Registry) EndCustody(ctx context.Context, ends ...CustodyEnd) error {
 			ends[i].At = now
 		}
 	}
-	if err := r.store.EndCustody(ctx, ends); err != nil {
-		return fmt.Errorf("end custody of %d sessions: %w", len(ends), err)
+	// In statements of at most custodyEndBatch rows: each statement has
+	// the store's deadline (-store-timeout), and one UPDATE of a whole
+	// warehouse's 6,000 sessions, waiting on the rows the instances'
+	// custody flushers update at the same moment, outlived it and
+	// opened the store's breaker (every call of the instance then
+	// answered 503 for a moment).
+	for len(ends) > 0 {
+		n := min(len(ends), custodyEndBatch)
+		if err := r.store.EndCustody(ctx, ends[:n]); err != nil {
+			return fmt.Errorf("end custody of %d sessions: %w", n, err)
+		}
+		ends = ends[n:]
 	}
 	return nil
 }
+
+// custodyEndBatch is the most custody records one statement ends.
+const custodyEndBatch = 500
 
 // PurgeCustody removes the records older than CustodyRetention.
 func (r *Registry) PurgeCustody(ctx context.Context) (int, error) {

@@ -217,3 +217,33 @@ func testRegistryCustody(t *testing.T, h Harness) {
 		t.Errorf("PurgeCustody after the retention = %d, %v; want 2", n, err)
 	}
 }
+
+// testRegistryCustodyEndMany: EndCustody of more sessions than one
+// statement ends (a whole warehouse's logout) ends every one of them.
+func testRegistryCustodyEndMany(t *testing.T, h Harness) {
+	e := newRegEnv(t, h)
+	const n = 1001 // two full statements and one more
+	ends := make([]devices.CustodyEnd, n)
+	for i := range ends {
+		sid := fmt.Sprintf("ses_m%04d", i)
+		if err := e.reg.StartCustody(e.ctx, devices.Custody{SessionID: sid, DeviceID: fmt.Sprintf("dev_m%04d", i), UserID: "usr_m", WarehouseID: "wh_m"}); err != nil {
+			t.Fatalf("StartCustody(%s) = %v", sid, err)
+		}
+		ends[i] = devices.CustodyEnd{SessionID: sid, Reason: "admin", By: regAdmin}
+	}
+	e.clock.Advance(time.Minute)
+	if err := e.reg.EndCustody(e.ctx, ends...); err != nil {
+		t.Fatalf("EndCustody(%d sessions) = %v", n, err)
+	}
+	now := e.clock.Now()
+	open, err := e.reg.Custody(e.ctx, devices.CustodyFilter{OpenAt: &now, Limit: 500})
+	regWantErr(t, "Custody(open now)", err, nil)
+	if len(open) != 0 {
+		t.Errorf("after EndCustody of %d sessions, %d are still open (first %s)", n, len(open), open[0].SessionID)
+	}
+	last, err := e.reg.Custody(e.ctx, devices.CustodyFilter{DeviceID: "dev_m1000"})
+	regWantErr(t, "Custody(the last device)", err, nil)
+	if len(last) != 1 || last[0].EndedBy != regAdmin || last[0].EndReason != "admin" {
+		t.Errorf("the last of %d records = %+v; want ended by the admin", n, last)
+	}
+}

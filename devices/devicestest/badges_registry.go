@@ -3,6 +3,7 @@ package devicestest
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,5 +246,65 @@ func testRegistryCustodyEndMany(t *testing.T, h Harness) {
 	regWantErr(t, "Custody(the last device)", err, nil)
 	if len(last) != 1 || last[0].EndedBy != regAdmin || last[0].EndReason != "admin" {
 		t.Errorf("the last of %d records = %+v; want ended by the admin", n, last)
+	}
+}
+
+// testRegistryCustodyEndConcurrent: a warehouse logout as the instances
+// see it. The admin API writes the ends with their actor while every
+// instance's custody flusher writes the same sessions' ends as its
+// sockets hear them, each in its own order and batches. No write may
+// wait on another past an error (a deadlock between two multi-row
+// updates that lock the same rows in different orders), and every
+// record ends with the actor filled in.
+func testRegistryCustodyEndConcurrent(t *testing.T, h Harness) {
+	e := newRegEnv(t, h)
+	const n, instances, rounds = 1500, 3, 2
+	for round := range rounds {
+		ends := make([]devices.CustodyEnd, n)
+		for i := range ends {
+			sid := fmt.Sprintf("ses_c%d_%04d", round, i)
+			if err := e.reg.StartCustody(e.ctx, devices.Custody{SessionID: sid, DeviceID: fmt.Sprintf("dev_c%04d", i), UserID: "usr_c", WarehouseID: "wh_c"}); err != nil {
+				t.Fatalf("StartCustody(%s) = %v", sid, err)
+			}
+			ends[i] = devices.CustodyEnd{SessionID: sid, Reason: "admin"}
+		}
+		e.clock.Advance(time.Minute)
+		var wg sync.WaitGroup
+		errs := make(chan error, instances+1)
+		for range instances {
+			r := e.registry(regParams, 0)
+			for _, end := range ends { // noted in the map's order, as heard
+				r.NoteCustodyEnd(end)
+			}
+			wg.Go(func() { errs <- r.FlushCustody(e.ctx) })
+		}
+		byAdmin := make([]devices.CustodyEnd, n)
+		for i, end := range ends { // the admin's order: the other way round
+			end.By = regAdmin
+			byAdmin[n-1-i] = end
+		}
+		wg.Go(func() { errs <- e.reg.EndCustody(e.ctx, byAdmin...) })
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: a concurrent custody write = %v", round, err)
+			}
+		}
+		now := e.clock.Now()
+		open, err := e.reg.Custody(e.ctx, devices.CustodyFilter{OpenAt: &now, Limit: 500})
+		regWantErr(t, "Custody(open now)", err, nil)
+		if len(open) != 0 {
+			t.Fatalf("round %d: %d records still open (first %s)", round, len(open), open[0].SessionID)
+		}
+		for _, i := range []int{0, n / 2, n - 1} {
+			cs, err := e.reg.Custody(e.ctx, devices.CustodyFilter{DeviceID: fmt.Sprintf("dev_c%04d", i), Limit: 500})
+			regWantErr(t, "Custody(one device)", err, nil)
+			for _, c := range cs {
+				if c.EndedBy != regAdmin || c.EndReason != "admin" || c.EndedAt == nil {
+					t.Errorf("round %d: record %+v; want ended by the admin", round, c)
+				}
+			}
+		}
 	}
 }

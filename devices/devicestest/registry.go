@@ -37,6 +37,7 @@ func runRegistry(t *testing.T, h Harness) {
 	t.Run("Badges", func(t *testing.T) { t.Parallel(); testRegistryBadges(t, h) })
 	t.Run("Custody", func(t *testing.T) { t.Parallel(); testRegistryCustody(t, h) })
 	t.Run("CustodyEndMany", func(t *testing.T) { t.Parallel(); testRegistryCustodyEndMany(t, h) })
+	t.Run("CustodyEndConcurrent", func(t *testing.T) { t.Parallel(); testRegistryCustodyEndConcurrent(t, h) })
 	t.Run("Record", func(t *testing.T) { t.Parallel(); testRecord(t, h) })
 	t.Run("UserData", func(t *testing.T) { t.Parallel(); testRegistryUserData(t, h) })
 }

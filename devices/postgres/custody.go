@@ -31,7 +31,16 @@ func (s *Store) StartCustody(ctx context.Context, c devices.Custody) error {
 	return translate("start custody of "+c.SessionID, err)
 }
 
-// EndCustody fills in the ends in one statement.
+// EndCustody fills in the ends in one statement. Several writers end the
+// same sessions at once (in a warehouse logout, the admin API with its
+// actor and every instance's custody flusher), each in its own order: an
+// UPDATE locks rows in the order its plan meets them, so two of them
+// could each hold a row the other waits for, a deadlock that PostgreSQL
+// breaks only after deadlock_timeout (1 s), past the store's deadline.
+// The rows are therefore locked first, in session id order (the same
+// order for every writer, so one waits for the other and never the
+// other way round), and only those with something left to fill in: a
+// flusher that comes after the admin's write neither waits nor writes.
 func (s *Store) EndCustody(ctx context.Context, ends []devices.CustodyEnd) error {
 	if len(ends) == 0 {
 		return nil
@@ -43,12 +52,22 @@ func (s *Store) EndCustody(ctx context.Context, ends []devices.CustodyEnd) error
 	for i, e := range ends {
 		ids[i], ats[i], reasons[i], bys[i] = e.SessionID, utc(e.At), e.Reason, nullIfEmpty(e.By)
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE custody c SET
-		ended_at = coalesce(c.ended_at, e.at),
-		end_reason = coalesce(c.end_reason, nullif(e.reason, '')),
-		ended_by = coalesce(c.ended_by, e.by)
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) AS e(id, at, reason, by)
-		WHERE c.session_id = e.id`, ids, ats, reasons, bys)
+	_, err := s.pool.Exec(ctx, `WITH e AS (
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) AS e(id, at, reason, by)
+		), locked AS MATERIALIZED (
+			SELECT c.session_id FROM custody c JOIN e ON c.session_id = e.id
+			WHERE c.ended_at IS NULL
+				OR (c.end_reason IS NULL AND e.reason <> '')
+				OR (c.ended_by IS NULL AND e.by IS NOT NULL)
+			ORDER BY c.session_id
+			FOR UPDATE OF c
+		)
+		UPDATE custody c SET
+			ended_at = coalesce(c.ended_at, e.at),
+			end_reason = coalesce(c.end_reason, nullif(e.reason, '')),
+			ended_by = coalesce(c.ended_by, e.by)
+		FROM locked, e
+		WHERE c.session_id = locked.session_id AND e.id = locked.session_id`, ids, ats, reasons, bys)
 	return translate(fmt.Sprintf("end custody of %d sessions", len(ends)), err)
 }
 

@@ -169,6 +169,26 @@ type Commands interface {
 	// acknowledgement proves delivery: a command not yet marked delivered
 	// is marked delivered at the same time.
 	Ack(ctx context.Context, deviceID, commandID string) error
+	// DeliveredMany is Delivered for many commands at once, in a few
+	// round trips (an instance's delivered marks, batched after the
+	// frames are out): every id Delivered would mark is marked, an id
+	// Delivered would answer ErrNotFound for is skipped. An error says
+	// the store failed and the batch may be marked in part; marking is
+	// idempotent (the first time is kept), so the caller sends the
+	// whole batch again.
+	DeliveredMany(ctx context.Context, ids []string) error
+	// AckMany is Ack for many acknowledgements at once, in a few round
+	// trips: every one Ack would record is recorded (and its command
+	// taken out of its device's queue), one Ack would answer ErrNotFound
+	// for (an unknown command, another device's) is skipped. Errors as
+	// DeliveredMany's.
+	AckMany(ctx context.Context, acks []Ack) error
+}
+
+// Ack is one device's acknowledgement of one of its commands (AckMany).
+type Ack struct {
+	DeviceID  string
+	CommandID string
 }
 
 // Presence records which instance holds a live connection of a device.

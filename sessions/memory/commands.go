@@ -111,6 +111,48 @@ func (s *Store) Ack(ctx context.Context, deviceID, commandID string) error {
 	return nil
 }
 
+// DeliveredMany marks every known command of ids delivered (the first
+// time only) and skips the others.
+func (s *Store) DeliveredMany(ctx context.Context, ids []string) error {
+	if err := live(ctx); err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if c := s.commands[id]; c != nil && c.DeliveredAt == nil {
+			c.DeliveredAt = &now
+		}
+	}
+	return nil
+}
+
+// AckMany records every acknowledgement of acks that Ack would record
+// and skips the others (an unknown command, another device's).
+func (s *Store) AckMany(ctx context.Context, acks []sessions.Ack) error {
+	if err := live(ctx); err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range acks {
+		c := s.commands[a.CommandID]
+		if c == nil || c.DeviceID != a.DeviceID {
+			continue
+		}
+		if c.AckedAt == nil {
+			c.AckedAt = &now
+		}
+		if c.DeliveredAt == nil {
+			c.DeliveredAt = &now
+		}
+		s.dequeueLocked(a.DeviceID, a.CommandID)
+	}
+	return nil
+}
+
 // dequeueLocked takes one command id off a device's queue.
 func (s *Store) dequeueLocked(deviceID, commandID string) {
 	q := s.queues[deviceID]

@@ -186,6 +186,12 @@
 //
 // Ack sets acked_at on the command first and removes it from the queue
 // second; Pending skips acknowledged and expired commands anyway.
+// DeliveredMany and AckMany (marks.go) do the same for a batch: one
+// pipeline of one script per command, which on a single server also
+// marks a warehouse end's command ahead of its record in the same step
+// (so a record written meanwhile cannot make it miss), and for acks one
+// pipeline of the queue removals; on Cluster the commands with no record
+// yet take two more pipelines (their sessions, their watermarks).
 //
 // # Fan-out
 //

@@ -37,6 +37,8 @@ func calls(ctx context.Context, st sessions.Store) map[string]error {
 	_, errs["Command"] = st.Command(ctx, "cmd_none")
 	errs["Delivered"] = st.Delivered(ctx, "cmd_none")
 	errs["Ack"] = st.Ack(ctx, n.DeviceID, "cmd_none")
+	errs["DeliveredMany"] = st.DeliveredMany(ctx, []string{"cmd_none", "cmd_none2"})
+	errs["AckMany"] = st.AckMany(ctx, []sessions.Ack{{DeviceID: n.DeviceID, CommandID: "cmd_none"}})
 	errs["MarkOnline"] = st.MarkOnline(ctx, "origin", []string{n.DeviceID}, time.Minute)
 	errs["MarkOffline"] = st.MarkOffline(ctx, "origin", n.DeviceID)
 	_, errs["Online"] = st.Online(ctx, []string{n.DeviceID})

@@ -103,6 +103,7 @@ func runStore(t *testing.T, h Harness) {
 		{"Ends", testEnds},
 		{"BulkEnd", testBulkEnd},
 		{"Commands", testCommands},
+		{"MarksMany", testMarksMany},
 		{"CommandExpiry", testCommandExpiry},
 		{"LostMessages", testLostMessages},
 		{"WatchPeers", testWatchPeers},

@@ -47,9 +47,12 @@ func TestAnalyzeStorm(t *testing.T) {
 		ev(evUp, 10*time.Second+250*time.Millisecond, "d2", "1"),
 		ev(evUp, 10*time.Second+260*time.Millisecond, "d1", "1"), // second return: counts for the rate only
 	}
-	r := analyzeStorm(evs, 2, kill)
+	r := analyzeStorm(evs, 2, kill, 200*time.Millisecond)
 	if r.Dropped != 2 || r.Back != 2 {
 		t.Fatalf("analyzeStorm dropped=%d back=%d; want 2, 2", r.Dropped, r.Back)
+	}
+	if r.Within != 1 {
+		t.Errorf("analyzeStorm within 200ms = %d; want 1 (d1 at 50ms, not d2 at 250ms)", r.Within)
 	}
 	if r.T99 != 250*time.Millisecond || r.T100 != 250*time.Millisecond {
 		t.Errorf("analyzeStorm t99=%v t100=%v; want 250ms, 250ms", r.T99, r.T100)
@@ -59,8 +62,8 @@ func TestAnalyzeStorm(t *testing.T) {
 	}
 
 	// One device never returns: no T100, and T99 needs all of 2.
-	r = analyzeStorm(evs[:8], 2, kill)
-	if r.Dropped != 2 || r.Back != 1 || r.T100 != 0 || r.T99 != 0 {
+	r = analyzeStorm(evs[:8], 2, kill, time.Minute)
+	if r.Dropped != 2 || r.Back != 1 || r.Within != 1 || r.T100 != 0 || r.T99 != 0 {
 		t.Errorf("analyzeStorm with one missing = %+v; want dropped 2, back 1, no t99, no t100", r)
 	}
 }

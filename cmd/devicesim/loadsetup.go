@@ -77,15 +77,26 @@ func runSetup(ctx context.Context, c *Client, cm common, s setupConfig, out io.W
 		for i := lo; i < min(lo+chunk, s.devices); i++ {
 			fmt.Fprintf(&b, "%s,Bench,User%d,%s,%s,false\n", username(i), i, s.pin, warehouseCode(s.prefix, whOf(i)))
 		}
-		res, err := c.call(ctx, http.MethodPost, c.Admin+"/admin/v1/users/import?mode=valid_only", a.token, []byte(b.String()), "text/csv")
-		if err != nil {
-			return fmt.Errorf("import users: %w", err)
-		}
 		var rep struct {
 			Rows, Valid, Errors, Created int
 		}
-		if err := res.decode(http.StatusOK, &rep); err != nil {
-			return fmt.Errorf("import users %d..: %w", lo, err)
+		// 503 (a store did not answer in time, as on a loaded machine) is
+		// tried again a few times: rows an earlier try created are
+		// skipped (valid_only).
+		for try := 1; ; try++ {
+			res, err := c.call(ctx, http.MethodPost, c.Admin+"/admin/v1/users/import?mode=valid_only", a.token, []byte(b.String()), "text/csv")
+			if err != nil {
+				return fmt.Errorf("import users: %w", err)
+			}
+			if res.Status == http.StatusServiceUnavailable && try < 5 {
+				fmt.Fprintf(out, "import users %d..: 503, trying again\n", lo)
+				time.Sleep(time.Duration(try) * time.Second)
+				continue
+			}
+			if err := res.decode(http.StatusOK, &rep); err != nil {
+				return fmt.Errorf("import users %d..: %w", lo, err)
+			}
+			break
 		}
 		fmt.Fprintf(out, "import users %d..%d: rows=%d created=%d errors=%d (%s)\n", lo, min(lo+chunk, s.devices)-1, rep.Rows, rep.Created, rep.Errors, time.Since(start).Round(time.Millisecond))
 	}

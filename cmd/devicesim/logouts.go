@@ -94,6 +94,7 @@ func runLogouts(ctx context.Context, cm *common, fs *flag.FlagSet, args []string
 	single := fs.Int("single", 1000, "sessions logged out one after another")
 	bulk := fs.String("bulk-warehouse-code", "", "warehouse logged out at once (default: the last device's)")
 	wait := fs.Duration("wait", time.Minute, "how long to wait for the frames (bounded)")
+	warehouse := fs.Bool("warehouse", true, "log the warehouse out at once after the single logouts (false: single logouts only, picked from every warehouse)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,14 +120,18 @@ func runLogouts(ctx context.Context, cm *common, fs *flag.FlagSet, args []string
 		return err
 	}
 	v := viewOf(evs)
+	// A session whose device already heard its logout (an earlier
+	// logout, or replaced by another login, as the storm mode's) has
+	// ended: it is neither picked nor counted.
+	ended := deliveries(evs, time.Time{})
 	var singles, bulkSessions []string
 	bulkID := ""
 	for _, d := range devs {
 		s, ok := v.session[d.DeviceID]
-		if !ok || v.gateway[d.DeviceID] < 0 {
+		if _, gone := ended[s]; !ok || gone || v.gateway[d.DeviceID] < 0 {
 			continue
 		}
-		if d.WarehouseCode == *bulk {
+		if *warehouse && d.WarehouseCode == *bulk {
 			bulkID = d.WarehouseID
 			bulkSessions = append(bulkSessions, s)
 		} else {
@@ -159,8 +164,10 @@ func runLogouts(ctx context.Context, cm *common, fs *flag.FlagSet, args []string
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "RESULT logout-single issued=%d delivered=%d undelivered=%d %s (admin call %s)\n",
-		len(issued), len(lat), len(missing), latency.Summary(lat), latency.Summary(calls))
+	if *single > 0 {
+		fmt.Fprintf(out, "RESULT logout-single issued=%d delivered=%d undelivered=%d %s (admin call %s)\n",
+			len(issued), len(lat), len(missing), latency.Summary(lat), latency.Summary(calls))
+	}
 	for i, s := range missing {
 		if i == 10 {
 			break
@@ -168,6 +175,9 @@ func runLogouts(ctx context.Context, cm *common, fs *flag.FlagSet, args []string
 		fmt.Fprintf(out, "  undelivered session %s\n", s)
 	}
 
+	if !*warehouse {
+		return nil
+	}
 	if bulkID == "" || len(bulkSessions) == 0 {
 		fmt.Fprintf(out, "RESULT logout-warehouse skipped: no held session in warehouse %s\n", *bulk)
 		return nil

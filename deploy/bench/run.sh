@@ -10,6 +10,9 @@
 #   BENCH_DEVICES=50000 deploy/bench/run.sh full   # a larger fleet for sections 2 and 5b
 #   deploy/bench/run.sh warehouse   # only the warehouse logout: 6,333 sockets of one warehouse on 3 instances
 #   BENCH_DEVICES=19000 BENCH_IDLE_STEPS="10000 19000" deploy/bench/run.sh small   # section 1 at the target's sizes
+#   deploy/bench/run.sh cluster   # 50,000 sockets on 3 instances over a 3-primary Redis Cluster it starts itself
+#   BENCH_CLUSTER_DEVICES=6000 deploy/bench/run.sh cluster   # the same, smaller
+#   BENCH_CLUSTER=1 deploy/bench/run.sh full   # full, then cluster at the end
 #
 # Centrifugo v6.9.1, the peer each figure is set beside, is installed with
 # `go install` into the work dir (CENTRIFUGO_BIN=path reuses a binary;
@@ -33,18 +36,28 @@ small)
 warehouse)
 	DEVICES=${BENCH_DEVICES:-6333} PER_PROC=1500 PEER=${PEER:-0}
 	;;
+cluster)
+	# Fleet scale (issue 14, item 8): BENCH_CLUSTER_DEVICES over three
+	# instances on a Redis Cluster of three primaries started here, in
+	# warehouses of about 6,250 (BENCH_CLUSTER_WAREHOUSES).
+	DEVICES=${BENCH_CLUSTER_DEVICES:-50000} PER_PROC=2500 PEER=0 SINGLE=${BENCH_CLUSTER_SINGLE:-1000} STORM_LOGOUTS=300
+	WAREHOUSES=${BENCH_CLUSTER_WAREHOUSES:-$(((DEVICES + 6249) / 6250))} HOLD_READY_S=600
+	;;
 full)
 	DEVICES=${BENCH_DEVICES:-19000} IDLE_STEPS="5000 10000 19000" PER_PROC=2500
 	STEP_S=10 LEVELS=2,4,8,16,32,64 LEVEL_S=10 BURST=1000 BURST_PAIRS=1000 SINGLE=1000 STORM_LOGOUTS=300
 	;;
 *)
-	echo "usage: $0 [small|full|warehouse]" >&2
+	echo "usage: $0 [small|full|warehouse|cluster]" >&2
 	exit 2
 	;;
 esac
 # BENCH_IDLE_STEPS="10000 19000" (with BENCH_DEVICES at least the last)
 # chooses section 1's steps.
 IDLE_STEPS=${BENCH_IDLE_STEPS:-${IDLE_STEPS:-}}
+# A hold process prints READY once its devices are up, or after this
+# long with what is up.
+HOLD_READY_S=${HOLD_READY_S:-240}
 
 root=$(cd "$(dirname "$0")" && pwd)
 while [ ! -f "$root/go.mod" ] && [ "$root" != / ]; do root=$(dirname "$root"); done
@@ -61,6 +74,8 @@ ADMIN_PASSWORD=Bench-Admin-Password-1!
 case "$PG" in *\?*) PGURL="$PG&search_path=$schema" ;; *) PGURL="$PG?search_path=$schema" ;; esac
 
 ulimit -n "$(ulimit -Hn)"
+# The instances' Redis (cluster mode: the Cluster it starts).
+FG_REDIS_URL="redis://$REDIS/0"
 declare -A pid_of=()
 holds=()
 
@@ -87,6 +102,7 @@ cleanup() {
 	stop_holds
 	for n in "${!pid_of[@]}"; do stop_pid "${pid_of[$n]}"; done
 	"$bin/benchbare" pg-schema -url "$PG" -name "$schema" -drop >/dev/null 2>&1
+	[ -n "${cluster_dirs:-}" ] && rm -rf $cluster_dirs
 	"$bin/benchbare" redis-clean -addr "$REDIS" -prefix "$prefix" >/dev/null 2>&1
 	"$bin/benchbare" redis-clean -addr "$REDIS" -prefix "cf$tag" >/dev/null 2>&1
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
@@ -119,7 +135,15 @@ say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}'
 # plenty).
 files=$(ulimit -n)
 MAX_WS=0
-if [ "$files" != unlimited ] && [ $((files * 9 / 10)) -lt $((DEVICES + 1000)) ]; then
+if [ "$SIZE" = cluster ]; then
+	# Each instance refuses websockets beyond its own budget (nine tenths
+	# of the open-files limit less -fd-reserve 512 and the admin
+	# listener's 256: 17,308 at 20,000 files), so that when one instance
+	# dies the two others fill up to that and refuse the rest with 503;
+	# those devices try the next instance of their list (and the killed
+	# one, once it is restarted).
+	MAX_WS=${BENCH_CLUSTER_MAX_WS:-$(((files - 512 - 256) * 9 / 10))}
+elif [ "$files" != unlimited ] && [ $((files * 9 / 10)) -lt $((DEVICES + 1000)) ]; then
 	MAX_WS=$((files - 512 - 256 - 200))
 fi
 
@@ -128,7 +152,7 @@ start_fg() {
 	local name=$1 port=$2
 	shift 2
 	FLOORGATE_ADDR=127.0.0.1:$port FLOORGATE_ADMIN_ADDR=127.0.0.1:$((port + 1)) \
-		FLOORGATE_POSTGRES_URL="$PGURL" FLOORGATE_REDIS_URL="redis://$REDIS/0" FLOORGATE_REDIS_PREFIX="$prefix" \
+		FLOORGATE_POSTGRES_URL="$PGURL" FLOORGATE_REDIS_URL="$FG_REDIS_URL" FLOORGATE_REDIS_PREFIX="$prefix" \
 		FLOORGATE_DATA_DIR="$work/data-$name" FLOORGATE_PEPPER_FILE="$work/pepper" \
 		FLOORGATE_ADMIN_EMAIL="$ADMIN_EMAIL" FLOORGATE_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
 		FLOORGATE_LOG_LEVEL=warn FLOORGATE_INSTANCE_ID="bench-$name" \
@@ -197,7 +221,7 @@ hold_range() {
 	shift 5
 	local out=$work/hold-$from-$count-$RANDOM.log
 	"$bin/devicesim" hold -devices-file "$work/devices.json" -from "$from" -count "$count" -source "$src" \
-		-gateways "$gws" -events "$ev" -duration 20m -ready-timeout 4m \
+		-gateways "$gws" -events "$ev" -duration 30m -ready-timeout "${HOLD_READY_S}s" \
 		-admin-email "$ADMIN_EMAIL" -admin-password "$ADMIN_PASSWORD" "$@" >"$out" 2>&1 &
 	holds+=($!)
 	hold_logs+=("$out")
@@ -206,7 +230,7 @@ hold_range() {
 # wait_holds: until every hold process printed READY (bounded by its -ready-timeout).
 wait_holds() {
 	for f in "${hold_logs[@]}"; do
-		for _ in $(seq 1 1500); do
+		for _ in $(seq 1 $((HOLD_READY_S * 5 + 300))); do
 			grep -q '^READY' "$f" && break
 			sleep 0.2
 		done
@@ -258,6 +282,116 @@ if [ "$SIZE" = warehouse ]; then
 	hold_count "$DEVICES" "$A,$B,$C" "$work/ev-fleet" -login -login-concurrency 8
 	say "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	ds logouts -gateway $A -admin $AADM -devices-file "$work/devices.json" -events-dir "$work/ev-fleet" -single 0 -wait 60s
+	exit 0
+fi
+
+# start_cluster: three Redis primaries in cluster mode on CL_PORTS, slots
+# spread by redis-cli, removed by cleanup like every process here.
+CL_PORTS=${BENCH_CLUSTER_PORTS:-"18390 18391 18392"}
+start_cluster() {
+	local p nodes=() seeds=()
+	for p in $CL_PORTS; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "port $p is taken: the Redis Cluster needs $CL_PORTS (BENCH_CLUSTER_PORTS chooses others)" >&2
+			exit 1
+		fi
+		mkdir -p "$work/redis-$p"
+		cluster_dirs="${cluster_dirs:-} $work/redis-$p"
+		redis-server --port "$p" --bind 127.0.0.1 --protected-mode no \
+			--cluster-enabled yes --cluster-config-file "$work/redis-$p/nodes.conf" --cluster-node-timeout 5000 \
+			--dir "$work/redis-$p" --save "" --appendonly no --daemonize no \
+			--logfile "$work/redis-$p/redis.log" >/dev/null 2>&1 &
+		pid_of[redis$p]=$!
+		nodes+=("127.0.0.1:$p")
+		seeds+=("addr=127.0.0.1:$p")
+	done
+	for p in $CL_PORTS; do
+		for _ in $(seq 1 100); do
+			[ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] && break
+			sleep 0.1
+		done
+	done
+	timeout 60 redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >>"$log" 2>&1
+	for p in $CL_PORTS; do
+		for _ in $(seq 1 300); do
+			redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
+			sleep 0.1
+		done
+		redis-cli -p "$p" cluster info | grep -q '^cluster_state:ok' || { echo "Redis Cluster node $p not ok after 30 s" >&2; exit 1; }
+	done
+	local first=${nodes[0]} rest
+	rest=$(IFS='&'; echo "${seeds[*]:1}")
+	FG_REDIS_URL="redis+cluster://$first?$rest"
+	say "Redis Cluster: ${nodes[*]} ($(redis-server --version | cut -d' ' -f3), 3 primaries, no replicas), instances on $FG_REDIS_URL"
+}
+
+# sample_all LABEL: each instance's memory against its base (after start).
+sample_all() {
+	local n
+	for n in a b c; do
+		"$bin/devicesim" sample -pid "${pid_of[$n]}" -metrics "${ADM_OF[$n]}/metrics" -label "cluster-$n-$1" \
+			-base-rss "${BASE_RSS[$n]}" -base-heap "${BASE_HEAP[$n]}" | tee -a "$log"
+	done
+}
+
+if [ "$SIZE" = cluster ]; then
+	start_cluster
+	say "setup: instance A (cheap hashes, for setup speed only), $DEVICES devices in $WAREHOUSES warehouses"
+	start_fg a 18080 "${CHEAP[@]}"
+	ds setup -gateway $A -admin $AADM -devices-file "$work/devices.json" -devices "$DEVICES" -warehouses "$WAREHOUSES" -concurrency 8
+	# A starts again so that the three instances' bases are alike.
+	stop_pid "${pid_of[a]}"
+	say "C1. $DEVICES sockets signed in over instances A, B, C (Redis Cluster, -max-websockets $MAX_WS each), hold processes of $PER_PROC"
+	declare -A ADM_OF=([a]=$AADM [b]=http://127.0.0.1:18181 [c]=http://127.0.0.1:18281) BASE_RSS=() BASE_HEAP=()
+	start_fg a 18080 "${CHEAP[@]}"
+	start_fg b 18180 "${CHEAP[@]}"
+	start_fg c 18280 "${CHEAP[@]}"
+	sleep 2
+	for n in a b c; do
+		base=$("$bin/devicesim" sample -pid "${pid_of[$n]}" -metrics "${ADM_OF[$n]}/metrics" -label "cluster-$n-base")
+		echo "$base" | tee -a "$log"
+		BASE_RSS[$n]=$(echo "$base" | sed -n 's/.* rss=\([0-9]*\).*/\1/p')
+		BASE_HEAP[$n]=$(echo "$base" | sed -n 's/.* heap_inuse=\([0-9]*\).*/\1/p')
+	done
+	mkdir -p "$work/ev-fleet"
+	t0=$(date +%s)
+	hold_count "$DEVICES" "$A,$B,$C" "$work/ev-fleet" -login -login-concurrency 8
+	say "every hold process READY in $(($(date +%s) - t0)) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	sleep 10
+	sample_all held
+	say "C2. forced logouts of single sessions, one after another"
+	ds logouts -gateway $A -admin $AADM -devices-file "$work/devices.json" -events-dir "$work/ev-fleet" -single "$SINGLE" -warehouse=false
+	say "C3. reconnect storm: kill instance C (SIGKILL), restart it after ${BENCH_CLUSTER_RESTART_S:-2} s as a supervisor would"
+	disown "${pid_of[c]}" # its death by SIGKILL is the point: no job notice
+	"$bin/devicesim" storm -admin-email "$ADMIN_EMAIL" -admin-password "$ADMIN_PASSWORD" -gateway $A -admin $AADM \
+		-devices-file "$work/devices.json" -events-dir "$work/ev-fleet" -gateways "$A,$B,$C" -kill-index 2 \
+		-kill-pid "${pid_of[c]}" -logouts "$STORM_LOGOUTS" -wait 90s -within 30s >"$work/storm.out" 2>&1 &
+	storm_pid=$!
+	for _ in $(seq 1 1200); do
+		grep -q '^storm: killed' "$work/storm.out" && break
+		kill -0 "$storm_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! grep -q '^storm: killed' "$work/storm.out"; then
+		cat "$work/storm.out" >&2
+		echo "the storm did not kill C within 120 s" >&2
+		exit 1
+	fi
+	unset 'pid_of[c]'
+	sleep "${BENCH_CLUSTER_RESTART_S:-2}"
+	start_fg c 18280 "${CHEAP[@]}"
+	say "C restarted and ready $(grep '^storm: killed' "$work/storm.out" | sed 's/.* at //') -> $(date -u +%H:%M:%S.%N | cut -c1-12)"
+	rc=0
+	wait "$storm_pid" || rc=$?
+	tee -a "$log" <"$work/storm.out"
+	[ "$rc" = 0 ] || { echo "storm exited $rc" >&2; exit 1; }
+	for n in a b c; do
+		curl -fsS "${ADM_OF[$n]}/metrics" | awk -v n="$n" '/^floorgate_gateway_sockets / {print "SOCKETS after the storm on " n ": " $2}' | tee -a "$log"
+	done
+	say "C4. forced logout of a whole warehouse (the last device's), $(cut -d' ' -f1-3 /proc/loadavg)"
+	ds logouts -gateway $A -admin $AADM -devices-file "$work/devices.json" -events-dir "$work/ev-fleet" -single 0 -wait 60s
+	say "figures"
+	grep -E '^(RESULT|MEM|READY|SOCKETS)' "$log" || true
 	exit 0
 fi
 
@@ -367,5 +501,13 @@ start_fg d 18380
 ds logins -gateway $D -admin $DADM -pairs "$BURST_PAIRS" -concurrency "$LEVELS" -duration "${LEVEL_S}s" -burst "$BURST" -pid "${pid_of[d]}"
 "$bin/benchbare" argon2 -concurrency 2 -duration "${LEVEL_S}s" | sed 's/^/RESULT /' | tee -a "$log"
 
+stop_pid "${pid_of[d]}"
+unset 'pid_of[d]'
+
+if [ "${BENCH_CLUSTER:-0}" = 1 ]; then
+	say "fleet scale on a Redis Cluster: $root/deploy/bench/run.sh cluster"
+	bash "$root/deploy/bench/run.sh" cluster 2>&1 | tee -a "$log"
+fi
+
 say "figures"
-grep -E '^(RESULT|MEM|READY)' "$log" || true
+grep -E '^(RESULT|MEM|READY|SOCKETS)' "$log" || true

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/floorgate/floorgate/devices"
 	"github.com/floorgate/floorgate/devices/postgres"
 	"github.com/floorgate/floorgate/devices/sqlite"
@@ -29,9 +31,16 @@ func servers(t *testing.T, clk *clock.Clock) backend {
 // serversTB is servers for a test or a benchmark.
 func serversTB(t testing.TB, clk *clock.Clock) backend {
 	t.Helper()
+	return serversWith(t, clk, testHash, nil)
+}
+
+// serversWith is serversTB with the given hash parameters and, when not
+// nil, a tracer that sees every PostgreSQL statement.
+func serversWith(t testing.TB, clk *clock.Clock, hash devices.HashParams, tracer pgx.QueryTracer) backend {
+	t.Helper()
 	ctx := context.Background()
 	schema := testenv.PostgresSchema(t)
-	st, err := postgres.Open(ctx, testenv.PostgresURL(), postgres.Options{Schema: schema, MaxConns: 8})
+	st, err := postgres.Open(ctx, testenv.PostgresURL(), postgres.Options{Schema: schema, MaxConns: 8, Tracer: tracer})
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
 	}
@@ -39,7 +48,7 @@ func serversTB(t testing.TB, clk *clock.Clock) backend {
 	client := testenv.Redis(t)
 	prefix := testenv.RedisPrefix(t, client)
 	reg, err := devices.NewRegistry(st, devices.Options{
-		Pepper: []byte("a test pepper of enough bytes"), Now: clk.Now, Hash: testHash, Logger: discard(),
+		Pepper: []byte("a test pepper of enough bytes"), Now: clk.Now, Hash: hash, Logger: discard(),
 	})
 	if err != nil {
 		t.Fatalf("NewRegistry: %v", err)

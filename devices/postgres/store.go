@@ -43,6 +43,9 @@ type Options struct {
 	// (statement, connect, acquire), at debug level and without the
 	// statements' arguments (they may be hashes or token digests).
 	Logger *slog.Logger
+	// Tracer, when set, also sees every statement (BEGIN and COMMIT
+	// included): the benchmarks count round trips with it.
+	Tracer pgx.QueryTracer
 }
 
 // defaultConnectTimeout bounds each connection attempt when the URL has
@@ -86,9 +89,16 @@ func Open(ctx context.Context, url string, opts ...Options) (*Store, error) {
 		cfg.MaxConns = o.MaxConns
 	}
 	g := &guard{timeout: o.CallTimeout, br: o.Breaker}
-	cfg.ConnConfig.Tracer = g
+	tracers := []pgx.QueryTracer{g}
 	if o.Logger != nil {
-		cfg.ConnConfig.Tracer = multitracer.New(g, &tracelog.TraceLog{Logger: pgxLogger(o.Logger), LogLevel: tracelog.LogLevelError})
+		tracers = append(tracers, &tracelog.TraceLog{Logger: pgxLogger(o.Logger), LogLevel: tracelog.LogLevelError})
+	}
+	if o.Tracer != nil {
+		tracers = append(tracers, o.Tracer)
+	}
+	cfg.ConnConfig.Tracer = g
+	if len(tracers) > 1 {
+		cfg.ConnConfig.Tracer = multitracer.New(tracers...)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

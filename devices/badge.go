@@ -214,11 +214,30 @@ func unknownBadgeName(key string) string { return "#badge:" + key[:16] }
 // unknown badge (or a value that is no badge) is ErrInvalidCredentials
 // after hashing a dummy, as an unknown username is.
 func (r *Registry) AuthenticateBadge(ctx context.Context, badge, pin string) (User, error) {
-	value, err := ParseBadge(badge)
-	if err != nil || len(pin) > maxSecretInput {
-		r.hash.verifyDummy(ctx, pin)
-		return User{}, ErrInvalidCredentials
+	_, c, err := r.LookupBadge(ctx, badge)
+	if err != nil {
+		return User{}, err
 	}
-	u, err := r.store.UserByBadge(ctx, r.badgeKey(value))
-	return r.authenticate(ctx, u, err, pin)
+	return r.VerifyPIN(ctx, c, pin)
+}
+
+// LookupBadge is BadgeHolder and LookupUser in one read: the name the
+// badge's sign-in is throttled and audited under (BadgeHolder's) and
+// the Candidate VerifyPIN checks the PIN against (nobody for a badge
+// nobody holds or a value that is no badge). Only a store that does not
+// answer is an error.
+func (r *Registry) LookupBadge(ctx context.Context, badge string) (string, Candidate, error) {
+	value, err := ParseBadge(badge)
+	if err != nil {
+		return unknownBadgeName(r.badgeKey(strings.TrimSpace(badge))), Candidate{}, nil
+	}
+	key := r.badgeKey(value)
+	u, err := r.store.UserByBadge(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return unknownBadgeName(key), Candidate{}, nil
+	case err != nil:
+		return "", Candidate{}, fmt.Errorf("badge holder: %w", err)
+	}
+	return u.Username, Candidate{user: u, found: true}, nil
 }

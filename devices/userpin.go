@@ -141,26 +141,59 @@ func (r *Registry) ChangePIN(ctx context.Context, userID, current, next string) 
 // suspended or deleted user with the right PIN returns the user and
 // ErrDisabled. The hash is upgraded when its parameters are old. It
 // records no audit event and applies no throttle: the caller does both.
+// It is LookupUser and then VerifyPIN.
 func (r *Registry) AuthenticateUser(ctx context.Context, username, pin string) (User, error) {
-	key, err := NormalizeUsername(username)
-	if err != nil || len(pin) > maxSecretInput {
-		r.hash.verifyDummy(ctx, pin)
-		return User{}, ErrInvalidCredentials
+	c, err := r.LookupUser(ctx, username)
+	if err != nil {
+		return User{}, err
 	}
-	u, err := r.store.UserByUsername(ctx, key)
-	return r.authenticate(ctx, u, err, pin)
+	return r.VerifyPIN(ctx, c, pin)
 }
 
-// authenticate checks pin against u, the result of a lookup that
-// returned err: a user not found is checked against the dummy hash.
-func (r *Registry) authenticate(ctx context.Context, u User, err error, pin string) (User, error) {
-	if errors.Is(err, ErrNotFound) {
+// Candidate is the user a PIN sign-in names, read before the PIN is
+// hashed (LookupUser, LookupBadge), or nobody: an unknown username or
+// badge, or an input no user can have. VerifyPIN costs the same hash
+// and gives the same answer for nobody as for a wrong PIN. The zero
+// Candidate is nobody.
+type Candidate struct {
+	user  User
+	found bool
+}
+
+// LookupUser reads the user username names, without hashing anything,
+// so that a caller can keep its hashing slot for the hash alone. An
+// unknown username, or one that cannot be normalised, is a Candidate for
+// nobody, not an error: only a store that does not answer is one.
+func (r *Registry) LookupUser(ctx context.Context, username string) (Candidate, error) {
+	key, err := NormalizeUsername(username)
+	if err != nil {
+		return Candidate{}, nil
+	}
+	u, err := r.store.UserByUsername(ctx, key)
+	return candidate(u, err)
+}
+
+func candidate(u User, err error) (Candidate, error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Candidate{}, nil
+	case err != nil:
+		return Candidate{}, fmt.Errorf("authenticate user: %w", err)
+	}
+	return Candidate{user: u, found: true}, nil
+}
+
+// VerifyPIN checks pin against the user c names, as AuthenticateUser
+// does after its lookup: nobody, a PIN longer than any PIN and a wrong
+// PIN are all ErrInvalidCredentials after the same hashing work; a
+// suspended or deleted user with the right PIN returns the user and
+// ErrDisabled; an old hash is upgraded.
+func (r *Registry) VerifyPIN(ctx context.Context, c Candidate, pin string) (User, error) {
+	if !c.found || len(pin) > maxSecretInput {
 		r.hash.verifyDummy(ctx, pin)
 		return User{}, ErrInvalidCredentials
 	}
-	if err != nil {
-		return User{}, fmt.Errorf("authenticate user: %w", err)
-	}
+	u := c.user
 	ok, rehash, err := r.hash.verify(ctx, u.PINHash, pin)
 	switch {
 	case errors.Is(err, errBadHash):

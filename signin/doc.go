@@ -30,6 +30,10 @@
 //     queuing until everything times out.
 //   - The order, the same for every kind:
 //     claim → check → hash → count → audit → issue.
+//     A PIN login reads its user after the check and before it takes a
+//     hashing slot, so that the slot is held for the hash alone; the
+//     pool admits at most twice its slots to that read at once
+//     (Pool.admit), within the same wait.
 //     Refusals that need the right secret (account disabled, wrong
 //     warehouse, no role) come only after the hash. Every step after the
 //     hash (the failure count or the reset, the audit, issuing the

@@ -33,24 +33,33 @@ type LoginResult struct {
 }
 
 // Login takes a PIN sign-in through the order: claim (username and
-// device), check, hash, count, audit, issue the session. Unknown user,
-// wrong PIN and a suspended user with a wrong PIN are all
-// devices.ErrInvalidCredentials after the same work (the registry hashes
-// a dummy). Refusals that need the right PIN come after the hash:
-// devices.ErrDisabled, ErrWrongWarehouse, sessions.ErrLimit.
+// device), check, look up the user, hash, count, audit, issue the
+// session. The hashing slot is held for the hash alone: the attempt is
+// admitted to the pool before its lookup (Pool.admit, at most twice the
+// slots at once), so that a storm reaches the registry no more than
+// before and an attempt that finds no entry or no slot within the
+// pool's wait is ErrBusy, as before. Unknown user, wrong PIN and a
+// suspended user with a wrong PIN are all devices.ErrInvalidCredentials
+// after the same work (the registry reads the username the same way
+// and hashes a dummy). Refusals that need the right PIN come after the
+// hash: devices.ErrDisabled, ErrWrongWarehouse, sessions.ErrLimit.
 func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	dev := in.Device
 	method := devices.MethodPIN
-	authenticate := func(ctx context.Context) (devices.User, error) {
-		return p.reg.AuthenticateUser(ctx, in.Username, in.PIN)
-	}
+	var (
+		cand     devices.Candidate
+		lookedUp bool
+	)
 	if in.Badge != "" {
-		name, err := p.reg.BadgeHolder(ctx, in.Badge)
+		// The badge's holder names the attempt before its claim; the
+		// same read is the user the PIN is checked against (the
+		// re-check compares its PIN hash and badge count with a read
+		// made after the session exists).
+		name, c, err := p.reg.LookupBadge(ctx, in.Badge)
 		if err != nil {
 			return LoginResult{}, unavailable("badge holder", err)
 		}
-		in.Username, method = name, devices.MethodBadge
-		authenticate = func(ctx context.Context) (devices.User, error) { return p.reg.AuthenticateBadge(ctx, in.Badge, in.PIN) }
+		in.Username, method, cand, lookedUp = name, devices.MethodBadge, c, true
 	}
 	a := attempt{
 		kind:      kindPIN,
@@ -66,11 +75,24 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 		return LoginResult{}, err
 	}
 	defer release()
+	deadline := p.pool.deadline(classDevice)
+	leave, err := p.pool.admit(ctx, deadline)
+	if err != nil {
+		p.metrics.hashBusy.WithLabelValues(string(a.kind)).Inc()
+		return LoginResult{}, err
+	}
+	if !lookedUp {
+		if cand, err = p.reg.LookupUser(ctx, in.Username); err != nil {
+			leave()
+			return LoginResult{}, unavailable("look up user", err)
+		}
+	}
 	var user devices.User
-	ctx, cancel, err := p.hash(ctx, a.kind, func(ctx context.Context) (err error) {
-		user, err = authenticate(ctx)
+	ctx, cancel, err := p.hashBy(ctx, a.kind, deadline, func(ctx context.Context) (err error) {
+		user, err = p.reg.VerifyPIN(ctx, cand, in.PIN)
 		return err
 	})
+	leave()
 	if errors.Is(err, ErrBusy) {
 		return LoginResult{}, err
 	}

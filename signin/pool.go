@@ -27,6 +27,12 @@ type Pool struct {
 	wait time.Duration
 	now  func() time.Time // the budgets' clock (the waits are real time)
 
+	// entries are the device sign-ins admitted to the pool (admit):
+	// twice its slots, so that one attempt's lookup is done while
+	// another's hash runs, and no more than that many reach the
+	// registry while the slots are taken.
+	entries chan struct{}
+
 	mu      sync.Mutex
 	used    int
 	classes [numClasses]classState
@@ -108,7 +114,7 @@ func NewPoolShares(workers int, wait time.Duration, s Shares) *Pool {
 	if s.Manager <= 0 || s.Manager > 1 {
 		s.Manager = DefaultShares.Manager
 	}
-	p := &Pool{size: workers, wait: wait, now: time.Now, changed: make(chan struct{})}
+	p := &Pool{size: workers, wait: wait, now: time.Now, changed: make(chan struct{}), entries: make(chan struct{}, 2*workers)}
 	p.classes[classDevice] = classState{share: 1, maxHeld: workers}
 	for c, share := range map[class]float64{classEnroll: s.Enroll, classManager: s.Manager} {
 		p.classes[c] = classState{share: share, maxHeld: max(1, int(share*float64(workers)))}
@@ -126,18 +132,56 @@ func (p *Pool) Acquire(ctx context.Context) (release func(), err error) {
 	return p.acquire(ctx, classDevice)
 }
 
+// deadline is when an attempt of class c that starts waiting now for
+// the pool gives up: the pool's wait, or for a password sign-in at
+// least a second (a sleeping goroutine costs nothing, and a flood that
+// sends its next request when answered is paced by it).
+func (p *Pool) deadline(c class) time.Time {
+	wait := p.wait
+	if c != classDevice {
+		wait = max(wait, passwordWait)
+	}
+	return time.Now().Add(wait)
+}
+
+// admit admits a device sign-in to the pool before it reads the
+// registry for the hash to come: at most twice the pool's slots are
+// admitted at once, and one that finds no entry by deadline (or when
+// ctx ends) is ErrBusy, as one that finds no slot is. The hash itself
+// still takes a slot (acquireBy) with the same deadline; leave gives
+// the entry back once the hash is done.
+func (p *Pool) admit(ctx context.Context, deadline time.Time) (leave func(), err error) {
+	select {
+	case p.entries <- struct{}{}:
+		return p.leave, nil
+	default:
+	}
+	left := time.Until(deadline)
+	if left <= 0 {
+		return nil, ErrBusy
+	}
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case p.entries <- struct{}{}:
+		return p.leave, nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, ErrBusy
+}
+
+func (p *Pool) leave() { <-p.entries }
+
 // acquire takes a slot for class c, waiting at most the pool's wait (and
 // never past ctx); ErrBusy when none came free within c's share. The
 // returned func gives it back.
 func (p *Pool) acquire(ctx context.Context, c class) (release func(), err error) {
-	wait := p.wait
-	if c != classDevice {
-		// A password sign-in past its share waits up to a second: a
-		// sleeping goroutine costs nothing, and a flood that sends its
-		// next request when answered is paced by it.
-		wait = max(wait, passwordWait)
-	}
-	deadline := time.Now().Add(wait)
+	return p.acquireBy(ctx, c, p.deadline(c))
+}
+
+// acquireBy is acquire, waiting until deadline.
+func (p *Pool) acquireBy(ctx context.Context, c class, deadline time.Time) (release func(), err error) {
 	st := &p.classes[c]
 	p.mu.Lock()
 	st.waiting++

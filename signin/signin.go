@@ -243,7 +243,12 @@ func (p *Policy) auditRefusal(ctx context.Context, a attempt, d throttle.Decisio
 // the verdict uncounted or unaudited, nor learn it from a different
 // answer. When no slot came free it returns ErrBusy and no context.
 func (p *Policy) hash(ctx context.Context, k kind, verify func(ctx context.Context) error) (context.Context, context.CancelFunc, error) {
-	release, err := p.pool.acquire(ctx, classOf(k))
+	return p.hashBy(ctx, k, p.pool.deadline(classOf(k)), verify)
+}
+
+// hashBy is hash, waiting for a slot until deadline.
+func (p *Policy) hashBy(ctx context.Context, k kind, deadline time.Time, verify func(ctx context.Context) error) (context.Context, context.CancelFunc, error) {
+	release, err := p.pool.acquireBy(ctx, classOf(k), deadline)
 	if err != nil {
 		p.metrics.hashBusy.WithLabelValues(string(k)).Inc()
 		return nil, nil, err

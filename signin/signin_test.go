@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,13 +40,24 @@ type env struct {
 
 func newEnv(t *testing.T, wrap func(throttle.Throttle) throttle.Throttle) *env {
 	t.Helper()
+	return newEnvStore(t, wrap, nil)
+}
+
+// newEnvStore is newEnv with the registry's store wrapped by wrapStore
+// (when not nil).
+func newEnvStore(t *testing.T, wrap func(throttle.Throttle) throttle.Throttle, wrapStore func(devices.Store) devices.Store) *env {
+	t.Helper()
 	ctx := context.Background()
 	clk := clock.New(time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC))
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "registry.db"))
+	sq, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "registry.db"))
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { sq.Close() })
+	var st devices.Store = sq
+	if wrapStore != nil {
+		st = wrapStore(sq)
+	}
 	reg, err := devices.NewRegistry(st, devices.Options{
 		Pepper: []byte("a test pepper of enough bytes"), Now: clk.Now,
 		Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}, Logger: slog.New(slog.DiscardHandler),
@@ -284,5 +296,97 @@ func TestAddressLimits(t *testing.T) {
 	l := AddressLimits(Limits(devices.DefaultThrottle()))
 	if l.DeviceFailures != 0 || l.SprayUsers != 0 || l.UserFailures == 0 || l.PairFreeFailures == 0 {
 		t.Errorf("AddressLimits = %+v; want no quarantine, no spray alarm, the user and pair rules kept", l)
+	}
+}
+
+// lookups counts the registry's reads of a user by username.
+type lookups struct {
+	devices.Store
+	n atomic.Int64
+}
+
+func (l *lookups) UserByUsername(ctx context.Context, key string) (devices.User, error) {
+	l.n.Add(1)
+	return l.Store.UserByUsername(ctx, key)
+}
+
+// patient is a throttle that answers a claim and a check whatever the
+// caller's context: an attempt whose client is gone reaches the pool.
+type patient struct{ throttle.Throttle }
+
+func (p patient) Claim(ctx context.Context, keys []string, id string, ttl time.Duration) (bool, error) {
+	return p.Throttle.Claim(context.WithoutCancel(ctx), keys, id, ttl)
+}
+
+func (p patient) Check(ctx context.Context, a throttle.Attempt, l throttle.Limits) (throttle.Decision, error) {
+	return p.Throttle.Check(context.WithoutCancel(ctx), a, l)
+}
+
+// TestLoginSlotForHashOnly: a PIN login reads its user before it takes a
+// hashing slot, so that the slot is held for the hash alone; and the
+// pool admits at most twice its slots to that read at once, so that a
+// storm reaches the registry no more than that while the slots are
+// taken. With the only slot held, two logins are admitted and have read
+// their user; a third is ErrBusy (answered 429) without reading it; once
+// the slot is free, the two admitted ones sign in.
+func TestLoginSlotForHashOnly(t *testing.T) {
+	t.Parallel()
+	counted := &lookups{}
+	e := newEnvStore(t, func(th throttle.Throttle) throttle.Throttle { return patient{th} },
+		func(st devices.Store) devices.Store { counted.Store = st; return counted })
+	e.p.pool = NewPool(1, time.Minute)
+	ctx := context.Background()
+	type pair struct {
+		dev  devices.Device
+		name string
+	}
+	pairs := make([]pair, 3)
+	for i := range pairs {
+		name := fmt.Sprintf("kim%d", i)
+		if _, err := e.reg.CreateUser(ctx, devices.ActorSystem, devices.UserInput{Username: name, FirstName: "Kim", LastName: "Ito", WarehouseID: e.wh.ID, PIN: goodPIN}); err != nil {
+			t.Fatal(err)
+		}
+		dev, _, _, err := e.reg.Enroll(ctx, e.mgr.ID, devices.EnrollInput{WarehouseID: e.wh.ID, Serial: fmt.Sprintf("S-L%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs[i] = pair{dev, name}
+	}
+	login := func(ctx context.Context, p pair) error {
+		_, err := e.p.Login(ctx, Login{Device: p.dev, Settings: e.settings(), Username: p.name, PIN: goodPIN})
+		return err
+	}
+	release, err := e.p.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := counted.n.Load()
+	errs := make(chan error, 2)
+	for _, p := range pairs[:2] {
+		go func() { errs <- login(ctx, p) }()
+	}
+	deadline := time.Now().Add(10 * time.Second) // a safety net, not a timed assertion
+	for counted.n.Load()-before < 2 {
+		if time.Now().After(deadline) {
+			release()
+			t.Fatalf("users read with the slot held = %d; want 2 (the read comes before the slot)", counted.n.Load()-before)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The third finds no entry: its client gives up (a cancelled
+	// context) rather than the test waiting out the pool's minute.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := login(gone, pairs[2]); !errors.Is(err, ErrBusy) {
+		t.Errorf("a third login with two admitted = %v; want ErrBusy", err)
+	}
+	if n := counted.n.Load() - before; n != 2 {
+		t.Errorf("users read = %d; want 2 (the refused login reads nothing)", n)
+	}
+	release()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("admitted login once the slot is free = %v; want nil", err)
+		}
 	}
 }

@@ -38,11 +38,13 @@ func BenchmarkConnect(b *testing.B) {
 func benchmarkConnect(b *testing.B, signedIn bool, inflight int) {
 	clk := newClock()
 	be := serversTB(b, clk)
-	// No background work during the measure: every Redis call counted
-	// is a connect's (or its socket's end: MarkOffline).
+	// No background work during the measure but the presence passes
+	// (every PresenceFlushEvery, 250 ms), which mark the sockets of the
+	// connects online and, once closed, offline: every Redis call
+	// counted is a connect's, its socket's end or its share of a batch.
 	be.sweepEvery = time.Hour
 	h := newHarnessOn(b, clk, be, func(c *Config) {
-		c.RecheckEvery, c.PresenceEvery, c.PresenceFlushEvery, c.ActivityEvery = time.Hour, time.Hour, time.Hour, time.Hour
+		c.RecheckEvery, c.PresenceEvery, c.ActivityEvery = time.Hour, time.Hour, time.Hour
 	})
 	trips := &roundTrips{}
 	be.redis.AddHook(trips)

@@ -12,6 +12,9 @@
 # `devicesim connect -concurrency 32` for ROUND_S seconds (6) on each half,
 # ROUNDS rounds (3). Each instance's CPU time per connect is read from
 # /proc/PID/stat. Same variables and clean-up as deploy/bench/run.sh.
+# PORT_BASE (18680) moves its three ports (floorgate's device and admin
+# listeners at PORT_BASE and PORT_BASE+1, the bare server at PORT_BASE+2),
+# so that it can run beside run.sh, which holds 18080-18381.
 set -euo pipefail
 
 BEFORE=${1:?usage: $0 BEFORE_FLOORGATE_BIN AFTER_FLOORGATE_BIN}
@@ -55,10 +58,11 @@ mkdir -p "$bin"
 (cd "$root" && go build -o "$bin/devicesim" ./cmd/devicesim && go build -o "$bin/benchbare" ./cmd/benchbare)
 "$bin/benchbare" pg-schema -url "$PG" -name "$schema" >/dev/null
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/pepper"
-GW=http://127.0.0.1:18680 ADM=http://127.0.0.1:18681
+PORT_BASE=${PORT_BASE:-18680}
+GW=http://127.0.0.1:$PORT_BASE ADM=http://127.0.0.1:$((PORT_BASE + 1)) BARE=127.0.0.1:$((PORT_BASE + 2))
 
 start() { # start BINARY: one instance on the shared schema and prefix
-	FLOORGATE_ADDR=127.0.0.1:18680 FLOORGATE_ADMIN_ADDR=127.0.0.1:18681 \
+	FLOORGATE_ADDR=${GW#http://} FLOORGATE_ADMIN_ADDR=${ADM#http://} \
 		FLOORGATE_POSTGRES_URL="$PGURL" FLOORGATE_REDIS_URL="redis://$REDIS/0" FLOORGATE_REDIS_PREFIX="$prefix" \
 		FLOORGATE_DATA_DIR="$work/data" FLOORGATE_PEPPER_FILE="$work/pepper" \
 		FLOORGATE_ADMIN_EMAIL="$ADMIN_EMAIL" FLOORGATE_ADMIN_PASSWORD="$ADMIN_PASSWORD" FLOORGATE_LOG_LEVEL=warn \
@@ -82,10 +86,10 @@ kill -TERM "$hold" 2>/dev/null || true
 wait "$hold" 2>/dev/null || true
 stop
 
-"$bin/benchbare" ws-server -addr 127.0.0.1:19190 -duration 30m >"$work/bare.log" 2>&1 &
+"$bin/benchbare" ws-server -addr "$BARE" -duration 30m >"$work/bare.log" 2>&1 &
 bare=$!
 trap 'kill -TERM $bare 2>/dev/null; cleanup' EXIT
-for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:19190/readyz 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://$BARE/readyz" 2>/dev/null && break; sleep 0.1; done
 
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 hz=$(getconf CLK_TCK)
@@ -106,5 +110,5 @@ for r in $(seq 1 "$ROUNDS"); do
 		done
 		stop
 	done
-	"$bin/devicesim" connect -gateway http://127.0.0.1:19190 -bare -concurrency 32 -duration "${ROUND_S}s" -label "bare round=$r"
+	"$bin/devicesim" connect -gateway "http://$BARE" -bare -concurrency 32 -duration "${ROUND_S}s" -label "bare round=$r"
 done

@@ -8,6 +8,11 @@
 #
 # Floorgate serves net/http/pprof on its own listener when -pprof-addr
 # (FLOORGATE_PPROF_ADDR) is set; this script binds it to 127.0.0.1:18482.
+# PORT_BASE (18480) moves the three listeners (device, admin, pprof at
+# PORT_BASE, +1, +2). With STRACE=1 it also counts the instance's system
+# calls (strace -c -f) over the profiled seconds and prints them (accept4's
+# count is the number of connections taken meanwhile: a connect each). strace
+# slows the instance down; the profile is then not the unattended one.
 # Same PostgreSQL/Redis variables and clean-up as deploy/bench/run.sh.
 # REDIS_QUERY (e.g. ?pool_size=128) is appended to Floorgate's Redis URL,
 # to try go-redis options.
@@ -57,14 +62,15 @@ fi
 "$bin/benchbare" pg-schema -url "$PG" -name "$schema" >/dev/null
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/pepper"
 
-FLOORGATE_ADDR=127.0.0.1:18480 FLOORGATE_ADMIN_ADDR=127.0.0.1:18481 FLOORGATE_PPROF_ADDR=127.0.0.1:18482 \
+PORT_BASE=${PORT_BASE:-18480}
+GW=http://127.0.0.1:$PORT_BASE ADM=http://127.0.0.1:$((PORT_BASE + 1)) PPROF=127.0.0.1:$((PORT_BASE + 2))
+FLOORGATE_ADDR=${GW#http://} FLOORGATE_ADMIN_ADDR=${ADM#http://} FLOORGATE_PPROF_ADDR=$PPROF \
 	FLOORGATE_POSTGRES_URL="$PGURL" FLOORGATE_REDIS_URL="redis://$REDIS/0${REDIS_QUERY:-}" FLOORGATE_REDIS_PREFIX="$prefix" \
 	FLOORGATE_DATA_DIR="$work/data" FLOORGATE_PEPPER_FILE="$work/pepper" \
 	FLOORGATE_ADMIN_EMAIL="$ADMIN_EMAIL" FLOORGATE_ADMIN_PASSWORD="$ADMIN_PASSWORD" FLOORGATE_LOG_LEVEL=warn \
 	"$bin/floorgate" -hash-memory-kib 64 -hash-time 1 >"$work/fg.log" 2>&1 &
 fg=$!
-for _ in $(seq 1 300); do curl -fsS -o /dev/null http://127.0.0.1:18480/readyz 2>/dev/null && break; sleep 0.2; done
-GW=http://127.0.0.1:18480 ADM=http://127.0.0.1:18481
+for _ in $(seq 1 300); do curl -fsS -o /dev/null "$GW/readyz" 2>/dev/null && break; sleep 0.2; done
 ds() { "$bin/devicesim" "$1" -gateway $GW -admin $ADM -admin-email "$ADMIN_EMAIL" -admin-password "$ADMIN_PASSWORD" "${@:2}"; }
 n=512
 [ "$WHAT" = warehouse ] && n=${WAREHOUSE_SESSIONS:-5000}
@@ -87,10 +93,23 @@ warehouse)
 esac
 load=$!
 [ "$WHAT" = warehouse ] || sleep 3
-curl -fsS -o "$work/cpu.pprof" "http://127.0.0.1:18482/debug/pprof/profile?seconds=$SECONDS_PROFILED"
+st=""
+if [ "${STRACE:-0}" = 1 ]; then
+	timeout -s INT "$SECONDS_PROFILED" strace -c -f -p "$fg" -o "$work/strace.txt" &
+	st=$!
+fi
+curl -fsS -o "$work/cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=$SECONDS_PROFILED"
+if [ -n "$st" ]; then
+	wait "$st" || true
+fi
 wait "$load"
 go tool pprof -top -nodecount 35 "$bin/floorgate" "$work/cpu.pprof" 2>/dev/null
 echo
 go tool pprof -top -cum -nodecount 35 "$bin/floorgate" "$work/cpu.pprof" 2>/dev/null
+if [ -n "$st" ]; then
+	echo
+	echo "system calls of the instance over ${SECONDS_PROFILED}s (strace -c -f):"
+	cat "$work/strace.txt"
+fi
 cp "$work/cpu.pprof" "/tmp/floorgate-$WHAT.pprof"
 echo "profile kept in /tmp/floorgate-$WHAT.pprof (binary: rebuild floorgate from the same tree to read it)"

@@ -37,9 +37,12 @@
 // the watcher, the pending logouts of every socket held, pushed when
 // never delivered; after a resync that says the store lost its data,
 // every socket closed with 1001), pings (PingEvery, spread over 25
-// ticks, which also drop peers silent for PongWait), presence (the
-// sockets welcomed since the last pass every PresenceFlushEvery, and
-// every socket in batches every PresenceEvery), the activity events and
+// ticks, which also drop peers silent for PongWait), presence (every
+// PresenceFlushEvery, the devices whose sockets closed since the last
+// pass offline in one call, then the sockets welcomed since online; and
+// every socket in batches every PresenceEvery; one pass at a time, so
+// that a device's offline batch never overtakes its online one), the
+// activity events and
 // the device-token cache's sweep of expired entries (every
 // DeviceTokenTTL).
 // The expiry sweep and the registry's flushers of what the gateway notes
@@ -54,9 +57,10 @@
 // deadline, and a socket with more than 64 frames waiting is cut, so a
 // device that stops reading never holds up another. Shutdown closes
 // every socket with 1001 and waits for every goroutine of theirs (run,
-// reader and its clean-up, writer, presence batches),
-// so that no store call (an ack, a delivered mark, MarkOffline) follows
-// it and the caller may close the stores.
+// reader and its clean-up, writer, presence batches), then marks the
+// devices of the closed sockets offline in one batch, so that no store
+// call (an ack, a delivered mark, MarkOffline) follows it and the caller
+// may close the stores.
 //
 // # Contexts
 //

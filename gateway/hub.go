@@ -28,10 +28,17 @@ type hub struct {
 	idle     chan struct{} // closed when closing and all is empty
 	idleDone bool
 
-	// Presence of new sockets, marked after welcome in batches (online).
-	presWait   map[*socket]struct{} // to be marked by the next batch
-	presFlight map[*socket]struct{} // in the batch being marked
-	presDone   chan struct{}        // closed when that batch is marked
+	// Presence of new sockets, marked after welcome in batches (online),
+	// and of devices whose socket closed, marked offline in batches
+	// (detach): device id -> warehouse id, for the activity note.
+	presWait map[*socket]struct{} // to be marked online by the next batch
+	offWait  map[string]string    // to be marked offline by the next batch
+	// presMu is held by each presence pass (flushPresence,
+	// refreshPresence, flushOffline) for its store calls: the passes run
+	// one after the other, so an offline batch never lands before the
+	// online batch carrying the same device, nor a refresh read before a
+	// close after the offline batch of that close.
+	presMu sync.Mutex
 
 	// The watcher's resyncs (calls of ready), for Watching and for
 	// recheckLoop (recheck.go).
@@ -60,6 +67,7 @@ func newHub(srv *Server) *hub {
 		byDevice: make(map[string]*socket),
 		idle:     make(chan struct{}),
 		presWait: make(map[*socket]struct{}),
+		offWait:  make(map[string]string),
 		resync:   make(chan struct{}, 1),
 	}
 	for i := range h.bySlot {
@@ -100,24 +108,26 @@ func (h *hub) register(s *socket) (old *socket, ok bool) {
 	if old != nil {
 		delete(h.bySlot[old.slot], old)
 	}
+	// Back before its offline batch: the batch leaves the device out,
+	// and its online batch marks it again.
+	delete(h.offWait, s.deviceID)
 	h.byDevice[s.deviceID] = s
 	h.bySlot[s.slot][s] = struct{}{}
 	return old, true
 }
 
-// detach removes a socket whose reader has ended and reports whether it
-// was its device's socket. When a presence batch marking the socket's
-// device online is in flight, marking is closed once it has landed.
-func (h *hub) detach(s *socket) (wasCurrent bool, marking <-chan struct{}) {
+// detach removes a socket whose reader has ended. When it was its
+// device's socket, the device is queued to be marked offline by the next
+// flushOffline (a close costs no presence call of its own) and detach
+// reports true.
+func (h *hub) detach(s *socket) (wasCurrent bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.all, s)
 	delete(h.presWait, s)
-	if _, ok := h.presFlight[s]; ok {
-		marking = h.presDone
-	}
 	if s.deviceID != "" && h.byDevice[s.deviceID] == s {
 		delete(h.byDevice, s.deviceID)
+		h.offWait[s.deviceID] = s.warehouseID
 		wasCurrent = true
 	}
 	delete(h.bySlot[s.slot], s)
@@ -125,7 +135,7 @@ func (h *hub) detach(s *socket) (wasCurrent bool, marking <-chan struct{}) {
 		h.idleDone = true
 		close(h.idle)
 	}
-	return wasCurrent, marking
+	return wasCurrent
 }
 
 // online queues the presence of s's device, marked by the next
@@ -143,9 +153,11 @@ func (h *hub) online(s *socket) {
 
 // flushPresence marks the queued sockets online, in batches, until none
 // waits. A socket that has gone (or been replaced) before its batch is
-// sent is left out; one that goes while its batch is in flight waits for
-// it to land before it is marked offline (detach).
+// sent is left out; one that goes while its batch is in flight is marked
+// offline by a later flushOffline, which waits for this pass (presMu).
 func (h *hub) flushPresence(ctx context.Context) {
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
 	var ids []string
 	for ctx.Err() == nil {
 		h.mu.Lock()
@@ -154,20 +166,16 @@ func (h *hub) flushPresence(ctx context.Context) {
 			return
 		}
 		ids = ids[:0]
-		h.presFlight = make(map[*socket]struct{}, min(len(h.presWait), presenceBatch))
 		for s := range h.presWait {
 			if len(ids) == presenceBatch {
 				break
 			}
 			delete(h.presWait, s)
 			if h.byDevice[s.deviceID] == s {
-				h.presFlight[s] = struct{}{}
 				ids = append(ids, s.deviceID)
 				h.srv.activity.note(s.warehouseID)
 			}
 		}
-		done := make(chan struct{})
-		h.presDone = done
 		h.mu.Unlock()
 
 		if len(ids) > 0 {
@@ -179,11 +187,40 @@ func (h *hub) flushPresence(ctx context.Context) {
 				h.srv.log.Warn("mark online failed", slog.Int("devices", len(ids)), slog.Any("err", err))
 			}
 		}
-		h.mu.Lock()
-		h.presFlight = nil
-		h.presDone = nil
-		close(done)
+	}
+}
+
+// flushOffline marks offline, in one MarkOffline, every device whose
+// socket closed since the last pass and did not come back to this
+// instance meanwhile (register takes it out of the queue). The store
+// removes only the marks this instance still holds: a device that has
+// moved to another instance keeps that instance's mark. When the call
+// fails, the marks lapse with PresenceTTL (the refresh no longer renews
+// them), as they did when each close made its own call.
+func (h *hub) flushOffline(ctx context.Context) {
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
+	h.mu.Lock()
+	if len(h.offWait) == 0 {
 		h.mu.Unlock()
+		return
+	}
+	gone := h.offWait
+	h.offWait = make(map[string]string)
+	h.mu.Unlock()
+	ids := make([]string, 0, len(gone))
+	for id := range gone {
+		ids = append(ids, id)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := h.srv.store.MarkOffline(cctx, h.srv.cfg.InstanceID, ids)
+	cancel()
+	if err != nil {
+		h.srv.log.Warn("mark offline failed", slog.Int("devices", len(ids)), slog.Any("err", err))
+	}
+	// The console re-reads presence on these notes: after the marks.
+	for _, wh := range gone {
+		h.srv.activity.note(wh)
 	}
 }
 
@@ -317,9 +354,11 @@ func (h *hub) pingBatch(slot uint32, batch []*socket) []*socket {
 // presenceBatch is how many devices one MarkOnline call carries.
 const presenceBatch = 500
 
-// presenceLoop marks the sockets welcomed since its last pass online
-// every PresenceFlushEvery, and refreshes, every PresenceEvery, the
-// presence of every device whose socket this instance holds.
+// presenceLoop marks the devices whose sockets closed since its last
+// pass offline, then the sockets welcomed since online, every
+// PresenceFlushEvery, and refreshes, every PresenceEvery, the presence of
+// every device whose socket this instance holds. Shutdown makes the last
+// offline pass itself.
 func (h *hub) presenceLoop(ctx context.Context) {
 	refresh := time.NewTicker(h.srv.cfg.PresenceEvery)
 	defer refresh.Stop()
@@ -330,6 +369,7 @@ func (h *hub) presenceLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-flush.C:
+			h.flushOffline(ctx)
 			h.flushPresence(ctx)
 		case <-refresh.C:
 			h.refreshPresence(ctx)
@@ -339,6 +379,8 @@ func (h *hub) presenceLoop(ctx context.Context) {
 
 // refreshPresence marks every device whose socket this instance holds.
 func (h *hub) refreshPresence(ctx context.Context) {
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
 	h.mu.Lock()
 	ids := make([]string, 0, len(h.byDevice))
 	for id := range h.byDevice {

@@ -399,15 +399,20 @@ func (s *Server) Watching() bool { return s.hub.subscribed.Load() }
 
 // Shutdown closes every socket with 1001 (going away) and waits until
 // every goroutine of theirs has stopped, clean-up included (acks,
-// delivered marks, MarkOffline), so that the caller may close the stores
-// once it returns. When ctx ends first, the remaining connections are
-// cut and their store calls canceled, Shutdown still waits for those
-// goroutines (each then ends promptly) and returns ctx's error. New
-// sockets are refused from the first call.
+// delivered marks), then marks their devices offline in one batch
+// (MarkOffline), so that the caller may close the stores once it
+// returns. When ctx ends first, the remaining connections are cut and
+// their store calls canceled, Shutdown still waits for those goroutines
+// (each then ends promptly), leaves the offline marks to lapse with
+// PresenceTTL and returns ctx's error. New sockets are refused from the
+// first call.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.hub.shutdown(ctx)
 	if err == nil {
 		err = s.work.wait(ctx)
+	}
+	if err == nil {
+		s.hub.flushOffline(ctx)
 	}
 	s.cancelBase()
 	if err != nil {

@@ -305,8 +305,9 @@ func latest(list []sessions.Session) *sessions.Session {
 }
 
 // finishSocket cleans up after the socket's reader: the connection is
-// closed, the socket leaves the table, and the device goes offline
-// unless a newer socket of it is held here.
+// closed, the socket leaves the table, and the device is queued to go
+// offline (hub.flushOffline, every PresenceFlushEvery) unless a newer
+// socket of it is held here.
 func (s *Server) finishSocket(sock *socket) {
 	sock.mu.Lock()
 	if sock.state != stateDead {
@@ -316,21 +317,7 @@ func (s *Server) finishSocket(sock *socket) {
 	}
 	sock.mu.Unlock()
 	sock.release()
-	if wasCurrent, marking := s.hub.detach(sock); wasCurrent {
-		// A presence batch carrying this device is in flight: going
-		// offline before it lands would leave the device shown online
-		// until PresenceTTL.
-		if marking != nil {
-			<-marking
-		}
-		// baseCtx: a Shutdown whose deadline has passed cancels it.
-		ctx, cancel := context.WithTimeout(s.baseCtx, s.cfg.WriteWait)
-		defer cancel()
-		s.activity.note(sock.warehouseID)
-		if err := s.store.MarkOffline(ctx, s.cfg.InstanceID, sock.deviceID); err != nil {
-			s.log.Warn("mark offline", slog.String("device_id", sock.deviceID), slog.Any("err", err))
-		}
-	}
+	s.hub.detach(sock)
 }
 
 func closeText(code int) string {

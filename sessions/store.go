@@ -193,11 +193,14 @@ type Ack struct {
 
 // Presence records which instance holds a live connection of a device.
 type Presence interface {
-	// MarkOnline records that origin holds deviceID's connection, for ttl
-	// (refreshed in batches); MarkOffline removes it if origin still
-	// holds it. Online answers for many devices at once.
+	// MarkOnline records that origin holds each device's connection, for
+	// ttl (refreshed in batches); MarkOffline removes each device's mark
+	// that origin still holds, so that a late batch from the instance a
+	// device left never removes the mark of the instance it moved to.
+	// Both take a batch: the Redis backend makes one round trip of each
+	// (on Cluster, one pipeline). Online answers for many devices at once.
 	MarkOnline(ctx context.Context, origin string, deviceIDs []string, ttl time.Duration) error
-	MarkOffline(ctx context.Context, origin, deviceID string) error
+	MarkOffline(ctx context.Context, origin string, deviceIDs []string) error
 	Online(ctx context.Context, deviceIDs []string) (map[string]bool, error)
 }
 

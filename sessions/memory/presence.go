@@ -25,15 +25,17 @@ func (s *Store) MarkOnline(ctx context.Context, origin string, deviceIDs []strin
 	return nil
 }
 
-// MarkOffline forgets the device's presence if origin still holds it.
-func (s *Store) MarkOffline(ctx context.Context, origin, deviceID string) error {
+// MarkOffline forgets each device's presence that origin still holds.
+func (s *Store) MarkOffline(ctx context.Context, origin string, deviceIDs []string) error {
 	if err := live(ctx); err != nil {
 		return err
 	}
 	s.presMu.Lock()
 	defer s.presMu.Unlock()
-	if p, ok := s.presence[deviceID]; ok && p.origin == origin {
-		delete(s.presence, deviceID)
+	for _, id := range deviceIDs {
+		if p, ok := s.presence[id]; ok && p.origin == origin {
+			delete(s.presence, id)
+		}
 	}
 	return nil
 }

@@ -67,7 +67,10 @@
 // keys in {d:<device>}, the session and command hashes they name, in
 // their users' buckets, so that a device's welcome costs one round trip.
 // On Cluster the same script reads the device's keys only, and one
-// pipeline reads the hashes.
+// pipeline reads the hashes. MarkOffline is the other: on a single Redis
+// its compare-and-delete script takes up to 500 devices' presence keys
+// at once (one round trip per batch of closed sockets); on Cluster it
+// runs the same script per key, in one pipeline.
 //
 // Validate is one EVALSHA on the token's own key (its bucket comes from
 // the token), which reads the session hash in the same slot, decides

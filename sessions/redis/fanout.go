@@ -164,11 +164,49 @@ func (s *Store) MarkOnline(ctx context.Context, origin string, deviceIDs []strin
 	return nil
 }
 
-// MarkOffline removes the device's mark if origin still holds it (a
-// small script compares and deletes).
-func (s *Store) MarkOffline(ctx context.Context, origin, deviceID string) error {
-	if err := offlineScript.Run(ctx, s.c, []string{s.onlineKey(deviceID)}, origin).Err(); err != nil {
-		return wrapErr("mark offline", err)
+// offlineBatch is how many marks one offline script removes at most.
+const offlineBatch = 500
+
+// MarkOffline removes each device's mark that origin still holds (a
+// script compares and deletes). On a single server it is one script
+// per offlineBatch devices, each device's key among its KEYS; on
+// Cluster, where a script's keys must share a slot, one pipeline of the
+// one-key script per device (go-redis sends it to every node at once).
+// A script the server has not cached (NOSCRIPT: it did not run) is run
+// again on its own, which loads it.
+func (s *Store) MarkOffline(ctx context.Context, origin string, deviceIDs []string) error {
+	if len(deviceIDs) == 0 {
+		return nil
+	}
+	if !s.cluster {
+		for len(deviceIDs) > 0 {
+			n := min(len(deviceIDs), offlineBatch)
+			keys := make([]string, n)
+			for i, d := range deviceIDs[:n] {
+				keys[i] = s.onlineKey(d)
+			}
+			if err := offlineScript.Run(ctx, s.c, keys, origin).Err(); err != nil {
+				return wrapErr("mark offline", err)
+			}
+			deviceIDs = deviceIDs[n:]
+		}
+		return nil
+	}
+	cmds := make([]*goredis.Cmd, len(deviceIDs))
+	_, _ = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, d := range deviceIDs {
+			cmds[i] = offlineScript.EvalSha(ctx, p, []string{s.onlineKey(d)}, origin)
+		}
+		return nil
+	})
+	for i, c := range cmds {
+		err := c.Err()
+		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = offlineScript.Run(ctx, s.c, []string{s.onlineKey(deviceIDs[i])}, origin).Err()
+		}
+		if err != nil {
+			return wrapErr("mark offline", err)
+		}
 	}
 	return nil
 }

@@ -246,14 +246,19 @@ redis.call('HSET', KEYS[1], 'p', '0')
 return 1
 `)
 
-// offlineScript: KEYS presence ("<until>:<origin>"); ARGV origin.
-// Deletes only origin's mark.
+// offlineScript: KEYS presence marks ("<until>:<origin>"), one or many
+// (on Cluster: one); ARGV origin. Deletes only origin's marks; returns
+// how many.
 var offlineScript = goredis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local sep = string.find(v, ':', 1, true)
-if sep and string.sub(v, sep + 1) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local n = 0
+for _, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v then
+    local sep = string.find(v, ':', 1, true)
+    if sep and string.sub(v, sep + 1) == ARGV[1] then n = n + redis.call('DEL', k) end
+  end
+end
+return n
 `)
 
 // epochScript reads the store's epoch, a random value written the first

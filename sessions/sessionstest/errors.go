@@ -40,7 +40,7 @@ func calls(ctx context.Context, st sessions.Store) map[string]error {
 	errs["DeliveredMany"] = st.DeliveredMany(ctx, []string{"cmd_none", "cmd_none2"})
 	errs["AckMany"] = st.AckMany(ctx, []sessions.Ack{{DeviceID: n.DeviceID, CommandID: "cmd_none"}})
 	errs["MarkOnline"] = st.MarkOnline(ctx, "origin", []string{n.DeviceID}, time.Minute)
-	errs["MarkOffline"] = st.MarkOffline(ctx, "origin", n.DeviceID)
+	errs["MarkOffline"] = st.MarkOffline(ctx, "origin", []string{n.DeviceID})
 	_, errs["Online"] = st.Online(ctx, []string{n.DeviceID})
 	errs["Publish"] = st.Publish(ctx, sessions.Event{Kind: callerKind, Origin: "origin", Ref: "contract"})
 	_, errs["Announce"] = st.Announce(ctx, sessions.Event{Kind: callerKind, DeviceID: n.DeviceID, Origin: "origin", Ref: "contract"})

@@ -111,6 +111,7 @@ func runStore(t *testing.T, h Harness) {
 		{"PendingMany", testPendingMany},
 		{"Announce", testAnnounce},
 		{"Presence", testPresence},
+		{"PresenceOfflineBatch", testPresenceOfflineBatch},
 		{"ClearPINChange", testClearPINChange},
 		{"ErrorContract", testErrorContract},
 	}
@@ -1243,11 +1244,11 @@ func testPresence(t *testing.T, h Harness) {
 	}
 	e.clock.Advance(2 * time.Second) // d2 lapsed, d1 refreshed
 	online(map[string]bool{"d1": true})
-	if err := e.st.MarkOffline(ctx, "gw-b", "d1"); err != nil {
+	if err := e.st.MarkOffline(ctx, "gw-b", []string{"d1"}); err != nil {
 		t.Fatalf("MarkOffline(other origin) = %v", err)
 	}
 	online(map[string]bool{"d1": true})
-	if err := e.st.MarkOffline(ctx, "gw-a", "d1"); err != nil {
+	if err := e.st.MarkOffline(ctx, "gw-a", []string{"d1"}); err != nil {
 		t.Fatalf("MarkOffline() = %v", err)
 	}
 	online(map[string]bool{})
@@ -1258,12 +1259,74 @@ func testPresence(t *testing.T, h Harness) {
 	if err := e.st.MarkOnline(ctx, "gw-b", []string{"d3"}, time.Minute); err != nil {
 		t.Fatalf("MarkOnline() = %v", err)
 	}
-	if err := e.st.MarkOffline(ctx, "gw-a", "d3"); err != nil {
+	if err := e.st.MarkOffline(ctx, "gw-a", []string{"d3"}); err != nil {
 		t.Fatalf("MarkOffline() = %v", err)
 	}
 	online(map[string]bool{"d3": true})
 	if got, err := e.st.Online(ctx, nil); err != nil || len(got) != 0 {
 		t.Errorf("Online(nil) = %v, %v; want empty", got, err)
+	}
+}
+
+// testPresenceOfflineBatch: an instance marks the devices whose sockets
+// closed offline in one batch, some time after they closed. A device
+// that reconnected to another instance before the batch landed keeps
+// that instance's mark; the batch removes only the marks its own origin
+// still holds, across more devices than one script carries.
+func testPresenceOfflineBatch(t *testing.T, h Harness) {
+	ctx := context.Background()
+	e := newStoreEnv(t, h)
+	ids := make([]string, 1100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("pb-%04d", i)
+	}
+	if err := e.st.MarkOnline(ctx, "gw-a", ids, time.Minute); err != nil {
+		t.Fatalf("MarkOnline(gw-a) = %v", err)
+	}
+	// Three devices moved to gw-b (and gw-c) before gw-a's batch: one in
+	// each 500 of the batch.
+	moved := map[string]string{"pb-0007": "gw-b", "pb-0550": "gw-b", "pb-1099": "gw-c"}
+	for id, origin := range moved {
+		if err := e.peer(1).MarkOnline(ctx, origin, []string{id}, time.Minute); err != nil {
+			t.Fatalf("MarkOnline(%s, %s) = %v", origin, id, err)
+		}
+	}
+	// The batch also names a device never marked and one twice.
+	batch := append(append([]string{"pb-none"}, ids...), "pb-0001")
+	if err := e.st.MarkOffline(ctx, "gw-a", batch); err != nil {
+		t.Fatalf("MarkOffline(gw-a, %d devices) = %v", len(batch), err)
+	}
+	got, err := e.peer(2).Online(ctx, ids)
+	if err != nil {
+		t.Fatalf("Online() = %v", err)
+	}
+	var still []string
+	for _, id := range ids {
+		if got[id] {
+			still = append(still, id)
+		}
+	}
+	if len(still) != len(moved) {
+		t.Errorf("online after gw-a's offline batch = %v; want only the moved devices %v", still, moved)
+	}
+	for id := range moved {
+		if !got[id] {
+			t.Errorf("Online()[%s] = false; the device moved to %s before gw-a's batch and keeps that mark", id, moved[id])
+		}
+	}
+	// The instances the devices moved to still own their marks.
+	if err := e.peer(1).MarkOffline(ctx, "gw-b", []string{"pb-0007", "pb-0550", "pb-1099"}); err != nil {
+		t.Fatalf("MarkOffline(gw-b) = %v", err)
+	}
+	got, err = e.st.Online(ctx, []string{"pb-0007", "pb-0550", "pb-1099"})
+	if err != nil {
+		t.Fatalf("Online() = %v", err)
+	}
+	if got["pb-0007"] || got["pb-0550"] || !got["pb-1099"] {
+		t.Errorf("Online() after gw-b's batch = %v; want only pb-1099 (gw-c's) left", got)
+	}
+	if err := e.st.MarkOffline(ctx, "gw-a", nil); err != nil {
+		t.Errorf("MarkOffline(nil) = %v; want nil", err)
 	}
 }
 

@@ -113,6 +113,15 @@ const (
 	connRetryAfter = 5 * time.Second
 )
 
+// deviceListenConfig is the device listener's: no TCP keep-alive on the
+// connections it accepts. A device's socket is checked by the gateway's
+// pings (a peer silent for PongWait is dropped) and an idle HTTP
+// connection ends after deviceIdleTimeout, so the kernel's probes would
+// find nothing those do not; and each connection would cost four more
+// system calls to set them up (SO_KEEPALIVE and its three timers) on the
+// path of every connect. The admin listener keeps Go's default.
+var deviceListenConfig = net.ListenConfig{KeepAlive: -1}
+
 // flagFunc defines one flag with its environment variable.
 type flagFunc[T any] func(p *T, name, env string, def T, help string)
 

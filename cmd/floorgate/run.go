@@ -235,7 +235,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	var lc net.ListenConfig
-	rawGw, err := lc.Listen(ctx, "tcp", c.Addr)
+	rawGw, err := deviceListenConfig.Listen(ctx, "tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen -addr: %w", err)
 	}

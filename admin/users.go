@@ -197,6 +197,12 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
+	// Every instance drops the user from its cache of the users shown
+	// to devices (gateway: welcome and GET /v1/session). When the event
+	// is lost, the old names show there for the cache's TTL at most.
+	if err := a.sess.Publish(r.Context(), sessions.Event{Kind: sessions.KindUserChanged, UserID: u.ID}); err != nil {
+		a.log.WarnContext(r.Context(), "publish user change", "user_id", u.ID, "err", err)
+	}
 	resp := UserActionResponse{User: u, CommandIDs: []string{}}
 	if moved {
 		// A user signs in only in their own warehouse: the sessions

@@ -18,6 +18,11 @@
 //     issue) is the signin package's (docs/SIGNIN.md).
 //   - Introspection, answered from the session store and the registry's
 //     service-key cache, with no database read per call.
+//   - The session object of welcome and GET /v1/session, whose user
+//     (names, language) comes from this instance's cache (usercache.go,
+//     kept like the device-token cache, a user dropped by the admin
+//     API's sessions.KindUserChanged), so that a signed-in device's
+//     reconnect makes no registry read either.
 //   - The socket table (hub.go): one socket per device on this instance,
 //     and across instances through socket_opened announcements (kindSocketOpened) whose
 //     socket ids are time-ordered, so that the newer socket wins even

@@ -99,7 +99,8 @@ type Config struct {
 	// tokens (devices.TokenCache, used by websocket connects) trusts an
 	// entry that no revocation heard on the fan-out has dropped
 	// (devices.DefaultTokenCacheTTL, 30s, when 0; negative: no cache,
-	// every connect asks the registry).
+	// every connect asks the registry). It bounds the cache of the users
+	// shown in session objects (usercache.go) alike.
 	DeviceTokenTTL time.Duration
 	// ClientIP returns the address a request came from, the throttle source
 	// of enrollments (signin.AddressSource). The connection's remote address by default; set it
@@ -142,7 +143,11 @@ type Server struct {
 	// tokens caches the device tokens of websocket connects: on while
 	// the fan-out watcher is subscribed, a device dropped when its
 	// revocation is heard (server.go, watched).
-	tokens  *devices.TokenCache
+	tokens *devices.TokenCache
+	// users caches the users of the session objects shown (welcome, GET
+	// /v1/session), kept like tokens; a user dropped when
+	// sessions.KindUserChanged is heard.
+	users   *userCache
 	work    *tasks // the sockets' goroutines, for Shutdown
 	router  chi.Router
 	handler http.Handler // router behind CORS
@@ -213,6 +218,7 @@ func New(cfg Config) (*Server, error) {
 		s.valid = newValidCache(cfg.IntrospectCache)
 	}
 	s.tokens = devices.NewTokenCache(cfg.Registry, devices.TokenCacheOptions{TTL: cfg.DeviceTokenTTL, Now: cfg.Now})
+	s.users = newUserCache(cfg.DeviceTokenTTL, cfg.Now)
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.hub = newHub(s)
 	m, err := newMetrics(cfg.Metrics, s.Sockets)
@@ -339,6 +345,7 @@ func (s *Server) tokenSweepLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			s.tokens.Sweep()
+			s.users.sweep()
 		}
 	}
 }
@@ -350,6 +357,7 @@ func (s *Server) subscribed(reset bool) {
 	if s.cfg.DeviceTokenTTL >= 0 {
 		s.tokens.Start()
 	}
+	s.users.start()
 	s.hub.resynced(reset)
 }
 
@@ -373,6 +381,9 @@ func (s *Server) watched(e sessions.Event) {
 	case sessions.KindLost:
 		// Revocations may be missed until the watcher is back (ready).
 		s.tokens.Stop()
+		s.users.stop()
+	case sessions.KindUserChanged:
+		s.users.drop(e.UserID)
 	case sessions.KindDeviceRevoked:
 		// Before the hub closes the device's socket: see
 		// socket.stillValid.

@@ -38,15 +38,26 @@ func (s *Server) viewSession(ctx context.Context, sess sessions.Session) session
 		IdleExpiresAt:     sess.IdleExpiresAt().UTC(),
 		PINChangeRequired: sess.PINChangeRequired,
 	}
+	v.User = s.viewUser(s.sessionUser(ctx, sess))
+	return v
+}
+
+// sessionUser is the user of a session object: from this instance's
+// cache (usercache.go), else from the registry, which the cache keeps.
+func (s *Server) sessionUser(ctx context.Context, sess sessions.Session) devices.User {
+	u, gen, ok := s.users.get(sess.UserID)
+	if ok {
+		return u
+	}
 	u, err := s.reg.User(ctx, sess.UserID)
 	if err != nil {
 		if !errors.Is(err, devices.ErrNotFound) {
 			s.log.Warn("read user for a session view", slog.String("user_id", sess.UserID), slog.Any("err", err))
 		}
-		u = devices.User{ID: sess.UserID, Username: sess.Username, WarehouseID: sess.WarehouseID}
+		return devices.User{ID: sess.UserID, Username: sess.Username, WarehouseID: sess.WarehouseID}
 	}
-	v.User = s.viewUser(u)
-	return v
+	s.users.put(u, gen)
+	return u
 }
 
 // session is GET /v1/session. Validation counts as activity.

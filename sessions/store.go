@@ -27,6 +27,10 @@ const (
 	// KindDeviceRevoked: DeviceID's enrollment was revoked (every session
 	// of it has ended or is ending).
 	KindDeviceRevoked EventKind = "device_revoked"
+	// KindUserChanged: user UserID was changed in the registry (names,
+	// username, language, warehouse). The admin API publishes it; an
+	// instance that keeps users in memory drops that one.
+	KindUserChanged EventKind = "user_changed"
 	// KindActivity: something changed in warehouse WarehouseID that the
 	// admin console's live pages show (a login, a logout delivered or
 	// acknowledged, a device coming online or going offline).
@@ -62,6 +66,8 @@ type Event struct {
 	// WarehouseID is the warehouse of a KindActivity or a
 	// KindWarehouseEnded event.
 	WarehouseID string `json:"warehouse_id,omitempty"`
+	// UserID is the user of a KindUserChanged event.
+	UserID string `json:"user_id,omitempty"`
 	// Commands are the logout commands of a KindWarehouseEnded event.
 	Commands []Command `json:"commands,omitempty"`
 }

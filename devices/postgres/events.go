@@ -3,26 +3,44 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/floorgate/floorgate/devices"
 )
 
-// AppendEvents appends evs to the audit log in one transaction.
+// AppendEvents appends evs to the audit log, all or none.
+//
+// It is one statement, which PostgreSQL applies whole or not at all:
+// one round trip, where a transaction around it took three (BEGIN,
+// INSERT, COMMIT) on every login's audit row.
 func (s *Store) AppendEvents(ctx context.Context, evs ...devices.Event) error {
-	return s.inTx(ctx, "append events", func(tx pgx.Tx) error {
-		return insertEvents(ctx, tx, evs...)
-	})
+	err := insertEvents(ctx, s.pool, evs...)
+	if err == nil {
+		return nil
+	}
+	var ce callerError
+	if errors.As(err, &ce) {
+		return ce.err
+	}
+	return translate("append events", err)
 }
 
-// insertEvents appends evs within tx in one statement. An event without
-// an id (the zero Event an update that changed nothing returns) is not
-// appended.
-func insertEvents(ctx context.Context, tx pgx.Tx, evs ...devices.Event) error {
+// execer runs a statement: a transaction, or the pool for a statement
+// on its own.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// insertEvents appends evs within tx (or on their own, when tx is the
+// pool) in one statement. An event without an id (the zero Event an
+// update that changed nothing returns) is not appended.
+func insertEvents(ctx context.Context, tx execer, evs ...devices.Event) error {
 	// One array per column, for unnest.
 	var (
 		ids, actors, actions, subjects, whs, devs []string

@@ -382,30 +382,42 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
-// Claim leases every key to id for ttl (SET NX PX, one key at a time:
-// the keys may live in different Cluster slots), or none: when one is
-// held, those taken are released again.
+// Claim leases every key to id for ttl (SET NX PX, one command per key,
+// all in one pipeline: one round trip; on Cluster the keys may live in
+// different slots and go-redis sends each node its part), or none: when
+// one is held, those taken are released again.
 func (t *Throttle) Claim(ctx context.Context, keys []string, id string, ttl time.Duration) (bool, error) {
 	t.settleOwed(ctx)
-	for i, k := range keys {
-		ok, err := t.c.SetNX(ctx, t.leaseKey(k), id, ttl).Result()
-		if err != nil || !ok {
-			held := keys[:i]
-			if err != nil {
-				// No answer: the SET may land later (a stalled Redis
-				// applies it when it resumes). Release owes it then.
-				held = keys[:i+1]
-			}
-			if rerr := t.Release(context.WithoutCancel(ctx), held, id); err == nil {
-				err = rerr
-			}
-			if err != nil {
-				return false, wrapErr("claim", err)
-			}
-			return false, nil
+	cmds := make([]*goredis.BoolCmd, len(keys))
+	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.SetNX(ctx, t.leaseKey(k), id, ttl)
 		}
+		return nil
+	})
+	if err == goredis.Nil {
+		err = nil
 	}
-	return true, nil
+	all := true
+	for _, c := range cmds {
+		if c.Err() != nil && c.Err() != goredis.Nil && err == nil {
+			err = c.Err()
+		}
+		all = all && c.Err() == nil && c.Val()
+	}
+	if err == nil && all {
+		return true, nil
+	}
+	// Give back what was taken: the release deletes only the leases id
+	// holds. When Redis did not answer, a SET may still land later (a
+	// stalled Redis applies it when it resumes): Release owes it then.
+	if rerr := t.Release(context.WithoutCancel(ctx), keys, id); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return false, wrapErr("claim", err)
+	}
+	return false, nil
 }
 
 // owe records leases of id to release once Redis answers.
@@ -452,13 +464,23 @@ func (t *Throttle) settleOwed(ctx context.Context) {
 	}
 }
 
-// Release ends the leases of keys that id still holds.
+// Release ends the leases of keys that id still holds: one script per
+// key, all in one pipeline (one round trip). The scripts are sent whole
+// (EVAL), so that a Redis that lost its script cache (a restart, a
+// failover, a new Cluster node) needs no second trip.
 func (t *Throttle) Release(ctx context.Context, keys []string, id string) error {
-	for i, k := range keys {
-		if err := releaseScript.Run(ctx, t.c, []string{t.leaseKey(k)}, id).Err(); err != nil {
-			t.owe(keys[i:], id)
-			return wrapErr("release", err)
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, k := range keys {
+			releaseScript.Eval(ctx, p, []string{t.leaseKey(k)}, id)
 		}
+		return nil
+	})
+	if err != nil && err != goredis.Nil {
+		t.owe(keys, id)
+		return wrapErr("release", err)
 	}
 	return nil
 }

@@ -60,12 +60,17 @@
 // descriptor) a socket reads in a goroutine of its own. A writer
 // goroutine runs only while frames are queued: writes carry a WriteWait
 // deadline, and a socket with more than 64 frames waiting is cut, so a
-// device that stops reading never holds up another. Shutdown closes
+// device that stops reading never holds up another. Written logouts'
+// delivered marks and the devices' acks go to the store in batches
+// (marks.go): one flusher goroutine at a time, started by the first mark
+// when none runs, sends in one DeliveredMany and one AckMany what queued
+// while the previous batch was in flight, and sends a refused batch
+// again (three tries). Shutdown closes
 // every socket with 1001 and waits for every goroutine of theirs (run,
-// reader and its clean-up, writer, presence batches), then marks the
-// devices of the closed sockets offline in one batch, so that no store
-// call (an ack, a delivered mark, MarkOffline) follows it and the caller
-// may close the stores.
+// reader and its clean-up, writer, presence batches, the marks'
+// flusher), then marks the devices of the closed sockets offline in one
+// batch, so that no store call (an ack, a delivered mark, MarkOffline)
+// follows it and the caller may close the stores.
 //
 // # Contexts
 //

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -400,7 +399,8 @@ func (h *hub) refreshPresence(ctx context.Context) {
 	}
 }
 
-// written records a pushed frame: metrics, and a logout marked delivered.
+// written records a pushed frame: metrics, and a logout queued to be
+// marked delivered (marks.go).
 func (s *Server) written(f outFrame) {
 	s.metrics.pushes.WithLabelValues(f.what, f.path.String()).Inc()
 	if f.cmd == nil {
@@ -409,10 +409,6 @@ func (s *Server) written(f outFrame) {
 	if f.path == pushLive {
 		s.metrics.pushLatency.Observe(s.now().Sub(f.cmd.CreatedAt).Seconds())
 	}
-	ctx, cancel := s.opContext()
-	defer cancel()
 	s.activity.note(f.cmd.WarehouseID)
-	if err := s.store.Delivered(ctx, f.cmd.ID); err != nil && !errors.Is(err, sessions.ErrNotFound) {
-		s.log.Warn("mark logout delivered", slog.String("device_id", f.cmd.DeviceID), slog.String("command_id", f.cmd.ID), slog.Any("err", err))
-	}
+	s.marks.deliveredMark(f.cmd.ID)
 }

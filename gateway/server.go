@@ -149,6 +149,7 @@ type Server struct {
 	// sessions.KindUserChanged is heard.
 	users   *userCache
 	work    *tasks // the sockets' goroutines, for Shutdown
+	marks   *marks // delivered marks and acks, in batches (marks.go)
 	router  chi.Router
 	handler http.Handler // router behind CORS
 	// slots counts the open websockets per client address and in all.
@@ -221,6 +222,7 @@ func New(cfg Config) (*Server, error) {
 	s.users = newUserCache(cfg.DeviceTokenTTL, cfg.Now)
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.hub = newHub(s)
+	s.marks = &marks{srv: s}
 	m, err := newMetrics(cfg.Metrics, s.Sockets)
 	if err != nil {
 		return nil, err

@@ -14,8 +14,8 @@ import (
 )
 
 // closingStore notes every store call that ends after closed is set,
-// as one against a closed Redis client would fail. MarkOffline, Ack and
-// Delivered are slowed a little, so that a Shutdown that did not wait
+// as one against a closed Redis client would fail. MarkOffline, Ack,
+// AckMany and DeliveredMany are slowed a little, so that a Shutdown that did not wait
 // for the sockets' clean-up would return while they still run.
 type closingStore struct {
 	sessions.Store
@@ -50,6 +50,18 @@ func (s *closingStore) Delivered(ctx context.Context, id string) error {
 	return s.Store.Delivered(ctx, id)
 }
 
+func (s *closingStore) AckMany(ctx context.Context, acks []sessions.Ack) error {
+	time.Sleep(20 * time.Millisecond)
+	defer s.after()
+	return s.Store.AckMany(ctx, acks)
+}
+
+func (s *closingStore) DeliveredMany(ctx context.Context, ids []string) error {
+	time.Sleep(20 * time.Millisecond)
+	defer s.after()
+	return s.Store.DeliveredMany(ctx, ids)
+}
+
 // Publish counts only what sockets publish: the events of Run's own loops
 // (warehouse activity, the fan-out probe, which has no device) go on
 // until Run's context ends, which in production comes after Shutdown
@@ -72,7 +84,7 @@ func socketGoroutines() []string {
 		if strings.Contains(g, "gateway.(*tasks).done") {
 			continue
 		}
-		if strings.Contains(g, "gateway.(*socket)") || strings.Contains(g, "gateway.(*Server).written") {
+		if strings.Contains(g, "gateway.(*socket)") || strings.Contains(g, "gateway.(*Server).written") || strings.Contains(g, "gateway.(*marks)") {
 			found = append(found, g)
 		}
 	}

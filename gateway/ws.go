@@ -336,13 +336,8 @@ func closeText(code int) string {
 	return "server going away"
 }
 
-// acked records the device's acknowledgement of a logout.
+// acked queues the device's acknowledgement of a logout (marks.go).
 func (s *Server) acked(sock *socket, commandID string) {
-	ctx, cancel := s.opContext()
-	defer cancel()
-	err := s.store.Ack(ctx, sock.deviceID, commandID)
 	s.activity.note(sock.warehouseID)
-	if err != nil && !errors.Is(err, sessions.ErrNotFound) {
-		s.log.Warn("ack logout command", slog.String("device_id", sock.deviceID), slog.String("command_id", commandID), slog.Any("err", err))
-	}
+	s.marks.ackMark(sessions.Ack{DeviceID: sock.deviceID, CommandID: commandID})
 }

@@ -14,7 +14,10 @@
 # /proc/PID/stat. Same variables and clean-up as deploy/bench/run.sh.
 # PORT_BASE (18680) moves its three ports (floorgate's device and admin
 # listeners at PORT_BASE and PORT_BASE+1, the bare server at PORT_BASE+2),
-# so that it can run beside run.sh, which holds 18080-18381.
+# so that it can run beside run.sh, which holds 18080-18381. With
+# CENTRIFUGO_BIN set, a Centrifugo node (Redis engine, JWT, each user on its
+# personal channel, as run.sh's section 5a) listens on PORT_BASE+3 and
+# `benchpeer connect` measures it after the bare server in each round.
 set -euo pipefail
 
 BEFORE=${1:?usage: $0 BEFORE_FLOORGATE_BIN AFTER_FLOORGATE_BIN}
@@ -50,12 +53,14 @@ cleanup() {
 	stop
 	"$bin/benchbare" pg-schema -url "$PG" -name "$schema" -drop >/dev/null 2>&1
 	"$bin/benchbare" redis-clean -addr "$REDIS" -prefix "$prefix" >/dev/null 2>&1
+	"$bin/benchbare" redis-clean -addr "$REDIS" -prefix "cf$tag" >/dev/null 2>&1
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
 mkdir -p "$bin"
-(cd "$root" && go build -o "$bin/devicesim" ./cmd/devicesim && go build -o "$bin/benchbare" ./cmd/benchbare)
+(cd "$root" && go build -o "$bin/devicesim" ./cmd/devicesim && go build -o "$bin/benchbare" ./cmd/benchbare &&
+	go build -o "$bin/benchpeer" ./cmd/benchpeer)
 "$bin/benchbare" pg-schema -url "$PG" -name "$schema" >/dev/null
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/pepper"
 PORT_BASE=${PORT_BASE:-18680}
@@ -88,8 +93,29 @@ stop
 
 "$bin/benchbare" ws-server -addr "$BARE" -duration 30m >"$work/bare.log" 2>&1 &
 bare=$!
-trap 'kill -TERM $bare 2>/dev/null; cleanup' EXIT
+cf=""
+trap 'kill -TERM $bare $cf 2>/dev/null; cleanup' EXIT
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://$BARE/readyz" 2>/dev/null && break; sleep 0.1; done
+CF_PORT=$((PORT_BASE + 3))
+CF_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+if [ -n "${CENTRIFUGO_BIN:-}" ]; then
+	cat >"$work/cf.json" <<CONF
+{
+  "http_server": {"address": "127.0.0.1", "port": $CF_PORT},
+  "log": {"level": "error"},
+  "client": {
+    "token": {"hmac_secret_key": "$CF_SECRET"},
+    "allowed_origins": ["*"],
+    "subscribe_to_user_personal_channel": {"enabled": true}
+  },
+  "engine": {"type": "redis", "redis": {"address": ["redis://$REDIS"], "prefix": "cf$tag"}},
+  "health": {"enabled": true}
+}
+CONF
+	"$CENTRIFUGO_BIN" --config "$work/cf.json" >"$work/cf.log" 2>&1 &
+	cf=$!
+	for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$CF_PORT/health" 2>/dev/null && break; sleep 0.1; done
+fi
 
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 hz=$(getconf CLK_TCK)
@@ -111,4 +137,8 @@ for r in $(seq 1 "$ROUNDS"); do
 		stop
 	done
 	"$bin/devicesim" connect -gateway "http://$BARE" -bare -concurrency 32 -duration "${ROUND_S}s" -label "bare round=$r"
+	if [ -n "$cf" ]; then
+		"$bin/benchpeer" connect -ws "ws://127.0.0.1:$CF_PORT/connection/websocket" -secret "$CF_SECRET" -concurrency 32 \
+			-duration "${ROUND_S}s" -users 512 -label "centrifugo round=$r"
+	fi
 done

@@ -22,7 +22,7 @@ const maxTokenUses = 10000
 type enroller struct {
 	admin   *Admin
 	workers []*Client
-	// tooMany counts the 429 answers seen (and retried).
+	// tooMany counts the 429 and 503 answers seen (and retried).
 	tooMany int
 }
 
@@ -71,8 +71,8 @@ type enrollJob struct {
 }
 
 // enroll runs n jobs on the workers and calls done(i, enrolled) for each
-// (from the workers' goroutines). A 429 is retried (at most 20 times,
-// full-jitter backoff) and counted.
+// (from the workers' goroutines). A 429 or 503 is retried (at most 20
+// times, full-jitter backoff) and counted.
 func (e *enroller) enroll(ctx context.Context, n int, job func(i int) enrollJob, done func(i int, en Enrolled)) error {
 	tooMany := make([]int, len(e.workers))
 	err := parallelW(ctx, n, len(e.workers), func(w, i int) error {
@@ -83,7 +83,10 @@ func (e *enroller) enroll(ctx context.Context, n int, job func(i int) enrollJob,
 			if err != nil {
 				return fmt.Errorf("enroll %s: %w", j.Serial, err)
 			}
-			if res.Status == http.StatusTooManyRequests && attempt < 20 {
+			// 503 (a store did not answer in time: nothing was done)
+			// is tried again the same way; enrolling a serial again
+			// replaces its registration in any case.
+			if (res.Status == http.StatusTooManyRequests || res.Status == http.StatusServiceUnavailable) && attempt < 20 {
 				tooMany[w]++
 				if !sleepCtx(ctx, backoff(attempt)) {
 					return ctx.Err()

@@ -41,7 +41,11 @@ cluster)
 	# instances on a Redis Cluster of three primaries started here, in
 	# warehouses of about 6,250 (BENCH_CLUSTER_WAREHOUSES).
 	DEVICES=${BENCH_CLUSTER_DEVICES:-50000} PER_PROC=2500 PEER=0 SINGLE=${BENCH_CLUSTER_SINGLE:-1000} STORM_LOGOUTS=300
-	WAREHOUSES=${BENCH_CLUSTER_WAREHOUSES:-$(((DEVICES + 6249) / 6250))} HOLD_READY_S=600
+	WAREHOUSES=${BENCH_CLUSTER_WAREHOUSES:-$(((DEVICES + 6249) / 6250))} HOLD_READY_S=900
+	# Dials and logins in flight per hold process (20 processes at
+	# 50,000): 256 dials each, 5,120 at once, timed out the instances'
+	# PostgreSQL device lookups (500 ms) for minutes on end.
+	HOLD_DIALS=${BENCH_CLUSTER_DIALS:-8} HOLD_LOGINS=${BENCH_CLUSTER_LOGINS:-2}
 	;;
 full)
 	DEVICES=${BENCH_DEVICES:-19000} IDLE_STEPS="5000 10000 19000" PER_PROC=2500
@@ -336,12 +340,15 @@ sample_all() {
 
 if [ "$SIZE" = cluster ]; then
 	start_cluster
-	say "setup: instance A (cheap hashes, for setup speed only), $DEVICES devices in $WAREHOUSES warehouses"
-	start_fg a 18080 "${CHEAP[@]}"
+	# The setup instance waits up to 5 s for PostgreSQL (the default 500
+	# ms deadline refused user imports on a loaded machine); the
+	# measured instances run with the default.
+	say "setup: instance A (cheap hashes and -store-timeout 5s, for setup only), $DEVICES devices in $WAREHOUSES warehouses"
+	start_fg a 18080 "${CHEAP[@]}" -store-timeout 5s
 	ds setup -gateway $A -admin $AADM -devices-file "$work/devices.json" -devices "$DEVICES" -warehouses "$WAREHOUSES" -concurrency 8
 	# A starts again so that the three instances' bases are alike.
 	stop_pid "${pid_of[a]}"
-	say "C1. $DEVICES sockets signed in over instances A, B, C (Redis Cluster, -max-websockets $MAX_WS each), hold processes of $PER_PROC"
+	say "C1. $DEVICES sockets signed in over instances A, B, C (Redis Cluster, -max-websockets $MAX_WS each), hold processes of $PER_PROC, each $HOLD_DIALS dials and $HOLD_LOGINS logins in flight"
 	declare -A ADM_OF=([a]=$AADM [b]=http://127.0.0.1:18181 [c]=http://127.0.0.1:18281) BASE_RSS=() BASE_HEAP=()
 	start_fg a 18080 "${CHEAP[@]}"
 	start_fg b 18180 "${CHEAP[@]}"
@@ -355,7 +362,7 @@ if [ "$SIZE" = cluster ]; then
 	done
 	mkdir -p "$work/ev-fleet"
 	t0=$(date +%s)
-	hold_count "$DEVICES" "$A,$B,$C" "$work/ev-fleet" -login -login-concurrency 8
+	hold_count "$DEVICES" "$A,$B,$C" "$work/ev-fleet" -login -login-concurrency "$HOLD_LOGINS" -dial-concurrency "$HOLD_DIALS"
 	say "every hold process READY in $(($(date +%s) - t0)) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	sleep 10
 	sample_all held

@@ -81,3 +81,36 @@ func TestWelcomeUserCached(t *testing.T) {
 		t.Errorf("welcome past the TTL: first_name = %q; want Josie", got)
 	}
 }
+
+// TestUserCacheFillRacingDrop: a registry answer read before a drop of
+// its user (the change heard while the read was under way) is not kept,
+// nor anything while the cache is off; a fill after the drop is.
+func TestUserCacheFillRacingDrop(t *testing.T) {
+	clk := newClock()
+	c := newUserCache(30*time.Second, clk.Now)
+	u := devices.User{ID: "usr_1", FirstName: "Old"}
+	c.put(u, 0)
+	if _, _, ok := c.get(u.ID); ok {
+		t.Fatalf("kept a user while off (before the first start)")
+	}
+	c.start()
+	_, gen, ok := c.get(u.ID)
+	if ok {
+		t.Fatalf("hit on an empty cache")
+	}
+	c.drop(u.ID) // heard while the registry was read
+	c.put(u, gen)
+	if _, _, ok := c.get(u.ID); ok {
+		t.Errorf("kept a user read before its drop")
+	}
+	_, gen, _ = c.get(u.ID)
+	u.FirstName = "New"
+	c.put(u, gen)
+	if got, _, ok := c.get(u.ID); !ok || got.FirstName != "New" {
+		t.Errorf("get after a fill = %+v, %v; want New", got, ok)
+	}
+	c.stop()
+	if _, _, ok := c.get(u.ID); ok {
+		t.Errorf("hit after stop")
+	}
+}

@@ -11,6 +11,9 @@
 //	    echoes text frames. GET /metrics shows go_memstats_heap_inuse_bytes.
 //	benchbare argon2 -memory-kib 19456 -time 2 -concurrency 2 -duration 10s
 //	    argon2id over an HMAC-SHA256 of a PIN, as fast as it goes.
+//	benchbare argon2-http -addr 127.0.0.1:25090
+//	    POST /v1/login answered after one such hash, no store: devicesim
+//	    logins -bare measures it as it measures Floorgate's logins.
 //	benchbare redis-get -addr 127.0.0.1:6379 -concurrency 64 -duration 10s
 //	    a go-redis GET loop on a few keys.
 //	benchbare redis-pubsub -addr 127.0.0.1:6379 -count 1000
@@ -25,6 +28,7 @@ func main() {
 	cli.MainModes("benchbare", usage, map[string]cli.Mode{
 		"ws-server":    runWSServer,
 		"argon2":       runArgon2,
+		"argon2-http":  runArgon2HTTP,
 		"redis-get":    runRedisGet,
 		"redis-pubsub": runRedisPubSub,
 		"http-redis":   runHTTPRedis,
@@ -38,6 +42,7 @@ const usage = `usage: benchbare <mode> [flags]
 modes:
   ws-server     bare gorilla websocket server (1 KiB buffers, reader in its own goroutine)
   argon2        bare argon2id rate with given parameters and concurrency
+  argon2-http   bare net/http server answering POST /v1/login with one argon2id hash
   redis-get     bare go-redis GET loop at a given concurrency
   redis-pubsub  bare Redis PUBLISH-to-receive latency loop
   http-redis    bare net/http server answering POST /v1/introspect with one go-redis GET

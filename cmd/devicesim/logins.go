@@ -28,6 +28,7 @@ func runLogins(ctx context.Context, cm *common, fs *flag.FlagSet, args []string,
 	prefix := fs.String("prefix", "STORM", "prefix of the warehouse code, serials and usernames")
 	honour := fs.Bool("honour-retry-after", true, "after a 429, wait a random part of its Retry-After before the next login (false: retry at once)")
 	pid := fs.Int("pid", 0, "server process id, to sample VmRSS during the burst (0: /metrics only)")
+	bare := fs.Bool("bare", false, "-gateway is benchbare argon2-http: no setup, no device tokens, no burst")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,48 +40,15 @@ func runLogins(ctx context.Context, cm *common, fs *flag.FlagSet, args []string,
 		return fmt.Errorf("-pairs %d is below the highest concurrency %d", *pairs, slices.Max(conc))
 	}
 	c := newClient(cm.gateway, cm.admin, slices.Max(conc)+8)
-	setup, cancelSetup := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancelSetup()
-	t0 := time.Now()
-	a, err := adminLogin(setup, c, cm.adminEmail, cm.adminPassword)
-	if err != nil {
-		return err
-	}
-	whID, err := ensureWarehouse(setup, a, *prefix+"W")
-	if err != nil {
-		return err
-	}
-	var b strings.Builder
-	b.WriteString("username,first_name,last_name,pin,warehouse_id,pin_change_required\n")
 	user := func(i int) string { return fmt.Sprintf("s.%s.%04d", lower(*prefix), i) }
-	for i := 0; i < *pairs; i++ {
-		fmt.Fprintf(&b, "%s,Storm,User%d,%s,%s,false\n", user(i), i, benchPIN, whID)
-	}
-	res, err := c.call(setup, http.MethodPost, c.Admin+"/admin/v1/users/import?mode=valid_only", a.token, []byte(b.String()), "text/csv")
-	if err != nil {
-		return err
-	}
-	if err := res.decode(http.StatusOK, nil); err != nil {
-		return fmt.Errorf("import storm users: %w", err)
-	}
-	// The devices: enrollment tokens from several loopback addresses, as
-	// the setup mode enrolls (enroller).
-	en, err := newEnroller(a, c.Gateway, defaultEnrollSource, 8)
-	if err != nil {
-		return err
-	}
-	etoks, err := en.tokens(setup, whID, *pairs)
-	if err != nil {
-		return err
-	}
 	tokens := make([]string, *pairs)
-	if err := en.enroll(setup, *pairs, func(i int) enrollJob {
-		return enrollJob{Serial: fmt.Sprintf("%s-D-%04d-%s", *prefix, i, randomSuffix()), WarehouseID: whID, Token: etoks[i/maxTokenUses]}
-	}, func(i int, e Enrolled) { tokens[i] = e.DeviceToken }); err != nil {
-		return err
+	if !*bare {
+		if err := loginsSetup(ctx, cm, c, *prefix, *pairs, user, tokens, out); err != nil {
+			return err
+		}
+	} else {
+		*burst = 0
 	}
-	fmt.Fprintf(out, "logins setup: %d users and devices in %s\n", *pairs, time.Since(t0).Round(time.Millisecond))
-
 	type outcome struct {
 		lat    time.Duration
 		status int
@@ -215,3 +183,49 @@ func runLogins(ctx context.Context, cm *common, fs *flag.FlagSet, args []string,
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// loginsSetup creates the login storm's users (CSV import, so their PIN
+// hashes have the server's parameters) and enrolls its devices, one per
+// user, filling tokens.
+func loginsSetup(ctx context.Context, cm *common, c *Client, prefix string, pairs int, user func(int) string, tokens []string, out io.Writer) error {
+	setup, cancelSetup := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancelSetup()
+	t0 := time.Now()
+	a, err := adminLogin(setup, c, cm.adminEmail, cm.adminPassword)
+	if err != nil {
+		return err
+	}
+	whID, err := ensureWarehouse(setup, a, prefix+"W")
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("username,first_name,last_name,pin,warehouse_id,pin_change_required\n")
+	for i := 0; i < pairs; i++ {
+		fmt.Fprintf(&b, "%s,Storm,User%d,%s,%s,false\n", user(i), i, benchPIN, whID)
+	}
+	res, err := c.call(setup, http.MethodPost, c.Admin+"/admin/v1/users/import?mode=valid_only", a.token, []byte(b.String()), "text/csv")
+	if err != nil {
+		return err
+	}
+	if err := res.decode(http.StatusOK, nil); err != nil {
+		return fmt.Errorf("import storm users: %w", err)
+	}
+	// The devices: enrollment tokens from several loopback addresses, as
+	// the setup mode enrolls (enroller).
+	en, err := newEnroller(a, c.Gateway, defaultEnrollSource, 8)
+	if err != nil {
+		return err
+	}
+	etoks, err := en.tokens(setup, whID, pairs)
+	if err != nil {
+		return err
+	}
+	if err := en.enroll(setup, pairs, func(i int) enrollJob {
+		return enrollJob{Serial: fmt.Sprintf("%s-D-%04d-%s", prefix, i, randomSuffix()), WarehouseID: whID, Token: etoks[i/maxTokenUses]}
+	}, func(i int, e Enrolled) { tokens[i] = e.DeviceToken }); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "logins setup: %d users and devices in %s\n", pairs, time.Since(t0).Round(time.Millisecond))
+	return nil
+}

@@ -32,7 +32,8 @@
 //     claim → check → hash → count → audit → issue.
 //     A PIN login reads its user after the check and before it takes a
 //     hashing slot, so that the slot is held for the hash alone; the
-//     pool admits at most twice its slots to that read at once
+//     pool admits at most its slots and a quarter more (at least one
+//     more) to that read at once
 //     (Pool.admit), within the same wait.
 //     Refusals that need the right secret (account disabled, wrong
 //     warehouse, no role) come only after the hash. Every step after the

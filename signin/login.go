@@ -35,10 +35,11 @@ type LoginResult struct {
 // Login takes a PIN sign-in through the order: claim (username and
 // device), check, look up the user, hash, count, audit, issue the
 // session. The hashing slot is held for the hash alone: the attempt is
-// admitted to the pool before its lookup (Pool.admit, at most twice the
-// slots at once), so that a storm reaches the registry no more than
-// before and an attempt that finds no entry or no slot within the
-// pool's wait is ErrBusy, as before. Unknown user, wrong PIN and a
+// admitted to the pool before its lookup (Pool.admit: at most the slots
+// and a quarter more, at least one more, at once), so that a storm
+// reaches the registry hardly more than before, and an attempt that
+// finds no entry or no slot within the pool's wait is ErrBusy, as
+// before. Unknown user, wrong PIN and a
 // suspended user with a wrong PIN are all devices.ErrInvalidCredentials
 // after the same work (the registry reads the username the same way
 // and hashes a dummy). Refusals that need the right PIN come after the

@@ -27,10 +27,14 @@ type Pool struct {
 	wait time.Duration
 	now  func() time.Time // the budgets' clock (the waits are real time)
 
-	// entries are the device sign-ins admitted to the pool (admit):
-	// twice its slots, so that one attempt's lookup is done while
-	// another's hash runs, and no more than that many reach the
-	// registry while the slots are taken.
+	// entries are the device sign-ins admitted to the pool (admit): its
+	// slots and a quarter more (at least one more), so that a slot that
+	// comes free finds an attempt whose user is already read (a read
+	// takes about a millisecond, a hash tens), and no more than that
+	// many reach the registry while the slots are taken: a burst of
+	// logins on 2 cores reads 3 users at a time where it read 2, and
+	// the store's connection pool, which the burst's device and
+	// settings reads already fill, is not given more to wait for.
 	entries chan struct{}
 
 	mu      sync.Mutex
@@ -114,7 +118,7 @@ func NewPoolShares(workers int, wait time.Duration, s Shares) *Pool {
 	if s.Manager <= 0 || s.Manager > 1 {
 		s.Manager = DefaultShares.Manager
 	}
-	p := &Pool{size: workers, wait: wait, now: time.Now, changed: make(chan struct{}), entries: make(chan struct{}, 2*workers)}
+	p := &Pool{size: workers, wait: wait, now: time.Now, changed: make(chan struct{}), entries: make(chan struct{}, workers+max(1, workers/4))}
 	p.classes[classDevice] = classState{share: 1, maxHeld: workers}
 	for c, share := range map[class]float64{classEnroll: s.Enroll, classManager: s.Manager} {
 		p.classes[c] = classState{share: share, maxHeld: max(1, int(share*float64(workers)))}
@@ -145,8 +149,8 @@ func (p *Pool) deadline(c class) time.Time {
 }
 
 // admit admits a device sign-in to the pool before it reads the
-// registry for the hash to come: at most twice the pool's slots are
-// admitted at once, and one that finds no entry by deadline (or when
+// registry for the hash to come: at most the pool's slots and a
+// quarter more (at least one more) are admitted at once, and one that finds no entry by deadline (or when
 // ctx ends) is ErrBusy, as one that finds no slot is. The hash itself
 // still takes a slot (acquireBy) with the same deadline; leave gives
 // the entry back once the hash is done.

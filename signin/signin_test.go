@@ -324,7 +324,8 @@ func (p patient) Check(ctx context.Context, a throttle.Attempt, l throttle.Limit
 
 // TestLoginSlotForHashOnly: a PIN login reads its user before it takes a
 // hashing slot, so that the slot is held for the hash alone; and the
-// pool admits at most twice its slots to that read at once, so that a
+// pool admits at most its slots and a quarter more (at least one more:
+// two for a pool of one) to that read at once, so that a
 // storm reaches the registry no more than that while the slots are
 // taken. With the only slot held, two logins are admitted and have read
 // their user; a third is ErrBusy (answered 429) without reading it; once

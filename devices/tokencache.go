@@ -3,6 +3,7 @@ package devices
 import (
 	"context"
 	"crypto/sha256"
+	"maps"
 	"sync"
 	"time"
 )
@@ -29,8 +30,12 @@ type TokenCache struct {
 
 	mu      sync.Mutex
 	byToken map[[sha256.Size]byte]cachedDevice
-	on      bool
-	gen     uint64 // moved by every Drop, Start and Stop
+	// peak is the most entries byToken has held since it was made: a Go
+	// map keeps the room of its peak after its entries are deleted, so
+	// the sweep makes a new one when most of that room is empty.
+	peak int
+	on   bool
+	gen  uint64 // moved by every Drop, Start and Stop
 }
 
 type cachedDevice struct {
@@ -107,6 +112,7 @@ func (c *TokenCache) AuthenticateDevice(ctx context.Context, tok Token) (Device,
 		}
 	}
 	c.byToken[key] = cachedDevice{id: d.ID, warehouseID: d.WarehouseID, until: now.Add(c.ttl)}
+	c.peak = max(c.peak, len(c.byToken))
 	return d, nil
 }
 
@@ -126,7 +132,25 @@ func (c *TokenCache) sweepLocked(now time.Time) {
 			delete(c.byToken, k)
 		}
 	}
+	c.shrinkLocked()
 }
+
+// shrinkLocked moves the entries to a new map when they fill less than a
+// quarter of the room the map grew to (and that room is worth it): a
+// Go map keeps the memory of its deleted entries, about 160 bytes each
+// for this one, so without this an instance that once took 10,000
+// device connects kept 1.6 MB here after every entry had lapsed.
+func (c *TokenCache) shrinkLocked() {
+	if c.peak < minShrink || len(c.byToken) > c.peak/4 {
+		return
+	}
+	m := make(map[[sha256.Size]byte]cachedDevice, len(c.byToken))
+	maps.Copy(m, c.byToken)
+	c.byToken, c.peak = m, len(m)
+}
+
+// minShrink is the peak below which the cache's map is not remade.
+const minShrink = 1024
 
 // Drop forgets every token of a device: it was revoked or enrolled again.
 // It looks at every entry (revocations are rare; an index by device
@@ -154,6 +178,7 @@ func (c *TokenCache) reset(on bool) {
 	c.gen++
 	c.on = on
 	clear(c.byToken)
+	c.shrinkLocked()
 }
 
 // Len is the number of entries, expired ones included.

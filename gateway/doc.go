@@ -56,7 +56,7 @@
 // epoll poller (poll_linux.go, started with the first socket, stopped by
 // Shutdown) starts one when the connection is readable, which reads what
 // is there without blocking, acts on every whole frame (inbound.go parses
-// them; gorilla writes) and hands the socket back; without epoll (or a
+// them; wsconn.go writes) and hands the socket back; without epoll (or a
 // descriptor) a socket reads in a goroutine of its own. A writer
 // goroutine runs only while frames are queued: writes carry a WriteWait
 // deadline, and a socket with more than 64 frames waiting is cut, so a
@@ -87,10 +87,11 @@
 //
 // An idle socket holds no goroutine and no stack (its reader runs only
 // while there is input; a 4 KiB stack each when a goroutine blocked in
-// gorilla's read), the websocket connection with gorilla's smallest read
-// buffer, 125 bytes (unused: input is read into a pooled buffer), no write buffer (a
-// shared sync.Pool lends one per write) and a small socket record; no
-// timer (liveness is the ping loop's). BenchmarkIdleSocketMemory
+// gorilla's read), no read buffer (input is read into a pooled buffer),
+// no write buffer (a shared sync.Pool lends one per frame), the network
+// connection with a write lock (wsconn.go: gorilla upgrades the
+// connection, and its Conn is dropped), a socket record and its hub
+// entries; no timer (liveness is the ping loop's). BenchmarkIdleSocketMemory
 // measures it: about 3 to 4 KiB of RSS per socket after pings (8.2 to
 // 8.7 KiB with the blocking reader).
 //

@@ -15,8 +15,8 @@ import (
 // hold a goroutine (and its stack, 4 KiB) for its whole life. Frames are
 // parsed from bytes the socket already has, so that input can be read
 // only when the connection is readable (poll_linux.go) and a socket
-// between frames holds no goroutine and no read buffer. gorilla still
-// writes every frame.
+// between frames holds no goroutine and no read buffer. gorilla does the
+// upgrade only; frames are written by wsconn.go.
 
 // WebSocket opcodes (RFC 6455, 5.2).
 const (
@@ -193,7 +193,7 @@ func (s *socket) answerClose(payload []byte) error {
 	if len(payload) > 2 && !utf8.Valid(payload[2:]) {
 		return s.protocolError(errProtocol("invalid utf8 payload in close frame"))
 	}
-	_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(s.env.writeWait))
+	_ = s.conn.WriteControl(opClose, websocket.FormatCloseMessage(code, ""), time.Now().Add(s.env.writeWait))
 	return errPeerClosed
 }
 
@@ -201,14 +201,14 @@ func (s *socket) answerClose(payload []byte) error {
 // gorilla does, and returns err.
 func (s *socket) protocolError(err errProtocol) error {
 	msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, string(err))
-	_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.env.writeWait))
+	_ = s.conn.WriteControl(opClose, msg, time.Now().Add(s.env.writeWait))
 	return err
 }
 
 // tooBig answers a message over readLimit with 1009, as gorilla does.
 func (s *socket) tooBig() error {
 	msg := websocket.FormatCloseMessage(websocket.CloseMessageTooBig, "")
-	_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.env.writeWait))
+	_ = s.conn.WriteControl(opClose, msg, time.Now().Add(s.env.writeWait))
 	return websocket.ErrReadLimit
 }
 
@@ -247,7 +247,7 @@ func (s *socket) readMessage(deadline time.Time) ([]byte, error) {
 			case opClose:
 				return nil, s.answerClose(f.payload)
 			case opPing:
-				_ = s.conn.WriteControl(websocket.PongMessage, f.payload, time.Now().Add(s.env.writeWait))
+				_ = s.conn.WriteControl(opPong, f.payload, time.Now().Add(s.env.writeWait))
 			case opPong:
 			default:
 				msg := append([]byte(nil), f.payload...)

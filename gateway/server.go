@@ -231,8 +231,9 @@ func New(cfg Config) (*Server, error) {
 	s.sockets = s.socketEnv()
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		// gorilla's reader is not used (see readBufferSize): its buffer is
-		// the smallest gorilla allocates.
+		// gorilla's Conn is dropped after the upgrade (wsconn.go): its
+		// read buffer is the smallest gorilla makes, and the pool keeps
+		// it from making a write buffer.
 		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},

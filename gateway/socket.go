@@ -24,10 +24,10 @@ const (
 	// readLimit is the largest message a device may send (docs/DEVICE-API.md: 1009
 	// beyond it).
 	readLimit = 4096
-	// readBufferSize is the read buffer gorilla gives each connection.
-	// Nothing reads through it (a socket's input is read from the
-	// connection by inbound.go and poll.go), so it is gorilla's floor:
-	// 125 bytes, a control frame.
+	// readBufferSize is the read buffer gorilla makes for each
+	// connection it upgrades. The socket drops gorilla's Conn once
+	// upgraded (wsconn.go), so the buffer is garbage at once: gorilla's
+	// floor, 125 bytes, a control frame.
 	readBufferSize = 125
 	// maxQueue is how many frames may wait for a socket that does not
 	// read; one more and the socket is dropped, so that a stuck device
@@ -100,11 +100,11 @@ type outFrame struct {
 
 // socket is one device connection. Its reader runs only while the
 // connection has input (poll.go); its writer is started when a frame is queued
-// and ends when the queue is empty, so that an idle socket costs one
+// and ends when the queue is empty, so that an idle socket costs no
 // goroutine, no read buffer and no write buffer.
 type socket struct {
 	env  *socketEnv
-	conn *websocket.Conn
+	conn *wsConn
 	slot uint32 // which ping tick pings it
 
 	// addr is the client address whose socket slot this socket holds
@@ -189,7 +189,7 @@ func (s *Server) socketEnv() *socketEnv {
 	}
 }
 
-func newSocket(env *socketEnv, conn *websocket.Conn, addr netip.Addr) *socket {
+func newSocket(env *socketEnv, conn *wsConn, addr netip.Addr) *socket {
 	return &socket{
 		env:   env,
 		conn:  conn,
@@ -396,13 +396,11 @@ func (s *socket) writeLoop() {
 		var err error
 		switch f.kind {
 		case frameText:
-			if err = s.conn.SetWriteDeadline(deadline); err == nil {
-				err = s.conn.WriteMessage(websocket.TextMessage, f.data)
-			}
+			err = s.conn.WriteText(f.data, deadline)
 		case framePing:
-			err = s.conn.WriteControl(websocket.PingMessage, nil, deadline)
+			err = s.conn.WriteControl(opPing, nil, deadline)
 		case frameClose:
-			err = s.conn.WriteControl(websocket.CloseMessage, f.data, deadline)
+			err = s.conn.WriteControl(opClose, f.data, deadline)
 			s.env.closed.WithLabelValues(strconv.Itoa(f.code)).Inc()
 			// Wait for the peer's answer no longer than CloseGrace.
 			_ = s.conn.SetReadDeadline(time.Now().Add(s.env.closeGrace))
@@ -456,7 +454,7 @@ func (s *socket) onPing(data string) error {
 		return errPingFlood
 	}
 	s.heard()
-	err := s.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.env.writeWait))
+	err := s.conn.WriteControl(opPong, []byte(data), time.Now().Add(s.env.writeWait))
 	var ne net.Error
 	if errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
 		return nil // as gorilla's default: the reader sees the end

@@ -112,7 +112,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.slots.Release(addr)
 		return // the upgrader has answered
 	}
-	sock := newSocket(s.sockets, conn, addr)
+	// gorilla's Conn is dropped here: the socket reads and writes its
+	// frames itself (wsconn.go, inbound.go).
+	sock := newSocket(s.sockets, newWSConn(conn.NetConn()), addr)
 	s.work.add()
 	go s.runSocket(sock, auth, code)
 }
@@ -168,7 +170,6 @@ func (s *Server) runSocket(sock *socket, auth socketAuth, code int) {
 			s.finishSocket(sock)
 		}
 	}()
-	sock.conn.SetReadLimit(readLimit)
 	if code != 0 {
 		sock.closeAndLinger(code, closeText(code))
 		return

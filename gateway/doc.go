@@ -92,7 +92,7 @@
 // connection with a write lock (wsconn.go: gorilla upgrades the
 // connection, and its Conn is dropped), a socket record and its hub
 // entries; no timer (liveness is the ping loop's). BenchmarkIdleSocketMemory
-// measures it: about 3 to 4 KiB of RSS per socket after pings (8.2 to
+// measures it: about 2.6 to 3.2 KiB of RSS per socket after pings (8.2 to
 // 8.7 KiB with the blocking reader).
 //
 // # Imports

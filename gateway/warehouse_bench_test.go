@@ -61,11 +61,7 @@ func BenchmarkWarehouseLogout(b *testing.B) {
 	devs := make([]device, n)
 	conns := make([]*websocket.Conn, n)
 	var readers sync.WaitGroup
-	for i := range devs {
-		devs[i] = h.enroll(fmt.Sprintf("BENCH-W-%04d", i))
-		conns[i], _ = h.connect(h.ts.URL, devs[i])
-	}
-	for _, c := range conns {
+	read := func(c *websocket.Conn) {
 		readers.Go(func() {
 			seen := map[string]bool{}
 			for {
@@ -103,9 +99,18 @@ func BenchmarkWarehouseLogout(b *testing.B) {
 			}
 		})
 	}
+	// Each device reads (and answers pings) from its connect on: the
+	// connects of 1,000 devices on a loaded machine can outlast PongWait.
+	for i := range devs {
+		devs[i] = h.enroll(fmt.Sprintf("BENCH-W-%04d", i))
+		conns[i], _ = h.connect(h.ts.URL, devs[i])
+		read(conns[i])
+	}
 	b.Cleanup(func() {
 		for _, c := range conns {
-			c.Close()
+			if c != nil {
+				c.Close()
+			}
 		}
 		readers.Wait()
 	})

@@ -68,6 +68,13 @@ type Config struct {
 	// same manager gets no other (5 minutes by default): one mail per
 	// cooldown, however often anyone asks.
 	ResetCooldown time.Duration
+	// ManagerTokenCache is how long this instance may let a manager
+	// token in from its memory of the registry's answer
+	// (devices.DefaultManagerTokenCacheTTL when 0; negative: no cache,
+	// two registry reads per call). The cache is on only between
+	// Subscribed and the next KindLost given to Watched: the caller hands
+	// it the fan-out.
+	ManagerTokenCache time.Duration
 	// ForgotQueue bounds the forgot-password requests waiting for Run
 	// (64 by default); beyond it they are dropped, with the same answer.
 	ForgotQueue int
@@ -106,6 +113,8 @@ type API struct {
 	hashPIN func(ctx context.Context, u *devices.User, pin string) error
 	mail    Mailer
 	forgot  chan forgotRequest
+	// managers is the manager-token cache (nil when off by Config).
+	managers *devices.ManagerTokenCache
 	// bg holds what a call left running after its answer (a warehouse
 	// logout's records and audit); Run waits for it before returning.
 	bg sync.WaitGroup
@@ -163,6 +172,10 @@ func New(cfg Config) (*API, error) {
 		mail:     cfg.Mailer,
 		forgot:   make(chan forgotRequest, cfg.ForgotQueue),
 	}
+	if cfg.ManagerTokenCache >= 0 {
+		a.managers = devices.NewManagerTokenCache(cfg.Registry, devices.TokenCacheOptions{TTL: cfg.ManagerTokenCache, Now: cfg.Now})
+	}
+	cfg.Registry.OnManagerChange(a.managerChanged)
 	a.routes = a.routeTable()
 	return a, nil
 }

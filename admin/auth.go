@@ -168,7 +168,7 @@ func (a *API) authenticate(ctx context.Context, r *http.Request) (*principal, er
 		if !ok {
 			return nil, errInvalidToken
 		}
-		m, err := a.reg.AuthenticateManagerToken(ctx, tok)
+		m, err := a.authenticateManager(ctx, tok)
 		if err != nil {
 			return nil, authError(err)
 		}

@@ -154,6 +154,25 @@ func (r *redisTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 	}
 }
 
-// benchEndWiring is what the bench's instance runs beside its API (none
-// before the manager-token cache).
-func benchEndWiring(testing.TB, *env) {}
+// benchEndWiring runs the instance's fan-out watcher for its API, as
+// cmd/floorgate does: the manager-token cache is on once it has
+// subscribed. The clock stands still, so after the first call every
+// token check is answered from memory (on a real clock, one call per
+// token per -manager-token-cache reads the registry).
+func benchEndWiring(tb testing.TB, e *env) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.sess.Watch(ctx, func(reset bool) {
+			e.api.Subscribed(reset)
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+		}, e.api.Watched)
+	}()
+	tb.Cleanup(func() { cancel(); <-done })
+	<-ready
+}

@@ -403,6 +403,7 @@ func (r *Registry) UseManagerLink(ctx context.Context, kind string, tok Token, p
 	if err != nil {
 		return Manager{}, fmt.Errorf("use %s link: %w", kind, err)
 	}
+	r.managerChanged(ctx, m.ID) // a new password
 	return m, nil
 }
 

@@ -269,6 +269,7 @@ func (r *Registry) UpdateManager(ctx context.Context, actor, id string, p Manage
 	if err != nil {
 		return Manager{}, fmt.Errorf("update manager %s: %w", id, err)
 	}
+	defer r.managerChanged(ctx, id)
 	if m.Status != ManagerActive {
 		if err := r.store.DeleteManagerTokens(ctx, id, ""); err != nil {
 			return m, fmt.Errorf("update manager %s: end tokens: %w", id, err)
@@ -331,6 +332,8 @@ func (r *Registry) DeleteManager(ctx context.Context, actor, id string) error {
 			return fmt.Errorf("delete manager %s: %w", id, err)
 		}
 	}
+	// Told even when a step failed: it may have been done.
+	defer r.managerChanged(ctx, id)
 	if err := r.store.DeleteManagerTokens(ctx, id, ""); err != nil {
 		return fmt.Errorf("delete manager %s: end tokens: %w", id, err)
 	}

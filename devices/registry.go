@@ -1,6 +1,7 @@
 package devices
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,6 +66,8 @@ type Registry struct {
 	keys     keyCache
 	seen     seenNotes
 	custody  custodyNotes
+	// managerHooks are told of changes to managers (OnManagerChange).
+	managerHooks []func(ctx context.Context, managerID string)
 }
 
 // NewRegistry returns a Registry over s. It fails when the pepper is

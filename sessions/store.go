@@ -31,6 +31,12 @@ const (
 	// username, language, warehouse). The admin API publishes it; an
 	// instance that keeps users in memory drops that one.
 	KindUserChanged EventKind = "user_changed"
+	// KindManagerChanged: manager ManagerID, or one of their admin API
+	// tokens, was changed in the registry (a token revoked, the manager
+	// disabled, deleted, given other roles or a new password). The admin
+	// API publishes it; an instance that keeps manager tokens in memory
+	// drops that manager's.
+	KindManagerChanged EventKind = "manager_changed"
 	// KindActivity: something changed in warehouse WarehouseID that the
 	// admin console's live pages show (a login, a logout delivered or
 	// acknowledged, a device coming online or going offline).
@@ -68,6 +74,8 @@ type Event struct {
 	WarehouseID string `json:"warehouse_id,omitempty"`
 	// UserID is the user of a KindUserChanged event.
 	UserID string `json:"user_id,omitempty"`
+	// ManagerID is the manager of a KindManagerChanged event.
+	ManagerID string `json:"manager_id,omitempty"`
 	// Commands are the logout commands of a KindWarehouseEnded event.
 	Commands []Command `json:"commands,omitempty"`
 }

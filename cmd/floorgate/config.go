@@ -53,6 +53,8 @@ type config struct {
 	IntrospectCache time.Duration
 	// DeviceTokenCache is -device-token-cache: 0 turns the cache off.
 	DeviceTokenCache time.Duration
+	// ManagerTokenCache is -manager-token-cache: 0 turns the cache off.
+	ManagerTokenCache time.Duration
 
 	// Limits are the caps of the listeners and sockets (limits.go).
 	Limits limits
@@ -172,6 +174,8 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 		"how long POST /v1/introspect may answer for a live session from this instance's last store read (an end on any instance drops it at once through the fan-out); 0: ask the store every time")
 	durationVar(&c.DeviceTokenCache, "device-token-cache", "FLOORGATE_DEVICE_TOKEN_CACHE", devices.DefaultTokenCacheTTL,
 		"how long a websocket connect may be let in on this instance's memory of its device token (a revocation or re-enrollment on any instance drops it at once through the fan-out); 0: ask the registry every time")
+	durationVar(&c.ManagerTokenCache, "manager-token-cache", "FLOORGATE_MANAGER_TOKEN_CACHE", devices.DefaultManagerTokenCacheTTL,
+		"how long an admin API call may be let in on this instance's memory of its manager token (revoking the token, or disabling, deleting or changing the roles of its manager on any instance drops it at once through the fan-out); 0: ask the registry every time")
 	limitFlags(&c.Limits, intVar, floatVar, boolVar)
 
 	if err := fs.Parse(args); err != nil {
@@ -228,6 +232,9 @@ func parseCommand(args []string, getenv func(string) string, usage io.Writer, op
 	}
 	if c.DeviceTokenCache < 0 || c.DeviceTokenCache > 5*time.Minute {
 		return config{}, nil, fmt.Errorf("-device-token-cache %v: want 0 to 5m", c.DeviceTokenCache)
+	}
+	if c.ManagerTokenCache < 0 || c.ManagerTokenCache > 5*time.Second {
+		return config{}, nil, fmt.Errorf("-manager-token-cache %v: want 0 to 5s", c.ManagerTokenCache)
 	}
 	if c.DeviceURL == "" {
 		c.DeviceURL = "http://" + browsableAddr(c.Addr)

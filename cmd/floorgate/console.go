@@ -9,15 +9,23 @@ import (
 )
 
 // teeWatch is the session store the gateway watches: every event its one
-// watcher receives also goes to also (the console's Feed), so that the
-// console's live pages need no subscription of their own.
+// watcher receives also goes to also (the console's Feed, the admin API's
+// manager-token cache), and its ready calls go to ready too, so that
+// neither needs a subscription of its own. Both are set before the
+// gateway runs.
 type teeWatch struct {
 	sessions.Store
-	also func(sessions.Event)
+	also  func(sessions.Event)
+	ready func(reset bool)
 }
 
-func (t teeWatch) Watch(ctx context.Context, ready func(reset bool), fn func(sessions.Event)) error {
-	return t.Store.Watch(ctx, ready, func(e sessions.Event) {
+func (t *teeWatch) Watch(ctx context.Context, ready func(reset bool), fn func(sessions.Event)) error {
+	return t.Store.Watch(ctx, func(reset bool) {
+		ready(reset)
+		if t.ready != nil {
+			t.ready(reset)
+		}
+	}, func(e sessions.Event) {
 		fn(e)
 		t.also(e)
 	})

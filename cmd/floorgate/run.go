@@ -21,6 +21,7 @@ import (
 	"github.com/floorgate/floorgate/gateway"
 	"github.com/floorgate/floorgate/housekeeping"
 	"github.com/floorgate/floorgate/internal/mail"
+	"github.com/floorgate/floorgate/sessions"
 	"github.com/floorgate/floorgate/signin"
 )
 
@@ -154,9 +155,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// The console's live pages hear the fan-out through the gateway's
 	// one watcher (teeWatch), not a second subscription.
 	feed := console.NewFeed()
+	tee := &teeWatch{Store: sess.Store, also: feed.Publish}
 	gw, err := gateway.New(gateway.Config{
 		Registry:       reg,
-		Sessions:       teeWatch{Store: sess.Store, also: feed.Publish},
+		Sessions:       tee,
 		SignIn:         signIn,
 		Logger:         log.With("component", "gateway"),
 		Now:            time.Now,
@@ -200,10 +202,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ConsoleURL:    c.ConsoleURL,
 		InvitationTTL: c.InvitationTTL,
 		Mailer:        mailer,
+		// -manager-token-cache 0 is no cache (admin.Config: negative).
+		ManagerTokenCache: cmp.Or(c.ManagerTokenCache, -1),
 	})
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
+	// The admin API's manager-token cache hears the fan-out through the
+	// gateway's watcher too (on once it has subscribed, off at KindLost).
+	tee.also = func(e sessions.Event) {
+		feed.Publish(e)
+		adm.Watched(e)
+	}
+	tee.ready = adm.Subscribed
 	// Housekeeping: the expiry sweep, the registry's flushers, the
 	// reconciler, the purge and the audit sealer, one of each per
 	// instance (each is safe on every instance at once).

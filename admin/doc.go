@@ -23,6 +23,13 @@
 // (nor gateway admin: the two HTTP packages are siblings), the throttle
 // (only through signin), nor a database or Redis driver.
 //
+// Manager tokens are checked through a per-instance cache
+// (devices.ManagerTokenCache, Config.ManagerTokenCache) that is on only
+// while the caller feeds the API the fan-out (Subscribed, Watched); every
+// change the registry reports to a manager or their tokens drops them
+// here and, through sessions.KindManagerChanged, on every instance
+// (managercache.go).
+//
 // Goroutines: Handler starts none; an import hashes PINs on a bounded
 // pool of goroutines that end before its handler returns. Run is a
 // blocking method the caller runs in its own goroutine: it sends the

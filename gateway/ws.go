@@ -273,10 +273,12 @@ func (s *Server) stillValid(auth socketAuth) int {
 
 // greet announces the socket to the other instances and reads the
 // device's session and its pending logouts in one store call (one Redis
-// round trip: sessions.Announcer), then queues welcome, then has the
-// presence table told. Presence is not needed for welcome: it is marked
-// after it, in batches shared with the sockets that connect meanwhile
-// (hub.online), instead of a call per connect.
+// round trip: sessions.Announcer), then has the presence table told,
+// then queues welcome. Presence is not needed for welcome: it is marked
+// by the next pass, in batches shared with the sockets that connect
+// meanwhile (hub.online), instead of a call per connect; it is queued
+// before welcome so that a device that has its welcome is sure to be in
+// that pass.
 func (s *Server) greet(sock *socket) error {
 	ctx, cancel := s.opContext()
 	defer cancel()
@@ -289,8 +291,8 @@ func (s *Server) greet(sock *socket) error {
 		v := s.viewSession(ctx, *cur)
 		view = &v
 	}
-	sock.welcome(view, st.Pending)
 	s.hub.online(sock)
+	sock.welcome(view, st.Pending)
 	return nil
 }
 

@@ -104,7 +104,9 @@ stop_holds() {
 cleanup() {
 	set +e
 	stop_holds
-	for n in "${!pid_of[@]}"; do stop_pid "${pid_of[$n]}"; done
+	# The instances first, then the Redis Cluster nodes they stop on.
+	for n in "${!pid_of[@]}"; do [[ $n == redis* ]] || stop_pid "${pid_of[$n]}"; done
+	for n in "${!pid_of[@]}"; do [[ $n == redis* ]] && stop_pid "${pid_of[$n]}"; done
 	"$bin/benchbare" pg-schema -url "$PG" -name "$schema" -drop >/dev/null 2>&1
 	[ -n "${cluster_dirs:-}" ] && rm -rf $cluster_dirs
 	"$bin/benchbare" redis-clean -addr "$REDIS" -prefix "$prefix" >/dev/null 2>&1

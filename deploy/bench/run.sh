@@ -195,19 +195,24 @@ CONF
 	wait_ready "http://127.0.0.1:$port/health" "centrifugo-$name"
 }
 
-# peer_hold_count N: hold N Centrifugo connections on node a in processes of PER_PROC.
+# peer_hold_count N [WS,WS,...] [FIRST]: hold N Centrifugo connections in
+# processes of PER_PROC, the processes spread over the nodes' websocket
+# endpoints in turn (node a's alone by default), users uFIRST, uFIRST+1, ...
 peer_hold_count() {
-	local n=$1 from=0 k=11
+	local n=$1 from=0 k=11 i=0 first=${3:-0}
+	local -a ws
+	IFS=, read -r -a ws <<<"${2:-$CFA_WS}"
 	hold_logs=()
 	while [ "$from" -lt "$n" ]; do
 		local c=$((n - from))
 		[ "$c" -gt "$PER_PROC" ] && c=$PER_PROC
 		local out=$work/peer-hold-$from-$RANDOM.log
-		"$bin/benchpeer" hold -ws "$CFA_WS" -secret "$CF_SECRET" -from "$from" -count "$c" -source "127.0.0.$k" -duration 20m >"$out" 2>&1 &
+		"$bin/benchpeer" hold -ws "${ws[$((i % ${#ws[@]}))]}" -secret "$CF_SECRET" -from "$((first + from))" -count "$c" -source "127.0.0.$k" -duration 20m >"$out" 2>&1 &
 		holds+=($!)
 		hold_logs+=("$out")
 		from=$((from + c))
 		k=$((k + 1))
+		i=$((i + 1))
 	done
 	wait_holds
 }
@@ -486,10 +491,17 @@ hold_count "$DEVICES" "$A,$B,$C" "$work/ev-fleet" -login -login-concurrency 8
 "$bin/benchbare" redis-pubsub -addr "$REDIS" -count "$SINGLE" -burst $((DEVICES / 3)) | sed 's/^/RESULT /' | tee -a "$log"
 ds logouts -gateway $A -admin $AADM -devices-file "$work/devices.json" -events-dir "$work/ev-fleet" -single "$SINGLE"
 if [ "$PEER" = 1 ]; then
-	say "2c. Centrifugo across nodes: publish through node A's HTTP API, delivered on node B"
+	say "2c. Centrifugo across nodes: publish through node A's HTTP API, delivered on node B, while the two nodes hold $DEVICES connections (as Floorgate's instances hold the fleet)"
 	start_cf a 18500
 	start_cf b 18600
+	# The fleet's holds stay up for 5b; the peer's are held beside them
+	# (users u1000000 on, apart from the latency clients u0 to u299).
+	fleet_holds=("${holds[@]}")
+	holds=()
+	peer_hold_count "$DEVICES" "$CFA_WS,$CFB_WS" 1000000
 	"$bin/benchpeer" latency -ws "$CFB_WS" -api "$CFA/api" -key "$CF_KEY" -secret "$CF_SECRET" -clients 300 -count "$SINGLE" | tee -a "$log"
+	stop_holds
+	holds=("${fleet_holds[@]}")
 	for n in cfa cfb; do stop_pid "${pid_of[$n]}"; unset "pid_of[$n]"; done
 fi
 

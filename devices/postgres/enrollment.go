@@ -41,17 +41,25 @@ func (s *Store) CreateEnrollmentToken(ctx context.Context, t devices.EnrollmentT
 	})
 }
 
+// lockedTokenSQL reads the token with cond (one argument) FOR UPDATE.
+func lockedTokenSQL(cond string) string {
+	return "SELECT " + enrollmentTokenColumns + " FROM enrollment_tokens WHERE " + cond + " FOR UPDATE"
+}
+
 // lockedToken reads the token with cond (one argument) FOR UPDATE.
 func lockedToken(ctx context.Context, tx pgx.Tx, cond string, arg any) (devices.EnrollmentToken, error) {
-	rows, _ := tx.Query(ctx, "SELECT "+enrollmentTokenColumns+" FROM enrollment_tokens WHERE "+cond+" FOR UPDATE", arg)
+	rows, _ := tx.Query(ctx, lockedTokenSQL(cond), arg)
 	return pgx.CollectExactlyOneRow(rows, scanEnrollmentToken)
 }
+
+// saveTokenSQL writes a token back by its id ($1).
+const saveTokenSQL = `UPDATE enrollment_tokens SET name = $2, max_uses = $3, uses = $4, expires_at = $5,
+		last_used_at = $6, revoked_at = $7 WHERE id = $1 RETURNING ` + enrollmentTokenColumns
 
 // saveToken writes t back; the id, warehouse, hash and creation cannot
 // change.
 func saveToken(ctx context.Context, tx pgx.Tx, t devices.EnrollmentToken) (devices.EnrollmentToken, error) {
-	rows, _ := tx.Query(ctx, `UPDATE enrollment_tokens SET name = $2, max_uses = $3, uses = $4, expires_at = $5,
-		last_used_at = $6, revoked_at = $7 WHERE id = $1 RETURNING `+enrollmentTokenColumns,
+	rows, _ := tx.Query(ctx, saveTokenSQL,
 		t.ID, t.Name, t.MaxUses, t.Uses, utc(t.ExpiresAt), utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt))
 	return pgx.CollectExactlyOneRow(rows, scanEnrollmentToken)
 }

@@ -44,6 +44,13 @@
 // UPDATE, DELETE and TRUNCATE by trigger. Times are stored as timestamptz
 // in UTC, truncated to the microsecond, and come back in UTC.
 //
+// A statement that relies on a partial index writes the index's
+// predicate in its text (status = 'active', never status = $n): pgx
+// prepares every statement, a pooled connection soon runs its generic
+// plan, and a generic plan cannot prove a partial index's predicate
+// from a parameter, so it scans the table instead
+// (TestEnrollmentGenericPlans).
+//
 // Driver errors are translated at the edge and never leak: no row is
 // devices.ErrNotFound, a unique violation devices.ErrExists, a reference
 // to a missing warehouse or manager devices.ErrNotFound, and a database

@@ -89,8 +89,8 @@
 // while there is input; a 4 KiB stack each when a goroutine blocked in
 // gorilla's read), no read buffer (input is read into a pooled buffer),
 // no write buffer (a shared sync.Pool lends one per frame), the network
-// connection with a write lock (wsconn.go: gorilla upgrades the
-// connection, and its Conn is dropped), a socket record and its hub
+// connection with a write lock (wsconn.go; the handshake is the
+// gateway's own, upgrade.go, with no gorilla Conn), a socket record and its hub
 // entries; no timer (liveness is the ping loop's). BenchmarkIdleSocketMemory
 // measures it: about 2.6 to 3.2 KiB of RSS per socket after pings (8.2 to
 // 8.7 KiB with the blocking reader).

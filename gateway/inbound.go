@@ -15,8 +15,8 @@ import (
 // hold a goroutine (and its stack, 4 KiB) for its whole life. Frames are
 // parsed from bytes the socket already has, so that input can be read
 // only when the connection is readable (poll_linux.go) and a socket
-// between frames holds no goroutine and no read buffer. gorilla does the
-// upgrade only; frames are written by wsconn.go.
+// between frames holds no goroutine and no read buffer. The handshake is
+// upgrade.go's; frames are written by wsconn.go.
 
 // WebSocket opcodes (RFC 6455, 5.2).
 const (

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/floorgate/floorgate/devices"
@@ -134,7 +133,6 @@ type Server struct {
 	now      func() time.Time
 	origins  map[string]bool
 	anyOrig  bool
-	upgrader websocket.Upgrader
 	metrics  *metrics
 	hub      *hub
 	sockets  *socketEnv // what every socket of this server is given
@@ -229,27 +227,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = m
 	s.sockets = s.socketEnv()
-	s.upgrader = websocket.Upgrader{
-		HandshakeTimeout: 10 * time.Second,
-		// gorilla's Conn is dropped after the upgrade (wsconn.go): its
-		// read buffer is the smallest gorilla makes, and the pool keeps
-		// it from making a write buffer.
-		ReadBufferSize:  readBufferSize,
-		WriteBufferSize: 1024,
-		WriteBufferPool: &sync.Pool{},
-		// Origin is checked before Upgrade, so that a refusal is a problem
-		// document; here everything that reaches Upgrade has passed.
-		CheckOrigin: func(*http.Request) bool { return true },
-		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			if status >= 500 {
-				// The connection could not be taken over: the device
-				// tries again later (503 carries Retry-After).
-				WriteProblem(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Err: reason})
-				return
-			}
-			WriteProblem(w, &Error{Status: status, Code: CodeInvalidRequest, Detail: "not a websocket handshake"})
-		},
-	}
 	s.router = s.routes()
 	s.handler = s.cors(s.router)
 	return s, nil

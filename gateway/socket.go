@@ -24,11 +24,6 @@ const (
 	// readLimit is the largest message a device may send (docs/DEVICE-API.md: 1009
 	// beyond it).
 	readLimit = 4096
-	// readBufferSize is the read buffer gorilla makes for each
-	// connection it upgrades. The socket drops gorilla's Conn once
-	// upgraded (wsconn.go), so the buffer is garbage at once: gorilla's
-	// floor, 125 bytes, a control frame.
-	readBufferSize = 125
 	// maxQueue is how many frames may wait for a socket that does not
 	// read; one more and the socket is dropped, so that a stuck device
 	// never holds memory or anyone else up.
@@ -217,10 +212,13 @@ func (s *socket) release() {
 // their clocks' skew), and two sockets opened within a millisecond on one
 // instance still sort in order.
 func newSocketID(now time.Time) string {
-	var b [12]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
-	_, _ = rand.Read(b[8:])
-	return "ws_" + hex.EncodeToString(b[:])
+	var raw [12]byte
+	binary.BigEndian.PutUint64(raw[:8], uint64(now.UnixNano()))
+	_, _ = rand.Read(raw[8:])
+	var id [3 + 2*len(raw)]byte // one allocation per connect, the string
+	copy(id[:], "ws_")
+	hex.Encode(id[3:], raw[:])
+	return string(id[:])
 }
 
 // enqueueLocked queues f and starts the writer if it is not running.

@@ -107,14 +107,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	nc, answer, err := upgrade(w, r)
 	if err != nil {
 		s.slots.Release(addr)
-		return // the upgrader has answered
+		return // answered, or cut (upgrade.go)
 	}
-	// gorilla's Conn is dropped here: the socket reads and writes its
-	// frames itself (wsconn.go, inbound.go).
-	sock := newSocket(s.sockets, newWSConn(conn.NetConn()), addr)
+	// The answer goes out with the socket's first frame (upgrade.go);
+	// the socket reads and writes its frames itself (wsconn.go,
+	// inbound.go).
+	sock := newSocket(s.sockets, newHeldWSConn(nc, answer), addr)
 	s.work.add()
 	go s.runSocket(sock, auth, code)
 }
@@ -175,6 +176,11 @@ func (s *Server) runSocket(sock *socket, auth socketAuth, code int) {
 		return
 	}
 	if auth.dev == nil {
+		// The device sends its auth message once it has the answer to
+		// its handshake: that cannot wait for a first frame.
+		if err := sock.conn.flushHeld(time.Now().Add(s.cfg.WriteWait)); err != nil {
+			return
+		}
 		auth, code = s.authenticateSocket(sock)
 		if auth.dev == nil {
 			if code != 0 {

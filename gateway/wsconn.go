@@ -10,24 +10,43 @@ import (
 )
 
 // wsConn is a device socket's connection once upgraded: the network
-// connection and the server's side of writing frames. gorilla upgrades
-// the connection (the handshake, its checks and answers) and its Conn is
-// then dropped: the socket reads its frames itself (inbound.go), and
-// writing a server frame (RFC 6455 5.2: not masked, here never
-// fragmented) is a header and the payload. gorilla's Conn, its 125-byte
-// read buffer, its write lock and handlers cost an idle socket about
-// 0.8 KiB of heap (the heap profile of 10,000 idle sockets, docs/BENCHMARKS.md
-// section 1) for nothing it used. The writes keep gorilla's rules: one
+// connection and the server's side of writing frames. The handshake is
+// the gateway's own (upgrade.go), the socket reads its frames itself
+// (inbound.go), and writing a server frame (RFC 6455 5.2: not masked,
+// here never fragmented) is a header and the payload. gorilla's Conn,
+// its 125-byte read buffer, its write lock and handlers cost an idle
+// socket about 0.8 KiB of heap (the heap profile of 10,000 idle sockets,
+// docs/BENCHMARKS.md section 1) for nothing it used, and every connect
+// made them. The writes keep gorilla's rules: one
 // frame at a time, a write deadline per frame, a control payload of at
 // most 125 bytes, and once a close frame went out or a write failed,
 // every later write fails (with websocket.ErrCloseSent, or that error).
+// The handshake's answer may be held (upgrade.go) and goes out in the
+// same write as the first frame.
 type wsConn struct {
-	nc  net.Conn
-	mu  sync.Mutex // one frame at a time
-	err error      // set by a failed write or a close frame; guarded by mu
+	nc   net.Conn
+	mu   sync.Mutex       // one frame at a time
+	err  error            // set by a failed write or a close frame; guarded by mu
+	held *handshakeAnswer // the upgrade's answer, not yet written; guarded by mu
 }
 
 func newWSConn(nc net.Conn) *wsConn { return &wsConn{nc: nc} }
+
+// newHeldWSConn is a connection whose handshake answer a is written
+// with its first frame.
+func newHeldWSConn(nc net.Conn, a *handshakeAnswer) *wsConn { return &wsConn{nc: nc, held: a} }
+
+// flushHeld writes the held handshake answer now, if it has not gone
+// out yet: a device that authenticates with its first message waits for
+// it.
+func (c *wsConn) flushHeld(deadline time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held == nil || c.err != nil {
+		return c.err
+	}
+	return c.writeLocked(c.held[:], deadline)
+}
 
 // NetConn is the network connection.
 func (c *wsConn) NetConn() net.Conn { return c.nc }
@@ -64,8 +83,17 @@ func (c *wsConn) WriteControl(op byte, data []byte, deadline time.Time) error {
 const maxControlPayload = 125
 
 func (c *wsConn) write(op byte, data []byte, deadline time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
 	bp := writeBufs.Get().(*[]byte)
-	b := append((*bp)[:0], 0x80|op) // FIN: never fragmented
+	b := (*bp)[:0]
+	if c.held != nil {
+		b = append(b, c.held[:]...)
+	}
+	b = append(b, 0x80|op) // FIN: never fragmented
 	switch n := len(data); {
 	case n < 126:
 		b = append(b, byte(n))
@@ -81,12 +109,20 @@ func (c *wsConn) write(op byte, data []byte, deadline time.Time) error {
 			writeBufs.Put(bp)
 		}
 	}()
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return c.err
+	if err := c.writeLocked(b, deadline); err != nil {
+		return err
 	}
+	if op == opClose {
+		c.err = websocket.ErrCloseSent
+	}
+	return nil
+}
+
+// writeLocked writes b under deadline; the first failure sticks, and
+// the held answer counts as written once a write went out. c.mu must be
+// held.
+func (c *wsConn) writeLocked(b []byte, deadline time.Time) error {
+	c.held = nil
 	if err := c.nc.SetWriteDeadline(deadline); err != nil {
 		c.err = err
 		return err
@@ -94,9 +130,6 @@ func (c *wsConn) write(op byte, data []byte, deadline time.Time) error {
 	if _, err := c.nc.Write(b); err != nil {
 		c.err = err
 		return err
-	}
-	if op == opClose {
-		c.err = websocket.ErrCloseSent
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func TestPingBeforeReading(t *testing.T) {
 	}
 	s := newSocket(env, newWSConn(server), netip.Addr{})
 	s.deviceID = "dev_1"
-	s.welcome(nil, nil)
+	s.welcome(nil, nil, false)
 	s.ping(env.now())
 	s.mu.Lock()
 	state := s.state

@@ -358,11 +358,17 @@ func (s *socket) ping(now time.Time) {
 
 // welcome queues the welcome frame, then a logout for every queued
 // command and every command pushed since registration, each once, oldest
-// first.
-func (s *socket) welcome(v *sessionView, pending []sessions.Command) {
+// first. With writeHere, when no writer runs, no goroutine is started
+// for them: welcome reports true and the caller must write them
+// (writeLoop, counted in the work). runSocket has a goroutine already,
+// so that a connect starts no writer of its own.
+func (s *socket) welcome(v *sessionView, pending []sessions.Command, writeHere bool) (mustWrite bool) {
 	hello := welcomeJSON(s.deviceID, v)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if writeHere && !s.writing && s.state < stateClosing {
+		s.writing, mustWrite = true, true
+	}
 	s.enqueueLocked(outFrame{kind: frameText, data: hello}, false)
 	for _, list := range [][]sessions.Command{pending, s.early} {
 		for i := range list {
@@ -377,6 +383,7 @@ func (s *socket) welcome(v *sessionView, pending []sessions.Command) {
 	if s.state == stateNew {
 		s.state = stateReady
 	}
+	return mustWrite
 }
 
 // writeLoop writes queued frames, each under a write deadline, until the

@@ -61,9 +61,11 @@ func (s *Server) originAllowed(origin string) bool {
 
 // serveWS is GET /v1/ws. Refusals that can be decided before the upgrade
 // (a token in the query, a foreign Origin, a store that cannot answer)
-// are problem responses; after it, close codes. The handler returns as
-// soon as the connection is upgraded: the socket's own goroutine reads it,
-// so that net/http's per-request buffers and goroutine are released.
+// are problem responses; after it, close codes. A socket authenticated
+// by its header is registered and welcomed by the handler itself (an
+// announce's round trip), then handed to its reader; one that waits for
+// an auth message is handed to a goroutine of its own at once, so that
+// net/http's per-request buffers and goroutine are released meanwhile.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if k := queryToken(r); k != "" {
 		WriteProblem(w, invalidFields(problem.FieldError{Field: k, Code: "not_allowed",
@@ -117,7 +119,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// inbound.go).
 	sock := newSocket(s.sockets, newHeldWSConn(nc, answer), addr)
 	s.work.add()
-	go s.runSocket(sock, auth, code)
+	if auth.dev == nil && code == 0 {
+		// It waits for an auth message, up to AuthTimeout: net/http's
+		// goroutine and the request's buffers are let go meanwhile.
+		go s.runSocket(sock, auth, code)
+		return
+	}
+	// Decided by the header: the announce's round trip, then the
+	// handler returns. One goroutine fewer per connect.
+	s.runSocket(sock, auth, code)
 }
 
 // socketAuth is how a socket was authenticated: the device, the token it
@@ -155,8 +165,8 @@ func socketsFull(reason string) error {
 }
 
 // runSocket authenticates the socket (unless the header did), registers it,
-// queues welcome, then hands the connection to readLoop in a goroutine of
-// its own. Whichever of the two ends last cleans up.
+// writes welcome, then hands the connection to its reader (poll.go).
+// Whichever of the two ends last cleans up.
 func (s *Server) runSocket(sock *socket, auth socketAuth, code int) {
 	defer s.work.done()
 	if !s.hub.attach(sock) {
@@ -207,7 +217,8 @@ func (s *Server) runSocket(sock *socket, auth socketAuth, code int) {
 		sock.closeAndLinger(code, closeText(code))
 		return
 	}
-	if err := s.greet(sock); err != nil {
+	mustWrite, err := s.greet(sock)
+	if err != nil {
 		s.log.Warn("socket welcome failed", slog.String("device_id", dev.ID), slog.Any("err", err))
 		sock.closeAndLinger(closeGoingAway, "unavailable")
 		return
@@ -215,6 +226,12 @@ func (s *Server) runSocket(sock *socket, auth socketAuth, code int) {
 	// The reader runs only while the connection has input (poll.go): an
 	// idle socket holds no goroutine (see doc.go, Memory).
 	handedOff = true
+	if mustWrite {
+		// welcome, and the queued logouts behind it, from this
+		// goroutine: no writer is started for them.
+		s.work.add()
+		sock.writeLoop()
+	}
 	s.work.add()
 	sock.startReading()
 }
@@ -284,13 +301,14 @@ func (s *Server) stillValid(auth socketAuth) int {
 // by the next pass, in batches shared with the sockets that connect
 // meanwhile (hub.online), instead of a call per connect; it is queued
 // before welcome so that a device that has its welcome is sure to be in
-// that pass.
-func (s *Server) greet(sock *socket) error {
+// that pass. It reports whether the caller is to write the frames
+// queued (socket.welcome).
+func (s *Server) greet(sock *socket) (mustWrite bool, err error) {
 	ctx, cancel := s.opContext()
 	defer cancel()
 	st, err := s.store.Announce(ctx, sessions.Event{Kind: kindSocketOpened, DeviceID: sock.deviceID, Origin: s.cfg.InstanceID, Ref: sock.id})
 	if err != nil {
-		return fmt.Errorf("announce socket: %w", err)
+		return false, fmt.Errorf("announce socket: %w", err)
 	}
 	var view *sessionView
 	if cur := latest(st.Sessions); cur != nil {
@@ -298,8 +316,7 @@ func (s *Server) greet(sock *socket) error {
 		view = &v
 	}
 	s.hub.online(sock)
-	sock.welcome(view, st.Pending)
-	return nil
+	return sock.welcome(view, st.Pending, true), nil
 }
 
 // latest is the most recently created session of a list.

@@ -172,7 +172,15 @@
 // reads the sessions (one pipeline) and publishes one KindWarehouseEnded
 // event carrying every command, so that every instance pushes the whole
 // warehouse's logouts at once; only then are the records written as
-// above, with the same time. Validate refuses a session created before
+// above, with the same time. The event goes out in a compact form
+// (bulkevent.go: "FGB1", then the warehouse, reason and time once, then
+// session, user and device id per command, each length-prefixed; about
+// 100 bytes per command instead of 250 of JSON), which Watch decodes by
+// slicing the payload. Every other event, and a warehouse event whose
+// commands differ in warehouse, reason, time or by, is JSON as before.
+// An instance of the previous version cannot parse the compact event
+// and drops it (a "malformed event" warning): it pushes from the
+// per-session events that follow, as before the one event existed. Validate refuses a session created before
 // its warehouse's watermark (read inside its script on a single server,
 // by one more HGET on Cluster), Announce leaves such a session out of a
 // connecting device's state (inside its script; on Cluster one HMGET
@@ -198,7 +206,8 @@
 //
 // # Fan-out
 //
-// Publish sends JSON events on P+"events". Watch subscribes, calls fn
+// Publish sends JSON events on P+"events" (a warehouse's end in its
+// compact form, above). Watch subscribes, calls fn
 // for each event, and when the subscription fails subscribes again after
 // a jittered backoff from 50 ms to 1 s; a quiet channel is pinged every
 // 30 s to detect a dead connection. Pub/sub is at most once: the device

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"sync/atomic"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -16,7 +15,7 @@ import (
 // before it (one bus link, in order), so the last copy follows them all:
 // the conformance suite's barrier.
 func (s *Store) PublishEverywhere(ctx context.Context, e sessions.Event) (int, error) {
-	b, err := json.Marshal(e)
+	b, err := encodeEvent(e)
 	if err != nil {
 		return 0, err
 	}

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -18,13 +17,14 @@ import (
 )
 
 // Publish sends an event to every watcher on every instance, on the one
-// channel Prefix+"events". Pub/sub is at most once: whatever must not be
+// channel Prefix+"events": JSON, or the compact form of a warehouse's
+// end (bulkevent.go). Pub/sub is at most once: whatever must not be
 // lost (logout commands) is also queued per device.
 func (s *Store) Publish(ctx context.Context, e sessions.Event) error {
 	if e.Kind == sessions.KindLost {
 		return fmt.Errorf("publish event: %w: %s is never published", sessions.ErrInvalid, e.Kind)
 	}
-	b, err := json.Marshal(e)
+	b, err := encodeEvent(e)
 	if err != nil {
 		return fmt.Errorf("publish event: %w", err)
 	}
@@ -131,8 +131,8 @@ func (s *Store) watchOnce(ctx context.Context, epoch *string, ready func(bool), 
 		if !ok {
 			continue // subscription confirmations and pongs
 		}
-		var e sessions.Event
-		if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
+		e, err := decodeEvent(m.Payload)
+		if err != nil {
 			s.log.WarnContext(ctx, "sessions/redis: dropping a malformed event", "err", err)
 			continue
 		}

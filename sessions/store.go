@@ -14,13 +14,17 @@ const (
 	// KindEnded: a session ended; Command is set (the logout queued for
 	// the device).
 	KindEnded EventKind = "ended"
-	// KindWarehouseEnded: EndWarehouse's one event for a whole
-	// warehouse (WarehouseID), published before the per-session records
-	// are written: Commands holds the logout command of every session it
-	// is ending (the same ids its KindEnded events and the device queues
-	// carry), so every instance pushes them to its own sockets at once.
-	// A backend may still publish a KindEnded event per command after it;
-	// a watcher treats both alike (one push per command id).
+	// KindWarehouseEnded: EndWarehouse's event for a whole warehouse
+	// (WarehouseID), published before the per-session records are
+	// written: Commands holds the logout command of every session it is
+	// ending (the same ids the device queues carry), so every instance
+	// pushes them to its own sockets at once. A backend may publish it
+	// again after the records (Redis does), and may or may not publish a
+	// KindEnded event per command as well (in process it does; Redis
+	// does not, except for the sessions its Sweep ends for an end whose
+	// caller died); a watcher treats them alike (one push per command
+	// id). The caller of EndWarehouse records the custody ends of its
+	// commands: a watcher need not note them from this event.
 	KindWarehouseEnded EventKind = "warehouse_ended"
 	// KindWarning: a session's absolute end is near; Warning is set.
 	KindWarning EventKind = "warning"
@@ -118,7 +122,8 @@ type Store interface {
 
 // Sessions creates, reads and ends live sessions. Every method that ends
 // sessions creates one logout Command per ended session, queues it for
-// the device, and publishes a KindEnded Event.
+// the device, and publishes a KindEnded Event (EndWarehouse: a
+// KindWarehouseEnded event, see there).
 type Sessions interface {
 	// Create ends the session open on n.DeviceID (ReasonReplaced), then,
 	// in one atomic step for the user, ends the oldest-created sessions
@@ -145,7 +150,8 @@ type Sessions interface {
 	EndDevice(ctx context.Context, deviceID string, r Reason) ([]Command, error)
 	// EndWarehouse ends every session of a warehouse. It publishes one
 	// KindWarehouseEnded event with the commands first, then writes the
-	// per-session records. A session created concurrently with it is
+	// per-session records (and may publish the event again, or a
+	// KindEnded event per command). A session created concurrently with it is
 	// either ended (Validate refuses it and its command is queued for
 	// its device) or created after it and left live: never refused
 	// without a command, never live though created before it.

@@ -24,11 +24,22 @@ import (
 //     warehouse index;
 //  2. one pipeline reads the sessions (HGETALL each);
 //  3. one PUBLISH of a KindWarehouseEnded event carrying every command
-//     (ids made as the end script makes them, created at the end's time),
-//     which every instance applies to its own sockets at once;
+//     (ids made as the end script makes them, created at the end's time)
+//     in its compact form (bulkevent.go), which every instance applies
+//     to its own sockets at once;
 //  4. the per-session records in batches, as before (endIDs: journal,
-//     end scripts, queues, KindEnded events) with the same time, so each
-//     record matches what the devices were sent.
+//     end scripts, queues) with the same time, so each record matches
+//     what the devices were sent, but without a KindEnded event per
+//     session: every instance has applied the one event already, and
+//     6,333 more events cost every instance a decode each while the
+//     frames were going out. Instead the one event goes out once more
+//     after the records (step 5);
+//  5. the same KindWarehouseEnded event again, so that a socket opened
+//     between steps 3 and 4 (whose welcome did not carry the command,
+//     not queued yet) is pushed its logout at once; a socket that has it
+//     already pushes nothing twice. An instance that missed both (pub/sub
+//     is at most once) lost its subscription, hears KindLost and
+//     re-reads the queues of its sockets, which the records have filled.
 //
 // From step 1 on, Validate refuses a session of the warehouse created
 // before the watermark (on a single server inside its script; on
@@ -109,19 +120,27 @@ func (s *Store) StartEndWarehouse(ctx context.Context, warehouseID string, r ses
 			WarehouseID: v.WarehouseID, Reason: r, CreatedAt: at,
 		}
 	}
+	ev := sessions.Event{Kind: sessions.KindWarehouseEnded, WarehouseID: warehouseID, Commands: bulk}
 	if len(bulk) > 0 {
 		// At most once, like every event: the records are the truth,
-		// and each still publishes its KindEnded event.
-		if err := s.Publish(ctx, sessions.Event{Kind: sessions.KindWarehouseEnded, WarehouseID: warehouseID, Commands: bulk}); err != nil {
-			s.log.WarnContext(ctx, "sessions/redis: publishing a warehouse's end failed; the per-session events follow",
+		// and finish publishes the event once more after them.
+		if err := s.Publish(ctx, ev); err != nil {
+			s.log.WarnContext(ctx, "sessions/redis: publishing a warehouse's end failed; it goes again after the records",
 				"warehouse_id", warehouseID, "err", err)
 		}
 	}
 	finish := func(ctx context.Context) ([]sessions.Command, error) {
-		cmds, err := s.endIDsAt(ctx, ids, r, nil, at)
+		cmds, err := s.endIDsAt(ctx, ids, r, nil, at, false)
 		if err != nil {
-			// The entry stays: Sweep finishes.
+			// The entry stays: Sweep finishes, publishing a KindEnded
+			// event for each session it ends.
 			return cmds, fmt.Errorf("end warehouse sessions: %w", err)
+		}
+		if len(bulk) > 0 {
+			if err := s.Publish(ctx, ev); err != nil {
+				s.log.WarnContext(ctx, "sessions/redis: publishing a warehouse's end after its records failed; the re-checks push from the queues",
+					"warehouse_id", warehouseID, "err", err)
+			}
 		}
 		if err := s.c.ZRem(ctx, s.bulkKey(), member).Err(); err != nil {
 			s.log.WarnContext(ctx, "sessions/redis: clearing a warehouse end's journal entry failed", "err", err)
@@ -160,7 +179,10 @@ func (s *Store) recoverBulk(ctx context.Context, now time.Time) error {
 				before = append(before, v.ID)
 			}
 		}
-		if _, err := s.endIDsAt(ctx, before, sessions.Reason(r), nil, at); err != nil {
+		// A KindEnded event per session ended here: this end's caller
+		// may have died before it recorded their custody, which the
+		// instances note from these events.
+		if _, err := s.endIDsAt(ctx, before, sessions.Reason(r), nil, at, true); err != nil {
 			return err
 		}
 		if err := s.c.ZRem(ctx, s.bulkKey(), m).Err(); err != nil {

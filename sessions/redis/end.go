@@ -135,12 +135,13 @@ const (
 // the buckets, runs one end script per bucket and finishes. Ids that are
 // not live are skipped. The commands come back in bucket order.
 func (s *Store) endIDs(ctx context.Context, ids []string, r sessions.Reason, by *sessions.By) ([]sessions.Command, error) {
-	return s.endIDsAt(ctx, ids, r, by, time.Time{})
+	return s.endIDsAt(ctx, ids, r, by, time.Time{}, true)
 }
 
 // endIDsAt is endIDs with the time its commands are created at (zero:
-// now).
-func (s *Store) endIDsAt(ctx context.Context, ids []string, r sessions.Reason, by *sessions.By, at time.Time) ([]sessions.Command, error) {
+// now), publishing a KindEnded event per command when publish is set (a
+// warehouse's end publishes its own event instead: bulk.go).
+func (s *Store) endIDsAt(ctx context.Context, ids []string, r sessions.Reason, by *sessions.By, at time.Time, publish bool) ([]sessions.Command, error) {
 	groups := map[string][]string{}
 	for _, id := range ids {
 		if b, ok := bucketFromID(id); ok {
@@ -194,7 +195,7 @@ func (s *Store) endIDsAt(ctx context.Context, ids []string, r sessions.Reason, b
 		if err != nil {
 			return nil, err
 		}
-		s.finish(ctx, cmds, members)
+		s.finishing(ctx, cmds, members, publish)
 		return cmds, nil
 	}
 
@@ -208,7 +209,7 @@ func (s *Store) endIDsAt(ctx context.Context, ids []string, r sessions.Reason, b
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			chunkCmds[k], chunkErrs[k] = s.endChunk(ctx, buckets[lo:hi], members[lo:hi], argsOf)
+			chunkCmds[k], chunkErrs[k] = s.endChunk(ctx, buckets[lo:hi], members[lo:hi], argsOf, publish)
 		})
 	}
 	wg.Wait()
@@ -227,8 +228,9 @@ func (s *Store) endIDsAt(ctx context.Context, ids []string, r sessions.Reason, b
 // finishes what they ended. A script the server does not have cached
 // (NOSCRIPT: it did not run) is run again on its own, which loads it.
 // The journal members of buckets whose script failed stay: if such a
-// script did run after all, Sweep finishes what it ended.
-func (s *Store) endChunk(ctx context.Context, buckets, members []string, argsOf func(string) []any) ([]sessions.Command, error) {
+// script did run after all, Sweep finishes what it ended (and publishes
+// their events). publish as endIDsAt's.
+func (s *Store) endChunk(ctx context.Context, buckets, members []string, argsOf func(string) []any, publish bool) ([]sessions.Command, error) {
 	results := make([]*goredis.Cmd, len(buckets))
 	_, _ = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, b := range buckets {
@@ -260,7 +262,7 @@ func (s *Store) endChunk(ctx context.Context, buckets, members []string, argsOf 
 		cmds = append(cmds, c...)
 		done = append(done, members[i])
 	}
-	s.finish(ctx, cmds, done)
+	s.finishing(ctx, cmds, done, publish)
 	return cmds, firstErr
 }
 

@@ -905,7 +905,11 @@ func testEnds(t *testing.T, h Harness) {
 			t.Errorf("%s ended %v; want %v", name, got, wantIDs)
 		}
 		for _, c := range cmds {
+			// Its own event, or (EndWarehouse) the warehouse's one.
 			w.waitFor(t, name+" event", func(ev sessions.Event) bool {
+				if ev.Kind == sessions.KindWarehouseEnded {
+					return slices.ContainsFunc(ev.Commands, func(x sessions.Command) bool { return x.ID == c.ID })
+				}
 				return ev.Kind == sessions.KindEnded && ev.Command != nil && ev.Command.ID == c.ID
 			})
 		}

@@ -141,9 +141,9 @@ func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 	if bs, ok := a.sess.(sessions.WarehouseStarter); ok {
 		// The answer follows the one event that told every instance
 		// (the tokens are refused and each command reads as pending from
-		// then on) and the one audit event. The per-session records and
-		// custody follow it; if this process dies first, the store's
-		// sweep writes the records; a graceful stop waits for them (Run).
+		// then on) and the one audit event. The custody ends and the
+		// per-session records follow it; a graceful stop waits for them
+		// (Run).
 		cmds, finish, err := bs.StartEndWarehouse(ctx, wh.ID, sessions.ReasonAdmin)
 		if err != nil {
 			return fmt.Errorf("log out warehouse %s: %w", wh.ID, err)
@@ -151,13 +151,23 @@ func (a *API) logoutWarehouse(w http.ResponseWriter, r *http.Request) error {
 		a.reg.AuditSessionsEnded(ctx, actor, subject, wh.ID, string(sessions.ReasonAdmin), endedSessions(cmds))
 		bg := context.WithoutCancel(ctx)
 		a.bg.Go(func() {
-			final, err := finish(bg)
-			if err != nil {
+			// Custody first: this is its one writer (the instances do
+			// not note the ends of a warehouse's event), and the store's
+			// journal of this end stays until finish has written the
+			// records. If this process dies before the custody write,
+			// the sweep ends the sessions with a KindEnded event each,
+			// which every instance notes for custody as any other end.
+			a.reg.RecordCustodyEnds(bg, actor, endedSessions(cmds))
+			if _, err := finish(bg); err != nil {
 				a.log.ErrorContext(bg, "writing a warehouse logout's records failed; the sweep finishes them",
 					"warehouse_id", wh.ID, "err", err)
-				final = cmds
 			}
-			a.reg.RecordCustodyEnds(bg, actor, endedSessions(final))
+			// The console's live pages re-read the warehouse now that
+			// its sessions are gone (no KindEnded event per session
+			// tells them).
+			if err := a.sess.Publish(bg, sessions.Event{Kind: sessions.KindActivity, WarehouseID: wh.ID}); err != nil {
+				a.log.WarnContext(bg, "publishing a warehouse logout's activity failed", "warehouse_id", wh.ID, "err", err)
+			}
 		})
 		return writeJSON(w, http.StatusOK, CommandIDsResponse{CommandIDs: commandIDs(cmds)})
 	}

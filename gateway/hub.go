@@ -271,6 +271,33 @@ func (h *hub) event(e sessions.Event) {
 	}
 }
 
+// endedBatch bounds the commands endedMany looks up under one hold of
+// h.mu, so that a warehouse of thousands does not keep a connect's
+// register waiting for all of them.
+const endedBatch = 512
+
+// endedMany pushes each command to its device's socket, if this
+// instance holds it: the sockets are looked up endedBatch at a time
+// under one hold of the lock (not one hold per command), and pushed
+// outside it.
+func (h *hub) endedMany(cmds []sessions.Command) {
+	socks := make([]*socket, min(len(cmds), endedBatch))
+	for lo := 0; lo < len(cmds); lo += endedBatch {
+		batch := cmds[lo:min(lo+endedBatch, len(cmds))]
+		h.mu.Lock()
+		for i := range batch {
+			socks[i] = h.byDevice[batch[i].DeviceID]
+		}
+		h.mu.Unlock()
+		for i := range batch {
+			if socks[i] != nil {
+				socks[i].deliver(batch[i], pushLive)
+				socks[i] = nil
+			}
+		}
+	}
+}
+
 // revoked closes the device's socket with 4403, if this instance holds it.
 func (h *hub) revoked(deviceID string) {
 	if s := h.get(deviceID); s != nil {

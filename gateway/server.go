@@ -347,13 +347,7 @@ func (s *Server) subscribed(reset bool) {
 // first end it hears).
 func (s *Server) watched(e sessions.Event) {
 	if e.Kind == sessions.KindWarehouseEnded {
-		// A whole warehouse at once: each command as if its own
-		// KindEnded had come (the cache, this instance's sockets, the
-		// custody note). The KindEnded events that may follow find the
-		// logout queued on the socket already and push nothing twice.
-		for i := range e.Commands {
-			s.watched(sessions.Event{Kind: sessions.KindEnded, Command: &e.Commands[i]})
-		}
+		s.warehouseEnded(e.Commands)
 		return
 	}
 	s.valid.event(e)
@@ -380,6 +374,25 @@ func (s *Server) watched(e sessions.Event) {
 		end.By = devices.DeviceActor(c.By.DeviceID)
 	}
 	s.reg.NoteCustodyEnd(end)
+}
+
+// warehouseEnded applies a whole warehouse's end at once: every
+// session leaves the introspection cache, and this instance's sockets
+// among the commands' devices are found in a few passes under the hub's
+// lock (hub.endedMany) and pushed their logouts. The frames are what the
+// devices wait for, so nothing else is done per command: no custody is
+// noted, because the caller of the end records the custody ends of all
+// its commands with its actor (admin: logoutWarehouse) and, when that
+// caller died first, the store's sweep ends what is left with a
+// KindEnded event per session, which every instance notes as usual.
+// The event may come twice (the Redis store sends it again after the
+// records) and KindEnded events may follow (in process): a socket
+// pushes each command once.
+func (s *Server) warehouseEnded(cmds []sessions.Command) {
+	for i := range cmds {
+		s.valid.ended(cmds[i].SessionID)
+	}
+	s.hub.endedMany(cmds)
 }
 
 // Watching reports whether this instance's fan-out watcher has

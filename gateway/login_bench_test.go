@@ -9,12 +9,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/floorgate/floorgate/devices"
@@ -47,6 +54,9 @@ func BenchmarkLogin(b *testing.B) {
 		p := devices.DefaultHashParams()
 		pepper := []byte("a test pepper of enough bytes")
 		b.SetParallelism(max(1, 2/runtime.GOMAXPROCS(0)))
+		cpu := newCPUMeter(b, nil, nil)
+		defer cpu.report(b)
+		cpu.start()
 		b.RunParallel(func(pb *testing.PB) {
 			salt := make([]byte, 16)
 			for pb.Next() {
@@ -59,12 +69,38 @@ func BenchmarkLogin(b *testing.B) {
 	})
 }
 
-// statements counts the PostgreSQL statements sent (each one round trip).
-type statements struct{ n atomic.Int64 }
+// statements counts the PostgreSQL statements sent (each one round trip)
+// and remembers the server process (backend) of every connection that
+// sent one, so that a benchmark can read their CPU time.
+type statements struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	pids map[uint32]bool
+}
 
-func (s *statements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (s *statements) TraceQueryStart(ctx context.Context, c *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	s.n.Add(1)
+	if c != nil {
+		pid := c.PgConn().PID()
+		s.mu.Lock()
+		if s.pids == nil {
+			s.pids = map[uint32]bool{}
+		}
+		s.pids[pid] = true
+		s.mu.Unlock()
+	}
 	return ctx
+}
+
+// backends are the PostgreSQL server processes seen so far.
+func (s *statements) backends() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int, 0, len(s.pids))
+	for pid := range s.pids {
+		out = append(out, int(pid))
+	}
+	return out
 }
 
 func (s *statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
@@ -119,15 +155,18 @@ func benchmarkLogin(b *testing.B, hash devices.HashParams, inflight int) {
 			b.Fatal(err)
 		}
 	}
+	cpu := newCPUMeter(b, be.redis, stmts.backends)
 	defer func() {
 		b.ReportMetric(float64(trips.n.Load())/float64(b.N), "redis-trips/op")
 		b.ReportMetric(float64(stmts.n.Load())/float64(b.N), "pg-stmts/op")
+		cpu.report(b)
 	}()
 	var next atomic.Int64
 	b.SetParallelism(max(1, inflight/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	trips.n.Store(0)
 	stmts.n.Store(0)
+	cpu.start()
 	if inflight == 1 {
 		for b.Loop() {
 			if err := login(pairs[0]); err != nil {
@@ -146,4 +185,116 @@ func benchmarkLogin(b *testing.B, hash devices.HashParams, inflight int) {
 		}
 	})
 	b.StopTimer()
+}
+
+// cpuMeter reads the CPU time spent by this process (the gateway and the
+// benchmark's HTTP client), by the PostgreSQL backends of the store's
+// connections and by redis-server between start and report, and reports
+// each per op (µs): where a login's CPU goes, summed over every process
+// it runs in. redis-server is shared with whatever else uses it on the
+// machine; the backends are this benchmark's own.
+//
+// A backend that the pool connects during the run counts from its start
+// (its connection's setup included).
+type cpuMeter struct {
+	redisPID int
+	backends func() []int // nil: no PostgreSQL
+	self     time.Duration
+	sys      time.Duration // of self: the kernel's part (page faults, syscalls)
+	gcs      uint32        // garbage collections so far
+	pg       map[int]time.Duration
+	redis    time.Duration
+}
+
+func newCPUMeter(b *testing.B, client goredis.UniversalClient, backends func() []int) *cpuMeter {
+	b.Helper()
+	m := &cpuMeter{backends: backends}
+	if client != nil {
+		info, err := client.Info(context.Background(), "server").Result()
+		if err != nil {
+			b.Fatalf("INFO server: %v", err)
+		}
+		for line := range strings.Lines(info) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+				m.redisPID, _ = strconv.Atoi(v)
+			}
+		}
+	}
+	return m
+}
+
+func (m *cpuMeter) start() {
+	m.pg = map[int]time.Duration{}
+	if m.backends != nil {
+		for _, pid := range m.backends() {
+			m.pg[pid] = pidsCPU([]int{pid})
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m.gcs = ms.NumGC
+	m.self, m.sys, m.redis = selfCPU(), selfSys(), pidsCPU([]int{m.redisPID})
+}
+
+func (m *cpuMeter) report(b *testing.B) {
+	n := float64(b.N) * float64(time.Microsecond)
+	b.ReportMetric(float64(selfCPU()-m.self)/n, "go-cpu-us/op")
+	b.ReportMetric(float64(selfSys()-m.sys)/n, "go-sys-us/op")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.NumGC-m.gcs)/float64(b.N), "gcs/op")
+	if m.backends != nil {
+		var pg time.Duration
+		for _, pid := range m.backends() {
+			pg += pidsCPU([]int{pid}) - m.pg[pid]
+		}
+		b.ReportMetric(float64(pg)/n, "pg-cpu-us/op")
+	}
+	if m.redisPID > 0 {
+		b.ReportMetric(float64(pidsCPU([]int{m.redisPID})-m.redis)/n, "redis-cpu-us/op")
+	}
+}
+
+// selfCPU is this process's user and system time, every thread included.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// selfSys is the system part of selfCPU.
+func selfSys() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Stime.Nano())
+}
+
+// pidsCPU is the time the threads of pids have run, from the scheduler's
+// nanosecond count (/proc/PID/task/TID/schedstat, readable for any
+// process on Linux; 0 elsewhere).
+func pidsCPU(pids []int) time.Duration {
+	var sum time.Duration
+	for _, pid := range pids {
+		if pid <= 0 {
+			continue
+		}
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+		for _, t := range tasks {
+			data, err := os.ReadFile(t)
+			if err != nil {
+				continue
+			}
+			f := strings.Fields(string(data))
+			if len(f) == 0 {
+				continue
+			}
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			sum += time.Duration(ns)
+		}
+	}
+	return sum
 }

@@ -253,6 +253,15 @@ func (o SettingsOverride) fields() []string {
 // Zero throttle fields are filled with their defaults. An empty
 // warehouseID returns the organisation's own settings.
 func (r *Registry) EffectiveSettings(ctx context.Context, warehouseID string) (Settings, error) {
+	if ws, ok := r.store.(WarehouseSettingsReader); ok && warehouseID != "" {
+		s, o, err := ws.WarehouseSettings(ctx, warehouseID)
+		if err != nil {
+			return Settings{}, fmt.Errorf("effective settings of warehouse %s: %w", warehouseID, err)
+		}
+		s = o.Apply(s)
+		s.Throttle = s.Throttle.WithDefaults()
+		return s, nil
+	}
 	s, err := r.store.Settings(ctx)
 	if err != nil {
 		return Settings{}, fmt.Errorf("effective settings: %w", err)
@@ -266,4 +275,12 @@ func (r *Registry) EffectiveSettings(ctx context.Context, warehouseID string) (S
 	}
 	s.Throttle = s.Throttle.WithDefaults()
 	return s, nil
+}
+
+// WarehouseSettingsReader is a Store that reads the organisation's
+// settings (as Settings does) and a warehouse's overrides in one
+// statement: every login reads both. A missing warehouse is ErrNotFound.
+// It is optional: EffectiveSettings reads them one by one otherwise.
+type WarehouseSettingsReader interface {
+	WarehouseSettings(ctx context.Context, warehouseID string) (Settings, SettingsOverride, error)
 }

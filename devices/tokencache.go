@@ -6,6 +6,7 @@ import (
 	"maps"
 	"sync"
 	"time"
+	"unique"
 )
 
 // TokenCache remembers, in one process, which active device a device
@@ -19,8 +20,11 @@ import (
 // lapses after TTL, so a lost message keeps a revoked token working here
 // for at most TTL.
 //
-// Only active devices are kept, each as its id and warehouse: a hit
-// answers a Device with ID, WarehouseID and Status only. Unknown and
+// Only active devices are kept, each as its id, warehouse and app
+// versions: a hit answers a Device with ID, WarehouseID, Status,
+// EnrolledAppVersion (fixed at enrollment) and AppVersion (as last read:
+// a login's claim updates it in the registry later, and a login without
+// a claim is checked against the version read then). Unknown and
 // revoked tokens always go to the registry.
 type TokenCache struct {
 	reg *Registry
@@ -40,7 +44,10 @@ type TokenCache struct {
 
 type cachedDevice struct {
 	id, warehouseID string
-	until           time.Time
+	// The app versions, interned: a fleet runs few versions, and an
+	// entry per socket keeps two pointers rather than two strings.
+	appVersion, enrolledAppVersion unique.Handle[string]
+	until                          time.Time
 }
 
 // DefaultTokenCacheTTL is how long a TokenCache keeps an entry when
@@ -92,7 +99,8 @@ func (c *TokenCache) AuthenticateDevice(ctx context.Context, tok Token) (Device,
 	gen, on := c.gen, c.on
 	c.mu.Unlock()
 	if ok && now.Before(e.until) {
-		return Device{ID: e.id, WarehouseID: e.warehouseID, Status: DeviceActive}, nil
+		return Device{ID: e.id, WarehouseID: e.warehouseID, Status: DeviceActive,
+			AppVersion: handleValue(e.appVersion), EnrolledAppVersion: handleValue(e.enrolledAppVersion)}, nil
 	}
 	d, err := c.reg.AuthenticateDevice(ctx, tok)
 	if err != nil || d.Status != DeviceActive || !on {
@@ -111,7 +119,8 @@ func (c *TokenCache) AuthenticateDevice(ctx context.Context, tok Token) (Device,
 			clear(c.byToken)
 		}
 	}
-	c.byToken[key] = cachedDevice{id: d.ID, warehouseID: d.WarehouseID, until: now.Add(c.ttl)}
+	c.byToken[key] = cachedDevice{id: d.ID, warehouseID: d.WarehouseID, appVersion: unique.Make(d.AppVersion),
+		enrolledAppVersion: unique.Make(d.EnrolledAppVersion), until: now.Add(c.ttl)}
 	c.peak = max(c.peak, len(c.byToken))
 	return d, nil
 }
@@ -186,4 +195,13 @@ func (c *TokenCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.byToken)
+}
+
+// handleValue is h's string, "" for the zero Handle (whose Value would
+// panic).
+func handleValue(h unique.Handle[string]) string {
+	if h == (unique.Handle[string]{}) {
+		return ""
+	}
+	return h.Value()
 }

@@ -64,6 +64,11 @@ func TestTokenCache(t *testing.T) {
 	if c.Len() != 2 {
 		t.Fatalf("Len() = %d; want 2", c.Len())
 	}
+	// A hit (the registry is not asked again) keeps the app versions a
+	// login's minimum version is checked against.
+	if got, err := auth(tok1); err != nil || got.AppVersion != "4.2.0" || got.EnrolledAppVersion != "4.2.0" || !got.VersionBelow("", "4.3") {
+		t.Fatalf("AuthenticateDevice(cached) = %+v, %v; want app versions 4.2.0 (below 4.3)", got, err)
+	}
 
 	// Revoked in the registry only: the cache still answers (no news
 	// reached it) until the device is dropped.

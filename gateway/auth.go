@@ -46,11 +46,6 @@ func (s *Server) deviceByTokenWith(ctx context.Context, raw string, auth func(co
 	return d, nil
 }
 
-// authDevice authenticates the device token of a request.
-func (s *Server) authDevice(r *http.Request) (devices.Device, error) {
-	return s.deviceByToken(r.Context(), bearer(r))
-}
-
 // authSession validates the session token of a request; this counts as
 // activity. allowPINChange lets a session confined by pin_change_required
 // through (POST /v1/pin and /v1/logout only).

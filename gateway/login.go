@@ -68,7 +68,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	outcome := outcomeError
 	defer func() { s.metrics.logins.WithLabelValues(outcome).Inc() }()
 
-	dev, err := s.authDevice(r)
+	// The device through this instance's token cache (the one websocket
+	// connects use: a revocation heard on the fan-out drops it, and it is
+	// off while the fan-out may be missed). A device revoked meanwhile
+	// is refused by the re-check once the session exists, which reads
+	// the device again (signin.Policy.Login).
+	dev, err := s.deviceByTokenWith(ctx, bearer(r), s.tokens.AuthenticateDevice)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,7 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	a.refused = func(d throttle.Decision) devices.Event {
 		return throttledEvent("login.throttled", devices.DeviceActor(dev.ID), auditSubject(a.Subject), dev.WarehouseID, dev.ID, d)
 	}
+	p.deferSucceed(&a)
 	release, _, err := p.begin(ctx, a)
 	if err != nil {
 		return LoginResult{}, err
@@ -126,25 +127,8 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 	case err != nil:
 		return LoginResult{}, unavailable("create session", err)
 	}
-	// Custody: who has the device from now. A badge session that is not
-	// recorded could not be ended when the badge is replaced, so it does
-	// not stand.
-	if err := p.reg.StartCustody(ctx, devices.Custody{SessionID: created.Session.ID, DeviceID: dev.ID, UserID: user.ID,
-		WarehouseID: dev.WarehouseID, Method: method, StartedAt: created.Session.CreatedAt}); err != nil {
-		if method == devices.MethodBadge {
-			if _, endErr := p.sessions.End(context.WithoutCancel(ctx), created.Session.ID, sessions.ReasonAdmin); endErr != nil {
-				p.log.Error("end unrecorded badge session", slog.String("session_id", created.Session.ID), slog.Any("err", endErr))
-			}
-			return LoginResult{}, unavailable("record custody", err)
-		}
-		p.log.Error("record custody", slog.String("session_id", created.Session.ID), slog.Any("err", err))
-	}
-	// The re-check comes after the custody record: a badge change it
-	// does not see ends the badge sessions it finds in custody after
-	// its write, this one among them.
-	if err := p.recheck(ctx, dev, user, method == devices.MethodBadge, created.Session.ID, failure); err != nil {
-		return LoginResult{}, err
-	}
+	// The success events are written with the custody record and the
+	// re-check, when the re-check finds nothing changed.
 	details := map[string]string{"session_id": created.Session.ID, "method": method}
 	evicted := 0
 	for _, c := range created.Ended {
@@ -164,14 +148,25 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 			WarehouseID: c.WarehouseID, DeviceID: c.DeviceID,
 			Details: map[string]string{"reason": string(c.Reason), "session_id": c.SessionID, "command_id": c.ID, "count": "1"}})
 	}
-	p.audit(ctx, evs...)
+	if err := p.recheck(ctx, devices.LoginStart{
+		Custody: devices.Custody{SessionID: created.Session.ID, DeviceID: dev.ID, UserID: user.ID,
+			WarehouseID: dev.WarehouseID, Method: method, StartedAt: created.Session.CreatedAt},
+		PINHash: user.PINHash, BadgeChanges: user.BadgeChanges, Badge: method == devices.MethodBadge, Success: evs,
+	}, failure); err != nil {
+		return LoginResult{}, err
+	}
 	return LoginResult{User: user, Created: created}, nil
 }
 
-// recheck re-reads the device and the user once the session exists. An
-// admin call may have revoked the device, suspended or deleted the user
-// or reset the PIN while this login hashed: it ended the sessions it
-// found, which did not include this one if it was created after. The
+// recheck records who has the device from now (the session's custody
+// record: a badge session that is not recorded could not be ended when
+// the badge is replaced, so it does not stand), then re-reads the device
+// and the user, and appends in.Success when nothing changed: one
+// statement on PostgreSQL (devices.Registry.StartLogin).
+//
+// An admin call may have revoked the device, suspended or deleted the
+// user or reset the PIN while this login hashed: it ended the sessions
+// it found, which did not include this one if it was created after. The
 // admin call writes the registry before it ends sessions, so either
 // this read sees its change, or the session existed when it ended the
 // device's or user's sessions. A change ends the session (its token was
@@ -180,51 +175,52 @@ func (p *Policy) Login(ctx context.Context, in Login) (LoginResult, error) {
 // A badge login also compares the user's count of badge changes with
 // the one read with the user its badge named: a badge replaced or
 // removed since then ends the sessions it opened by their custody
-// records, which this login's may have missed (it is written just
-// before this re-check). Either this read sees the change, or the
-// change came after it, and so after the record, which it then finds.
-func (p *Policy) recheck(ctx context.Context, dev devices.Device, user devices.User, badge bool, sessionID string,
-	failure func(reason, subject string) devices.Event) error {
+// records, which this login's may have missed. The read comes after the
+// record (or, in one statement, under a lock the badge change waits
+// for): either it sees the change, or the change came after the record,
+// which it then finds.
+func (p *Policy) recheck(ctx context.Context, in devices.LoginStart, failure func(reason, subject string) devices.Event) error {
 	var (
 		refusal error
 		reason  sessions.Reason
 		why     string
 	)
-	d, err := p.reg.Device(ctx, dev.ID)
+	sessionID, userID := in.Custody.SessionID, in.Custody.UserID
+	st, err := p.reg.StartLogin(ctx, in)
 	if err == nil {
-		var u devices.User
-		u, err = p.reg.User(ctx, user.ID)
-		switch {
-		case errors.Is(err, devices.ErrNotFound):
-			err, refusal, reason, why = nil, devices.ErrDisabled, sessions.ReasonUserDeleted, "account_disabled"
-		case err != nil:
-		case d.Status != devices.DeviceActive:
-			refusal, reason, why = ErrDeviceRevoked, sessions.ReasonDeviceRevoked, "device_revoked"
-		case u.Status == devices.UserDeleted:
+		switch st.Changed(in) {
+		case "":
+			if !st.Audited {
+				// The store's rule and Changed disagree (they must not):
+				// the login stands, and is audited on its own.
+				p.log.Error("login re-check: success not appended by the store", slog.String("session_id", sessionID))
+				p.audit(ctx, in.Success...)
+			}
+			return nil
+		case devices.LoginUserGone, devices.LoginUserDeleted:
 			refusal, reason, why = devices.ErrDisabled, sessions.ReasonUserDeleted, "account_disabled"
-		case u.Status != devices.UserActive:
+		case devices.LoginDeviceRevoked:
+			refusal, reason, why = ErrDeviceRevoked, sessions.ReasonDeviceRevoked, "device_revoked"
+		case devices.LoginUserSuspended:
 			refusal, reason, why = devices.ErrDisabled, sessions.ReasonUserSuspended, "account_disabled"
-		case u.PINHash != user.PINHash:
+		case devices.LoginPINReset:
 			refusal, reason, why = devices.ErrInvalidCredentials, sessions.ReasonPINReset, "pin_reset"
-		case badge && u.BadgeChanges != user.BadgeChanges:
+		case devices.LoginBadgeChanged:
 			// As an unknown badge: the badge scanned is no longer theirs.
 			refusal, reason, why = devices.ErrInvalidCredentials, sessions.ReasonAdmin, "badge_changed"
-		case u.WarehouseID != d.WarehouseID:
+		default: // devices.LoginWrongWarehouse
 			refusal, reason, why = ErrWrongWarehouse, sessions.ReasonAdmin, "wrong_warehouse"
 		}
-	}
-	if err != nil {
+	} else {
 		// Fail closed: the session is not handed out.
-		refusal, reason = unavailable("re-read device and user", err), sessions.ReasonAdmin
+		refusal, reason = unavailable("record custody and re-read device and user", err), sessions.ReasonAdmin
 	}
-	if refusal == nil {
-		return nil
-	}
-	if _, err := p.sessions.End(ctx, sessionID, reason); err != nil && !errors.Is(err, sessions.ErrNotFound) {
+	if _, err := p.sessions.End(context.WithoutCancel(ctx), sessionID, reason); err != nil && !errors.Is(err, sessions.ErrNotFound) {
+		p.log.Error("end the session of a login refused late", slog.String("session_id", sessionID), slog.Any("err", err))
 		return unavailable("end the session of a login refused late", err)
 	}
 	if why != "" {
-		p.audit(ctx, failure(why, devices.UserActor(user.ID)))
+		p.audit(ctx, failure(why, devices.UserActor(userID)))
 	}
 	return refusal
 }

@@ -124,6 +124,33 @@ type attempt struct {
 	// throttle's check (a delay, a lock, a quarantine): recorded once per
 	// delay, lock or quarantine hour (auditRefusal), not per attempt.
 	refused func(d throttle.Decision) devices.Event
+	// succeeded, when not nil, defers the reset of a right secret
+	// (settle) to the claim's release, which then clears the delays and
+	// ends the claim in one round trip (succeedReleaser). It is a
+	// pointer so that the copies of the attempt share it.
+	succeeded *bool
+}
+
+// claimChecker is a Throttle that claims an attempt's keys and checks
+// the attempt in one round trip (throttle/redis): what Claim and then
+// Check do. When ok is false or err is not nil, no key is held.
+type claimChecker interface {
+	ClaimCheck(ctx context.Context, keys []string, id string, ttl time.Duration, a throttle.Attempt, l throttle.Limits) (ok bool, d throttle.Decision, err error)
+}
+
+// succeedReleaser is a Throttle that clears an attempt's delays and
+// releases its claim in one round trip (throttle/redis): what Succeed
+// and then Release do.
+type succeedReleaser interface {
+	SucceedRelease(ctx context.Context, a throttle.Attempt, keys []string, id string) error
+}
+
+// deferSucceed makes a's reset after a right secret wait for its
+// claim's release, when the throttle does both in one round trip.
+func (p *Policy) deferSucceed(a *attempt) {
+	if _, ok := p.throttle.(succeedReleaser); ok {
+		a.succeeded = new(bool)
+	}
 }
 
 // ClaimTTL is how long an attempt's claim outlives an instance that
@@ -145,7 +172,13 @@ func (p *Policy) begin(ctx context.Context, a attempt) (release func(), d thrott
 		keys = append(keys, a.Source)
 	}
 	id := rand.Text()
-	ok, err := p.throttle.Claim(ctx, keys, id, ClaimTTL)
+	var ok bool
+	cc, both := p.throttle.(claimChecker)
+	if both {
+		ok, d, err = cc.ClaimCheck(ctx, keys, id, ClaimTTL, a.Attempt, a.limits)
+	} else {
+		ok, err = p.throttle.Claim(ctx, keys, id, ClaimTTL)
+	}
 	if err != nil {
 		return nil, d, unavailable("throttle claim", err)
 	}
@@ -156,14 +189,22 @@ func (p *Policy) begin(ctx context.Context, a attempt) (release func(), d thrott
 	release = func() {
 		rctx, cancel := Decided(ctx)
 		defer cancel()
+		if a.succeeded != nil && *a.succeeded {
+			if err := p.throttle.(succeedReleaser).SucceedRelease(rctx, a.Attempt, keys, id); err != nil {
+				p.log.Warn("throttle reset and claim release failed: the claim expires", slog.String("kind", string(a.kind)), slog.Any("err", err))
+			}
+			return
+		}
 		if err := p.throttle.Release(rctx, keys, id); err != nil {
 			p.log.Warn("throttle claim release failed: it expires", slog.String("kind", string(a.kind)), slog.Any("err", err))
 		}
 	}
-	d, err = p.throttle.Check(ctx, a.Attempt, a.limits)
-	if err != nil {
-		release()
-		return nil, d, unavailable("throttle check", err)
+	if !both {
+		d, err = p.throttle.Check(ctx, a.Attempt, a.limits)
+		if err != nil {
+			release()
+			return nil, d, unavailable("throttle check", err)
+		}
 	}
 	p.metrics.decision(a.kind, "check", string(d.Verdict))
 	switch d.Verdict {
@@ -376,9 +417,14 @@ func (p *Policy) countFailure(ctx context.Context, a attempt, actor string) erro
 	return nil
 }
 
-// succeed clears the attempt's delays after a right secret. It is best
-// effort: the secret was right, so a failure here only leaves a delay.
+// succeed clears the attempt's delays after a right secret, or leaves
+// that to the claim's release (attempt.succeeded). It is best effort:
+// the secret was right, so a failure here only leaves a delay.
 func (p *Policy) succeed(ctx context.Context, a attempt) {
+	if a.succeeded != nil {
+		*a.succeeded = true
+		return
+	}
 	if err := p.throttle.Succeed(ctx, a.Attempt); err != nil {
 		p.log.Warn("throttle reset failed", slog.String("kind", string(a.kind)), slog.Any("err", err))
 	}

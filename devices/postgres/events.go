@@ -41,7 +41,23 @@ type execer interface {
 // pool) in one statement. An event without an id (the zero Event an
 // update that changed nothing returns) is not appended.
 func insertEvents(ctx context.Context, tx execer, evs ...devices.Event) error {
-	// One array per column, for unnest.
+	cols, err := eventArrays(evs)
+	if err != nil || cols == nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit_events
+		(id, at, actor, action, subject, warehouse_id, device_id, details)
+		SELECT id, at, actor, action, subject, warehouse_id, device_id, details::jsonb
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+			AS e(id, at, actor, action, subject, warehouse_id, device_id, details)`,
+		cols...)
+	return err
+}
+
+// eventArrays are evs as one array per column of audit_events, in the
+// order of insertEvents' unnest (eight arguments); nil when no event has
+// an id. An error is a callerError.
+func eventArrays(evs []devices.Event) ([]any, error) {
 	var (
 		ids, actors, actions, subjects, whs, devs []string
 		ats                                       []time.Time
@@ -55,7 +71,7 @@ func insertEvents(ctx context.Context, tx execer, evs ...devices.Event) error {
 		if len(ev.Details) > 0 {
 			b, err := json.Marshal(ev.Details)
 			if err != nil {
-				return callerError{fmt.Errorf("postgres: event %s details: %w: %v", ev.Action, devices.ErrUnavailable, err)}
+				return nil, callerError{fmt.Errorf("postgres: event %s details: %w: %v", ev.Action, devices.ErrUnavailable, err)}
 			}
 			s := string(b)
 			d = &s
@@ -70,15 +86,9 @@ func insertEvents(ctx context.Context, tx execer, evs ...devices.Event) error {
 		details = append(details, d)
 	}
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO audit_events
-		(id, at, actor, action, subject, warehouse_id, device_id, details)
-		SELECT id, at, actor, action, subject, warehouse_id, device_id, details::jsonb
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-			AS e(id, at, actor, action, subject, warehouse_id, device_id, details)`,
-		ids, ats, actors, actions, subjects, whs, devs, details)
-	return err
+	return []any{ids, ats, actors, actions, subjects, whs, devs, details}, nil
 }
 
 const eventColumns = "id, at, actor, action, subject, warehouse_id, device_id, details"

@@ -74,3 +74,26 @@ func (s *Store) UpdateSettings(ctx context.Context, fn func(*devices.Settings) (
 	}
 	return out, nil
 }
+
+var _ devices.WarehouseSettingsReader = (*Store)(nil)
+
+// WarehouseSettings reads the organisation's settings and the
+// warehouse's overrides in one statement (every login reads both).
+func (s *Store) WarehouseSettings(ctx context.Context, warehouseID string) (devices.Settings, devices.SettingsOverride, error) {
+	var org, wh []byte
+	err := s.pool.QueryRow(ctx, "SELECT (SELECT data FROM settings WHERE id = 1), w.settings FROM warehouses w WHERE w.id = $1", warehouseID).Scan(&org, &wh)
+	if err != nil {
+		return devices.Settings{}, devices.SettingsOverride{}, translate("settings of warehouse "+warehouseID, err)
+	}
+	st, err := decodeSettings(org)
+	if err != nil {
+		return devices.Settings{}, devices.SettingsOverride{}, err
+	}
+	var o devices.SettingsOverride
+	if len(wh) > 0 {
+		if err := json.Unmarshal(wh, &o); err != nil {
+			return devices.Settings{}, devices.SettingsOverride{}, fmt.Errorf("postgres: warehouse %s settings: %w: %v", warehouseID, devices.ErrUnavailable, err)
+		}
+	}
+	return st, o, nil
+}

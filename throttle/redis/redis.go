@@ -193,27 +193,44 @@ return 1
 // round trip of reads; it counts nothing.
 func (t *Throttle) Check(ctx context.Context, a throttle.Attempt, l throttle.Limits) (throttle.Decision, error) {
 	now := t.now()
-	var sub, src *goredis.SliceCmd
-	var alarm *goredis.StringCmd
+	var r checkReads
 	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		sub = p.HMGet(ctx, t.subjectState(a.Subject), "h", "lu", "p:"+a.Source)
-		src = p.HMGet(ctx, t.sourceState(a.Source), "q", "e")
-		if a.WarehouseID != "" && l.SprayHold > 0 {
-			alarm = p.Get(ctx, t.sprayKeys(a.WarehouseID)[1])
-		}
+		r = t.queueCheck(ctx, p, a, l)
 		return nil
 	})
 	if err != nil && err != goredis.Nil {
 		return throttle.Decision{}, wrapErr("throttle check", err)
 	}
+	return r.decide(l, now), nil
+}
+
+// checkReads are the replies Check decides from.
+type checkReads struct {
+	sub, src *goredis.SliceCmd
+	alarm    *goredis.StringCmd // nil when the spray hold is off
+}
+
+// queueCheck queues Check's reads on p.
+func (t *Throttle) queueCheck(ctx context.Context, p goredis.Pipeliner, a throttle.Attempt, l throttle.Limits) checkReads {
+	var r checkReads
+	r.sub = p.HMGet(ctx, t.subjectState(a.Subject), "h", "lu", "p:"+a.Source)
+	r.src = p.HMGet(ctx, t.sourceState(a.Source), "q", "e")
+	if a.WarehouseID != "" && l.SprayHold > 0 {
+		r.alarm = p.Get(ctx, t.sprayKeys(a.WarehouseID)[1])
+	}
+	return r
+}
+
+// decide is Check's decision from its replies.
+func (r checkReads) decide(l throttle.Limits, now time.Time) throttle.Decision {
 	tight := false
-	if alarm != nil {
-		tight = tightened(l, alarm.Val(), now)
+	if r.alarm != nil {
+		tight = tightened(l, r.alarm.Val(), now)
 		if tight {
 			l = throttle.Tighten(l)
 		}
 	}
-	sv, qv := sub.Val(), src.Val()
+	sv, qv := r.sub.Val(), r.src.Val()
 	st := throttleState{
 		quarantined: redisval.Str(qv[0]) == "1",
 		hard:        redisval.Str(sv[0]) == "1",
@@ -227,7 +244,98 @@ func (t *Throttle) Check(ctx context.Context, a throttle.Attempt, l throttle.Lim
 	}
 	d := st.decide(l, now)
 	d.Tightened = tight
-	return d, nil
+	return d
+}
+
+// ordered reports whether a pipeline's commands reach Redis, and are
+// run, in the order they were queued: on one server (standalone, or the
+// master a Sentinel names), a pipeline is one connection's stream. A
+// Cluster client sends each node its part at once, so a read queued
+// after a write on another node may run before it.
+func (t *Throttle) ordered() bool {
+	_, ok := t.c.(*goredis.Client)
+	return ok
+}
+
+// ClaimCheck is Claim and then, when every key was claimed, Check, in
+// one round trip where Redis runs the pipeline in order (ordered): the
+// reads run after the claims, so they see every failure counted by an
+// attempt that held a key before (it counts before it releases), as
+// Check after Claim does. On a Cluster it is Claim, then Check. When ok
+// is false or err is not nil, no key is held.
+func (t *Throttle) ClaimCheck(ctx context.Context, keys []string, id string, ttl time.Duration,
+	a throttle.Attempt, l throttle.Limits) (bool, throttle.Decision, error) {
+	if !t.ordered() {
+		ok, err := t.Claim(ctx, keys, id, ttl)
+		if !ok || err != nil {
+			return ok, throttle.Decision{}, err
+		}
+		d, err := t.Check(ctx, a, l)
+		if err != nil {
+			_ = t.Release(context.WithoutCancel(ctx), keys, id)
+			return false, throttle.Decision{}, err
+		}
+		return true, d, nil
+	}
+	t.settleOwed(ctx)
+	now := t.now()
+	claims := make([]*goredis.BoolCmd, len(keys))
+	var r checkReads
+	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, k := range keys {
+			claims[i] = p.SetNX(ctx, t.leaseKey(k), id, ttl)
+		}
+		r = t.queueCheck(ctx, p, a, l)
+		return nil
+	})
+	if err == goredis.Nil {
+		err = nil
+	}
+	all := true
+	for _, c := range claims {
+		if c.Err() != nil && c.Err() != goredis.Nil && err == nil {
+			err = c.Err()
+		}
+		all = all && c.Err() == nil && c.Val()
+	}
+	if err == nil && all {
+		return true, r.decide(l, now), nil
+	}
+	// As Claim: give back what was taken (a SET that got no answer may
+	// still land; Release owes it then).
+	if rerr := t.Release(context.WithoutCancel(ctx), keys, id); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return false, throttle.Decision{}, wrapErr("claim", err)
+	}
+	return false, throttle.Decision{}, nil
+}
+
+// SucceedRelease is Succeed and then Release, in one round trip where
+// Redis runs the pipeline in order (ordered), so that the delays are
+// cleared before the keys are free, as when the two are called one after
+// the other (which is what it does on a Cluster).
+func (t *Throttle) SucceedRelease(ctx context.Context, a throttle.Attempt, keys []string, id string) error {
+	if !t.ordered() {
+		err := t.Succeed(ctx, a)
+		if rerr := t.Release(ctx, keys, id); err == nil {
+			err = rerr
+		}
+		return err
+	}
+	_, err := t.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		t.queueSucceed(ctx, p, a)
+		for _, k := range keys {
+			releaseScript.Eval(ctx, p, []string{t.leaseKey(k)}, id)
+		}
+		return nil
+	})
+	if err != nil && err != goredis.Nil {
+		t.owe(keys, id)
+		return wrapErr("throttle succeed and release", err)
+	}
+	return nil
 }
 
 // tightened reports whether a spray alarm raised at alarmedAt (µs, ""
@@ -286,16 +394,17 @@ func (t *Throttle) Fail(ctx context.Context, a throttle.Attempt, l throttle.Limi
 
 // Succeed clears the (subject, source) delay and the consecutive count.
 func (t *Throttle) Succeed(ctx context.Context, a throttle.Attempt) error {
-	k := t.subjectState(a.Subject)
-	_, err := t.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.HDel(ctx, k, "p:"+a.Source)
-		p.HDel(ctx, k, "c", "ln")
-		return nil
-	})
-	if err != nil {
+	if err := t.c.HDel(ctx, t.subjectState(a.Subject), "p:"+a.Source, "c", "ln").Err(); err != nil {
 		return wrapErr("throttle succeed", err)
 	}
 	return nil
+}
+
+// queueSucceed queues Succeed's one command (one HDEL of the pair's
+// record, the consecutive count and the lock count: atomic, as the
+// MULTI around two HDELs it replaces was).
+func (t *Throttle) queueSucceed(ctx context.Context, p goredis.Pipeliner, a throttle.Attempt) {
+	p.HDel(ctx, t.subjectState(a.Subject), "p:"+a.Source, "c", "ln")
 }
 
 // UnlockSubject clears every counter and lock of a subject.

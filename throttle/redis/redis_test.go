@@ -108,3 +108,83 @@ func TestClaimOneRoundTrip(t *testing.T) {
 	step("release", 1, func() error { return th.Release(ctx, []string{"u:kim", "d:1"}, "a") })
 	step("claim after the release", 1, claim([]string{"u:lee", "d:1"}, "c", true))
 }
+
+// TestClaimCheckSucceedRelease: a login's claim and check are one round
+// trip on one server, and so are its reset and release; on a Cluster
+// they are the calls one by one. Either way they decide and clear as
+// Claim, Check, Succeed and Release do.
+func TestClaimCheckSucceedRelease(t *testing.T) {
+	base, ok := testenv.Redis(t).(*goredis.Client)
+	if !ok {
+		t.Fatalf("testenv.Redis is a %T; want *redis.Client", testenv.Redis(t))
+	}
+	c := goredis.NewClient(base.Options())
+	t.Cleanup(func() { c.Close() })
+	for name, client := range map[string]goredis.UniversalClient{"standalone": c, "cluster": testenv.RedisCluster(t)} {
+		t.Run(name, func(t *testing.T) {
+			counted := &trips{}
+			if name == "standalone" { // the Cluster client is shared: not hooked
+				client.AddHook(counted)
+			}
+			now := time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)
+			th := tredis.New(client, tredis.Options{Prefix: testenv.RedisPrefix(t, client), Now: func() time.Time { return now }})
+			ctx := context.Background()
+			if err := client.Ping(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			a := throttle.Attempt{Subject: "u:kim", Source: "d:1", WarehouseID: "wh"}
+			keys := []string{a.Subject, a.Source}
+			l := throttle.Limits{PairFreeFailures: 1, PairMaxDelay: time.Minute, SprayHold: time.Hour}
+			trip := func(what string, want int64) {
+				t.Helper()
+				if n := counted.n.Load(); name == "standalone" && n != want {
+					t.Errorf("%s: %d round trips; want %d", what, n, want)
+				}
+				counted.n.Store(0)
+			}
+			counted.n.Store(0)
+			ok, d, err := th.ClaimCheck(ctx, keys, "a", time.Minute, a, l)
+			if err != nil || !ok || d.Verdict != throttle.Allow {
+				t.Fatalf("ClaimCheck = %v, %+v, %v; want the claim and allow", ok, d, err)
+			}
+			trip("claim and check", 1)
+			// Held: refused, and nothing of it kept (its device key is free
+			// again for the holder's release to find its own).
+			other := throttle.Attempt{Subject: "u:lee", Source: "d:1", WarehouseID: "wh"}
+			if ok, _, err := th.ClaimCheck(ctx, []string{other.Subject, other.Source}, "b", time.Minute, other, l); err != nil || ok {
+				t.Fatalf("ClaimCheck of a held key = %v, %v; want refused", ok, err)
+			}
+			trip("refused claim", 2)
+			// Two failures of the pair: the next attempt is delayed, and
+			// ClaimCheck says so as Check does.
+			for range 2 {
+				if _, err := th.Fail(ctx, a, l); err != nil {
+					t.Fatalf("Fail: %v", err)
+				}
+			}
+			if err := th.Release(ctx, keys, "a"); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			want, err := th.Check(ctx, a, l)
+			if err != nil || want.Verdict != throttle.Delay {
+				t.Fatalf("Check after two failures = %+v, %v; want a delay", want, err)
+			}
+			counted.n.Store(0)
+			ok, d, err = th.ClaimCheck(ctx, keys, "c", time.Minute, a, l)
+			if err != nil || !ok || d != want {
+				t.Fatalf("ClaimCheck after two failures = %v, %+v, %v; want the claim and %+v", ok, d, err, want)
+			}
+			trip("claim and check of a delayed pair", 1)
+			if err := th.SucceedRelease(ctx, a, keys, "c"); err != nil {
+				t.Fatalf("SucceedRelease: %v", err)
+			}
+			trip("reset and release", 1)
+			if d, err := th.Check(ctx, a, l); err != nil || d.Verdict != throttle.Allow {
+				t.Errorf("Check after SucceedRelease = %+v, %v; want allow (the delay cleared)", d, err)
+			}
+			if ok, err := th.Claim(ctx, keys, "d", time.Minute); err != nil || !ok {
+				t.Errorf("Claim after SucceedRelease = %v, %v; want the keys free", ok, err)
+			}
+		})
+	}
+}

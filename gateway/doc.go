@@ -28,6 +28,9 @@
 //     socket ids are time-ordered, so that the newer socket wins even
 //     with clock skew (socketRace); pushes from the fan-out; presence in
 //     batches.
+//   - The websocket handshake (upgrade.go): gorilla's checks and answer,
+//     the answer held and written with the socket's first frame (one
+//     write with welcome) when the header authenticated the device.
 //   - The caps on open sockets (ws.go): MaxSocketsPerAddr from one client
 //     address (ClientIP; an IPv6 /64) and MaxSockets in all, each socket
 //     holding its slot from the upgrade to its clean-up; an upgrade over

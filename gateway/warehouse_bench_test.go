@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,15 +37,38 @@ import (
 // (commands and pipelines) from the call until every command reads
 // acknowledged, the polling excluded.
 //
+// Sub-benchmarks: instances=1 is the benchmark as it was (every socket
+// on one instance); instances=2 runs a second instance on the same
+// stores holding every other device's socket, so that what every
+// instance does with the fan-out (decoding the warehouse's event,
+// finding its sockets) counts twice, as it does in production. Besides,
+// ms-redis-cpu is the Redis server's CPU (INFO cpu) and ms-cpu this
+// process's (both instances, their housekeeping and the devices'
+// readers; /proc/self/stat, 10 ms ticks, Linux only), each from the
+// call until the last frame was read.
+//
 //	go test -run '^$' -bench WarehouseLogout -benchtime 10x -count 6 ./gateway
 func BenchmarkWarehouseLogout(b *testing.B) {
+	for _, instances := range []int{1, 2} {
+		b.Run(fmt.Sprintf("instances=%d", instances), func(b *testing.B) { benchWarehouseLogout(b, instances) })
+	}
+}
+
+func benchWarehouseLogout(b *testing.B, instances int) {
 	const n = 1000
 	clk := newClock()
 	be := serversTB(b, clk)
 	be.sweepEvery = time.Hour
-	h := newHarnessOn(b, clk, be, func(c *Config) {
+	quiet := func(c *Config) {
 		c.RecheckEvery, c.PresenceEvery, c.PresenceFlushEvery, c.ActivityEvery = time.Hour, time.Hour, time.Hour, time.Hour
-	})
+	}
+	h := newHarnessOn(b, clk, be, quiet)
+	urls := []string{h.ts.URL}
+	srvs := []*Server{h.srv}
+	for len(urls) < instances {
+		srv, url := h.startServer(quiet)
+		urls, srvs = append(urls, url), append(srvs, srv)
+	}
 	starter, ok := be.store.(sessions.WarehouseStarter)
 	if !ok {
 		b.Fatal("the Redis store does not offer StartEndWarehouse")
@@ -103,7 +129,7 @@ func BenchmarkWarehouseLogout(b *testing.B) {
 	// connects of 1,000 devices on a loaded machine can outlast PongWait.
 	for i := range devs {
 		devs[i] = h.enroll(fmt.Sprintf("BENCH-W-%04d", i))
-		conns[i], _ = h.connect(h.ts.URL, devs[i])
+		conns[i], _ = h.connect(urls[i%len(urls)], devs[i])
 		read(conns[i])
 	}
 	b.Cleanup(func() {
@@ -114,11 +140,17 @@ func BenchmarkWarehouseLogout(b *testing.B) {
 		}
 		readers.Wait()
 	})
-	waitFor(b, "sockets registered", func() bool { return h.srv.Sockets() == n })
+	waitFor(b, "sockets registered", func() bool {
+		held := 0
+		for _, srv := range srvs {
+			held += srv.Sockets()
+		}
+		return held == n
+	})
 
 	trips := &tripsBut{}
 	be.redis.AddHook(trips)
-	var call, lastFrame, allAcked time.Duration
+	var call, lastFrame, allAcked, redisCPU, procCPU time.Duration
 	var tripsTotal int64
 	var unmarked int
 	b.ResetTimer()
@@ -136,6 +168,7 @@ func BenchmarkWarehouseLogout(b *testing.B) {
 		r := &round{all: make(chan struct{})}
 		cur.Store(r)
 		trips.n.Store(0)
+		redis0, proc0 := serverCPU(b, be.redis), processCPU()
 		b.StartTimer()
 		start := time.Now()
 		cmds, finish, err := starter.StartEndWarehouse(ctx, h.wh.ID, sessions.ReasonAdmin)
@@ -154,6 +187,8 @@ func BenchmarkWarehouseLogout(b *testing.B) {
 			b.Fatalf("round %d: %d of %d devices read their logout within 60 s", i, r.got.Load(), n)
 		}
 		b.StopTimer()
+		redisCPU += serverCPU(b, be.redis) - redis0
+		procCPU += processCPU() - proc0
 		// Every command reached its device and reads acknowledged:
 		// nothing lost.
 		pctx := context.WithValue(ctx, notCounted{}, true)
@@ -193,6 +228,56 @@ func BenchmarkWarehouseLogout(b *testing.B) {
 	b.ReportMetric(float64(allAcked.Microseconds())/1000/float64(b.N), "ms-all-acked")
 	b.ReportMetric(float64(tripsTotal)/float64(b.N), "redis-trips/op")
 	b.ReportMetric(float64(unmarked)/float64(b.N), "unmarked/op")
+	b.ReportMetric(float64(redisCPU.Microseconds())/1000/float64(b.N), "ms-redis-cpu")
+	if procCPU > 0 {
+		b.ReportMetric(float64(procCPU.Microseconds())/1000/float64(b.N), "ms-cpu")
+	}
+}
+
+// serverCPU reads the Redis server's user + system CPU time (INFO cpu).
+func serverCPU(b *testing.B, c goredis.UniversalClient) time.Duration {
+	b.Helper()
+	info, err := c.Info(context.WithValue(context.Background(), notCounted{}, true), "cpu").Result()
+	if err != nil {
+		b.Fatalf("INFO cpu: %v", err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu: %s: %v", line, err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+// processCPU is this process's user + system CPU time from
+// /proc/self/stat (in ticks of 10 ms); 0 where there is no such file.
+func processCPU() time.Duration {
+	data, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which ends with the last ')':
+	// utime and stime are the 12th and 13th of them.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // notCounted marks a context whose Redis calls tripsBut leaves out.

@@ -295,9 +295,10 @@ func (s *socket) deliver(c sessions.Command, path pushPath) bool {
 }
 
 // pushLogout sends a logout command pushed by the fan-out or a re-check,
-// once per socket; false when the socket had it already.
+// once per socket; false when the socket had it already. The frame is
+// encoded only once it is known to be new here (a warehouse logout's
+// event comes twice: the second finds every frame queued).
 func (s *socket) pushLogout(c sessions.Command, path pushPath) bool {
-	data := logoutJSON(c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateNew {
@@ -309,7 +310,7 @@ func (s *socket) pushLogout(c sessions.Command, path pushPath) bool {
 	if s.sentLocked(c.ID) {
 		return false
 	}
-	s.enqueueLocked(outFrame{kind: frameText, data: data, cmd: &c, path: path, what: msgLogout}, true)
+	s.enqueueLocked(outFrame{kind: frameText, data: logoutJSON(c), cmd: &c, path: path, what: msgLogout}, true)
 	return true
 }
 

@@ -31,9 +31,11 @@ func (s *Store) StartCustody(ctx context.Context, c devices.Custody) error {
 	return translate("start custody of "+c.SessionID, err)
 }
 
-// EndCustody fills in the ends in one statement. Several writers end the
-// same sessions at once (in a warehouse logout, the admin API with its
-// actor and every instance's custody flusher), each in its own order: an
+// EndCustody fills in the ends in one statement. Several writers may end
+// the same sessions at once (every instance's custody flusher notes each
+// session end it hears, and the admin API writes the ends it caused with
+// its actor; a warehouse logout's ends have the admin API as their one
+// writer, unless the sweep's recovery publishes them), each in its own order: an
 // UPDATE locks rows in the order its plan meets them, so two of them
 // could each hold a row the other waits for, a deadlock that PostgreSQL
 // breaks only after deadlock_timeout (1 s), past the store's deadline.

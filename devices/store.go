@@ -110,6 +110,12 @@ type Store interface {
 	// UserByUsername looks up by UsernameKey, deleted users included.
 	UserByUsername(ctx context.Context, key string) (User, error)
 	UserByEmployeeID(ctx context.Context, employeeID string) (User, error)
+	// UsersHolding returns, in no particular order and each once, the
+	// users (deleted ones included) whose UsernameKey is one of keys or
+	// whose EmployeeID is one of employeeIDs ("" matches nobody): an
+	// import's look-up of the values it would take, by index, whatever
+	// the number of users.
+	UsersHolding(ctx context.Context, keys, employeeIDs []string) ([]User, error)
 	Users(ctx context.Context, f UserFilter) ([]User, error)
 	// PurgeUsers removes every user deleted before cutoff (personal data
 	// and PIN hash gone, the username free again), appending event(u) for

@@ -322,6 +322,44 @@ func (r *Registry) UserByEmployeeID(ctx context.Context, employeeID string) (Use
 	return u, nil
 }
 
+// holdingChunk is the most username keys (and the most employee ids)
+// one store look-up of UsersHolding names: a statement of a bounded
+// size, well inside the store's deadline, whatever the size of a batch.
+const holdingChunk = 1000
+
+// UsersHolding returns the users (of any status, deleted ones keeping
+// their names for the restore window included) whose username key is
+// one of keys (NormalizeUsername's form) or whose employee id is one of
+// employeeIDs, each once, in no particular order. It reads them by
+// index, chunk by chunk: its cost follows len(keys) and
+// len(employeeIDs), not the number of users (an import's check of the
+// values its rows would take).
+func (r *Registry) UsersHolding(ctx context.Context, keys, employeeIDs []string) ([]User, error) {
+	seen := map[string]bool{}
+	var out []User
+	for i := 0; i < max(len(keys), len(employeeIDs)); i += holdingChunk {
+		us, err := r.store.UsersHolding(ctx, chunk(keys, i), chunk(employeeIDs, i))
+		if err != nil {
+			return nil, fmt.Errorf("users holding %d usernames and %d employee ids: %w", len(keys), len(employeeIDs), err)
+		}
+		for _, u := range us {
+			if !seen[u.ID] {
+				seen[u.ID] = true
+				out = append(out, u)
+			}
+		}
+	}
+	return out, nil
+}
+
+// chunk is s[i:i+holdingChunk], clipped to s (nil past its end).
+func chunk(s []string, i int) []string {
+	if i >= len(s) {
+		return nil
+	}
+	return s[i:min(i+holdingChunk, len(s))]
+}
+
 // Users lists users.
 func (r *Registry) Users(ctx context.Context, f UserFilter) ([]User, error) {
 	us, err := r.store.Users(ctx, f)

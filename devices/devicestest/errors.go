@@ -76,6 +76,7 @@ func calls(t *testing.T, ctx context.Context, s devices.Store) map[string]error 
 	_, errs["User"] = s.User(ctx, "usr_c")
 	_, errs["UserByUsername"] = s.UserByUsername(ctx, "c")
 	_, errs["UserByEmployeeID"] = s.UserByEmployeeID(ctx, "E-1")
+	_, errs["UsersHolding"] = s.UsersHolding(ctx, []string{"c"}, []string{"E-1"})
 	_, errs["Users"] = s.Users(ctx, devices.UserFilter{})
 	_, errs["PurgeUsers"] = s.PurgeUsers(ctx, now, func(devices.User) devices.Event { return ev })
 	_, errs["EnrollDevice"] = s.EnrollDevice(ctx, devices.Device{ID: "dev_c", WarehouseID: "wh_c", Serial: "S"}, ev)

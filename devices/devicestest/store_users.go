@@ -53,6 +53,28 @@ func testUsers(t *testing.T, h Harness) {
 	wantErr(t, "UserByUsername(deleted user)", err, nil)
 	same(t, "UserByUsername(deleted user)", got, del)
 
+	t.Run("Holding", func(t *testing.T) {
+		// Each holder once (u by both its name and its employee id),
+		// the deleted one included; unknown values and "" match nobody.
+		got, err := f.s.UsersHolding(ctx, []string{u.UsernameKey, del.UsernameKey, "nobody"}, []string{"E-1001", "E-0000", ""})
+		wantErr(t, "UsersHolding", err, nil)
+		n := map[string]int{}
+		for _, x := range got {
+			n[x.ID]++
+			if x.ID == u.ID {
+				same(t, "UsersHolding(u)", x, u)
+			}
+		}
+		if len(got) != 2 || n[u.ID] != 1 || n[del.ID] != 1 {
+			t.Errorf("UsersHolding(%s %s nobody; E-1001 E-0000 \"\") = %v; want %s and %s once each", u.UsernameKey, del.UsernameKey, n, u.ID, del.ID)
+		}
+		got, err = f.s.UsersHolding(ctx, nil, []string{""})
+		wantErr(t, "UsersHolding(none)", err, nil)
+		if len(got) != 0 {
+			t.Errorf("UsersHolding(nil; \"\") = %d users; want none", len(got))
+		}
+	})
+
 	t.Run("NotFound", func(t *testing.T) {
 		_, err := f.s.User(ctx, "usr_missing")
 		wantErr(t, "User(missing)", err, devices.ErrNotFound)

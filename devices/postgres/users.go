@@ -120,6 +120,37 @@ func (s *Store) UserByEmployeeID(ctx context.Context, employeeID string) (device
 	return s.user(ctx, "user by employee id", "employee_id = $1", employeeID)
 }
 
+// usersHoldingSQL finds the holders of username keys ($1) and employee
+// ids ($2) through their unique indexes, the partial
+// users_employee_id_key (WHERE employee_id IS NOT NULL) included: a
+// generic plan proves that predicate from "employee_id = ANY($2)", the
+// operator being strict (TestUserGenericPlans).
+const usersHoldingSQL = "SELECT " + userColumns + ` FROM users
+	WHERE username_key = ANY($1::text[]) OR employee_id = ANY($2::text[])`
+
+// UsersHolding returns the users, deleted ones included, holding one of
+// the username keys or employee ids, in one statement.
+func (s *Store) UsersHolding(ctx context.Context, keys, employeeIDs []string) ([]devices.User, error) {
+	emps := make([]string, 0, len(employeeIDs))
+	for _, e := range employeeIDs {
+		if e != "" {
+			emps = append(emps, e)
+		}
+	}
+	if len(keys) == 0 && len(emps) == 0 {
+		return []devices.User{}, nil
+	}
+	if keys == nil {
+		keys = []string{}
+	}
+	rows, _ := s.pool.Query(ctx, usersHoldingSQL, keys, emps)
+	us, err := pgx.CollectRows(rows, scanUser)
+	if err != nil {
+		return nil, translate(fmt.Sprintf("users holding %d usernames and %d employee ids", len(keys), len(emps)), err)
+	}
+	return us, nil
+}
+
 // Users lists users by id (creation order), filtered as
 // devices.UserFilter documents. Q is a case-insensitive prefix (ILIKE,
 // so non-ASCII letters fold as the database's locale folds them) of the

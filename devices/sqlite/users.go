@@ -119,6 +119,47 @@ func (s *Store) UserByEmployeeID(ctx context.Context, employeeID string) (device
 	return u, translate(ctx, "user by employee id", err)
 }
 
+// UsersHolding returns the users, deleted ones included, holding one of
+// the username keys or employee ids, in one statement. The employee id's
+// term repeats the partial index's predicate so that SQLite can use
+// users_employee_id.
+func (s *Store) UsersHolding(ctx context.Context, keys, employeeIDs []string) ([]devices.User, error) {
+	emps := make([]string, 0, len(employeeIDs))
+	for _, e := range employeeIDs {
+		if e != "" {
+			emps = append(emps, e)
+		}
+	}
+	if len(keys) == 0 && len(emps) == 0 {
+		return []devices.User{}, nil
+	}
+	if keys == nil {
+		keys = []string{}
+	}
+	op := fmt.Sprintf("users holding %d usernames and %d employee ids", len(keys), len(emps))
+	k, _ := jsonMarshal(keys)
+	e, _ := jsonMarshal(emps)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		WHERE username_key IN (SELECT value FROM json_each(?))
+			OR (employee_id IN (SELECT value FROM json_each(?)) AND employee_id IS NOT NULL AND employee_id <> '')`, string(k), string(e))
+	if err != nil {
+		return nil, translate(ctx, op, err)
+	}
+	defer rows.Close()
+	us := []devices.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, translate(ctx, op, err)
+		}
+		us = append(us, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(ctx, op, err)
+	}
+	return us, nil
+}
+
 // Users lists users by id.
 func (s *Store) Users(ctx context.Context, f devices.UserFilter) ([]devices.User, error) {
 	var w where

@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// planCase is a statement, arguments to EXECUTE it with, and the index
+// its generic plan must use.
+type planCase struct {
+	name, sql, args, index string
+}
+
+// checkGenericPlans prepares each case on conn (plan_cache_mode already
+// force_generic_plan) and fails a case whose plan does not use its index
+// or scans a table.
+func checkGenericPlans(t *testing.T, conn *pgx.Conn, cases []planCase) {
+	t.Helper()
+	ctx := context.Background()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "plan_" + strings.ReplaceAll(tc.name, " ", "_")
+			if _, err := conn.Exec(ctx, "PREPARE "+name+" AS "+tc.sql); err != nil {
+				t.Fatalf("PREPARE: %v", err)
+			}
+			rows, _ := conn.Query(ctx, "EXPLAIN EXECUTE "+name+"("+tc.args+")", pgx.QueryExecModeSimpleProtocol)
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatalf("EXPLAIN EXECUTE: %v", err)
+			}
+			plan := strings.Join(lines, "\n")
+			if !strings.Contains(plan, " using "+tc.index) && !strings.Contains(plan, " on "+tc.index) || strings.Contains(plan, "Seq Scan") {
+				t.Errorf("generic plan of %s:\n%s\nwant %s used and no Seq Scan", tc.name, plan, tc.index)
+			}
+		})
+	}
+}
+
+// TestUserGenericPlans: the look-ups of users by a unique or partial
+// index keep that index in the generic plan (see
+// TestEnrollmentGenericPlans), over 20,000 users, 1 in 10 with an
+// employee id and 1 in 100 deleted. UsersHolding is an import's check of
+// the names its rows would take: it must cost the rows, not the table
+// (docs/BENCHMARKS.md, Side findings: "User import slowed as the registry
+// grew").
+func TestUserGenericPlans(t *testing.T) {
+	schema, conn := newSchema(t)
+	s, err := Open(context.Background(), testURL(), Options{Schema: schema, MaxConns: 2})
+	if err != nil {
+		t.Fatalf("Open(schema %s) = %v; want nil", schema, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO warehouses (id, name, code, created_at, updated_at) VALUES ('wh_plan', 'Plan', 'PLAN', now(), now())`,
+		`INSERT INTO users (id, username, username_key, first_name, last_name, employee_id, warehouse_id, language,
+			pin_hash, pin_change_required, status, deleted_at, created_at, updated_at)
+			SELECT 'usr_' || i, 'u' || i, 'u' || i, 'F', 'L', CASE WHEN i % 10 = 0 THEN 'E' || i END, 'wh_plan', '',
+				'h', false, CASE WHEN i % 100 = 0 THEN 'deleted' ELSE 'active' END,
+				CASE WHEN i % 100 = 0 THEN now() END, now(), now()
+			FROM generate_series(1, 20000) AS i`,
+		`ANALYZE users`,
+		`SET plan_cache_mode = force_generic_plan`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	byKey := "SELECT " + userColumns + " FROM users WHERE username_key = $1"
+	byEmployee := "SELECT " + userColumns + " FROM users WHERE employee_id = $1"
+	checkGenericPlans(t, conn, []planCase{
+		{"holders by name", usersHoldingSQL, `ARRAY['u7', 'u8'], '{}'`, "users_username_key_key"},
+		{"holders by employee id", usersHoldingSQL, `'{}', ARRAY['E70', 'E80']`, "users_employee_id_key"},
+		{"user by username", byKey, `'u7'`, "users_username_key_key"},
+		{"user by employee id", byEmployee, `'E70'`, "users_employee_id_key"},
+	})
+	// The store answers as the plans promise: each holder once, the
+	// deleted one included, "" matching nobody.
+	us, err := s.UsersHolding(ctx, []string{"u100", "u7", "nobody"}, []string{"E100", "E20", ""})
+	if err != nil {
+		t.Fatalf("UsersHolding = %v", err)
+	}
+	got := map[string]int{}
+	for _, u := range us {
+		got[u.ID]++
+	}
+	if len(us) != 3 || got["usr_100"] != 1 || got["usr_7"] != 1 || got["usr_20"] != 1 {
+		t.Errorf("UsersHolding(u100 u7 nobody; E100 E20 \"\") = %v; want usr_100 (deleted, by both), usr_7, usr_20 once each", got)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/floorgate/floorgate/devices"
 )
 
 // planCase is a statement, arguments to EXECUTE it with, and the index
@@ -90,4 +92,52 @@ func TestUserGenericPlans(t *testing.T) {
 	if len(us) != 3 || got["usr_100"] != 1 || got["usr_7"] != 1 || got["usr_20"] != 1 {
 		t.Errorf("UsersHolding(u100 u7 nobody; E100 E20 \"\") = %v; want usr_100 (deleted, by both), usr_7, usr_20 once each", got)
 	}
+}
+
+// TestPartialIndexGenericPlans: the statements written for the other
+// partial indexes keep them in the generic plan: the list and the purge
+// of deleted users (users_purge_idx, WHERE status = 'deleted'; the list
+// once passed the status as a parameter and walked every user's key to
+// find the deleted few) and the audit
+// sealer's select (audit_events_unsealed_idx, WHERE seq IS NULL), over
+// 20,000 users (1 in 100 deleted) and 20,000 sealed events with 100
+// not yet sealed. (custody_open_idx, WHERE ended_at IS NULL, has no
+// statement of its own: the custody list's "ended_at IS NULL OR ..."
+// cannot use it under any plan.)
+func TestPartialIndexGenericPlans(t *testing.T) {
+	schema, conn := newSchema(t)
+	s, err := Open(context.Background(), testURL(), Options{Schema: schema, MaxConns: 2})
+	if err != nil {
+		t.Fatalf("Open(schema %s) = %v; want nil", schema, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO warehouses (id, name, code, created_at, updated_at) VALUES ('wh_plan', 'Plan', 'PLAN', now(), now())`,
+		`INSERT INTO users (id, username, username_key, first_name, last_name, employee_id, warehouse_id, language,
+			pin_hash, pin_change_required, status, deleted_at, created_at, updated_at)
+			SELECT 'usr_' || i, 'u' || i, 'u' || i, 'F', 'L', NULL, 'wh_plan', '',
+				'h', false, CASE WHEN i % 100 = 0 THEN 'deleted' ELSE 'active' END,
+				CASE WHEN i % 100 = 0 THEN now() END, now(), now()
+			FROM generate_series(1, 20000) AS i`,
+		`INSERT INTO audit_events (id, at, actor, action, subject, warehouse_id, device_id, seq, hash)
+			SELECT 'evt_' || lpad(i::text, 6, '0'), now(), 'system', 'user.create', 'user:usr_' || i, 'wh_plan', '',
+				CASE WHEN i <= 20000 THEN i END, CASE WHEN i <= 20000 THEN '\x00'::bytea END
+			FROM generate_series(1, 20100) AS i`,
+		`ANALYZE users`,
+		`ANALYZE audit_events`,
+		`SET plan_cache_mode = force_generic_plan`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	deleted, _ := usersQuery(devices.UserFilter{Status: devices.UserDeleted, Page: devices.Page{Limit: 500, After: "usr_0"}})
+	checkGenericPlans(t, conn, []planCase{
+		{"deleted users listed", deleted, `'usr_0'`, "users_purge_idx"},
+		{"users purged", `DELETE FROM users WHERE status = 'deleted' AND deleted_at < $1 RETURNING ` + userColumns,
+			`now() - interval '30 days'`, "users_purge_idx"},
+		{"events to seal", "SELECT " + eventColumns + " FROM audit_events WHERE seq IS NULL ORDER BY id LIMIT $1",
+			`500`, "audit_events_unsealed_idx"},
+	})
 }

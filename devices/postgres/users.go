@@ -160,13 +160,31 @@ func (s *Store) Users(ctx context.Context, f devices.UserFilter) ([]devices.User
 	if f.WarehouseIDs != nil && len(f.WarehouseIDs) == 0 {
 		return []devices.User{}, nil
 	}
+	q, args := usersQuery(f)
+	rows, _ := s.pool.Query(ctx, q, args...)
+	us, err := pgx.CollectRows(rows, scanUser)
+	if err != nil {
+		return nil, translate("list users", err)
+	}
+	return us, nil
+}
+
+// usersQuery is Users' statement and arguments for f. A known status is
+// written in the text, never passed as a parameter: the generic plan of
+// the deleted users' list can then use the partial users_purge_idx
+// (WHERE status = 'deleted') instead of walking every user's key
+// (TestPartialIndexGenericPlans).
+func usersQuery(f devices.UserFilter) (string, []any) {
 	var w where
 	if f.WarehouseIDs != nil {
 		w.add("warehouse_id = ANY(%s)", w.arg(f.WarehouseIDs))
 	}
-	if f.Status == "" {
+	switch f.Status {
+	case "":
 		w.add("status IN ('active', 'suspended')")
-	} else {
+	case devices.UserActive, devices.UserSuspended, devices.UserDeleted:
+		w.add("status = '%s'", string(f.Status)) // one of three constants
+	default:
 		w.add("status = %s", w.arg(string(f.Status)))
 	}
 	if f.Q != "" {
@@ -179,13 +197,7 @@ func (s *Store) Users(ctx context.Context, f devices.UserFilter) ([]devices.User
 	if f.After != "" {
 		w.add("id > %s", w.arg(f.After))
 	}
-	q := "SELECT " + userColumns + " FROM users" + w.String() + fmt.Sprintf(" ORDER BY id LIMIT %d", limit(f.Page))
-	rows, _ := s.pool.Query(ctx, q, w.args...)
-	us, err := pgx.CollectRows(rows, scanUser)
-	if err != nil {
-		return nil, translate("list users", err)
-	}
-	return us, nil
+	return "SELECT " + userColumns + " FROM users" + w.String() + fmt.Sprintf(" ORDER BY id LIMIT %d", limit(f.Page)), w.args
 }
 
 // PurgeUsers deletes, in one transaction, every user deleted strictly

@@ -29,7 +29,15 @@ func (s *Store) Command(ctx context.Context, id string) (sessions.Command, error
 			c.DeliveredAt, c.AckedAt = timePtr(m["dv"]), timePtr(m["ak"])
 			return c, nil
 		}
-		return sessions.Command{}, fmt.Errorf("read command: %w", sessions.ErrNotFound)
+		// The end script may have written the record and removed the
+		// session between the two reads (it does both at once): read
+		// the record again before answering not found.
+		if m, err = s.c.HGetAll(ctx, s.commandKey(b, id)).Result(); err != nil {
+			return sessions.Command{}, wrapErr("read command", err)
+		}
+		if m["id"] == "" {
+			return sessions.Command{}, fmt.Errorf("read command: %w", sessions.ErrNotFound)
+		}
 	}
 	return commandFromHash(m), nil
 }

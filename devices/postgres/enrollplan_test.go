@@ -1,12 +1,6 @@
 package postgres
 
-import (
-	"context"
-	"strings"
-	"testing"
-
-	"github.com/jackc/pgx/v5"
-)
+import "testing"
 
 // TestEnrollmentGenericPlans: the statements of an enrollment that look
 // a row up find it by their index in the generic plan, the one a pooled
@@ -16,16 +10,9 @@ import (
 // 'active', and scanned the whole devices table in every enrollment
 // (enrollments slowed as 1/n: docs/BENCHMARKS.md, Side findings).
 func TestEnrollmentGenericPlans(t *testing.T) {
-	schema, conn := newSchema(t)
-	s, err := Open(context.Background(), testURL(), Options{Schema: schema, MaxConns: 2})
-	if err != nil {
-		t.Fatalf("Open(schema %s) = %v; want nil", schema, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ctx := context.Background()
 	// Enough rows that a scan is dearer than the index, as in a
 	// registry of a few thousand devices; half of them revoked.
-	for _, q := range []string{
+	_, conn := planStore(t,
 		`INSERT INTO warehouses (id, name, code, created_at, updated_at) VALUES ('wh_plan', 'Plan', 'PLAN', now(), now())`,
 		`INSERT INTO devices (id, serial, warehouse_id, label, model, os_version, app_version, enrolled_by, enrolled_at, status, token_hash)
 			SELECT 'dev_' || i, 'SN-' || (i / 2), 'wh_plan', '', '', '', '', 'mgr_x', now(),
@@ -36,33 +23,10 @@ func TestEnrollmentGenericPlans(t *testing.T) {
 			FROM generate_series(1, 2000) AS i`,
 		`ANALYZE devices`,
 		`ANALYZE enrollment_tokens`,
-		`SET plan_cache_mode = force_generic_plan`,
-	} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	for _, tc := range []struct {
-		name, sql, args, index string
-	}{
+	)
+	checkGenericPlans(t, conn, []planCase{
 		{"token by hash", lockedTokenSQL("hash = $1"), `'th7'`, "enrollment_tokens_hash_key"},
 		{"token saved", saveTokenSQL, `'ent_7', '', 10, 1, now(), now(), NULL`, "enrollment_tokens_pkey"},
 		{"serial revoked", revokeActiveSerialSQL, `'SN-7', 'revoked', now()`, "devices_active_serial_key"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			name := "plan_" + strings.ReplaceAll(tc.name, " ", "_")
-			if _, err := conn.Exec(ctx, "PREPARE "+name+" AS "+tc.sql); err != nil {
-				t.Fatalf("PREPARE: %v", err)
-			}
-			rows, _ := conn.Query(ctx, "EXPLAIN EXECUTE "+name+"("+tc.args+")", pgx.QueryExecModeSimpleProtocol)
-			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatalf("EXPLAIN EXECUTE: %v", err)
-			}
-			plan := strings.Join(lines, "\n")
-			if !strings.Contains(plan, "Index Scan using "+tc.index) || strings.Contains(plan, "Seq Scan") {
-				t.Errorf("generic plan of %s:\n%s\nwant an index scan using %s and no Seq Scan", tc.name, plan, tc.index)
-			}
-		})
-	}
+	})
 }

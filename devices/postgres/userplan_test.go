@@ -41,6 +41,26 @@ func checkGenericPlans(t *testing.T, conn *pgx.Conn, cases []planCase) {
 	}
 }
 
+// planStore opens a store on a schema of its own, runs setup on the
+// schema's connection (rows and ANALYZE), then sets plan_cache_mode to
+// force_generic_plan on it: the plan a pooled connection keeps for a
+// prepared statement after five executions.
+func planStore(t *testing.T, setup ...string) (*Store, *pgx.Conn) {
+	t.Helper()
+	schema, conn := newSchema(t)
+	s, err := Open(context.Background(), testURL(), Options{Schema: schema, MaxConns: 2})
+	if err != nil {
+		t.Fatalf("Open(schema %s) = %v; want nil", schema, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, q := range append(setup, `SET plan_cache_mode = force_generic_plan`) {
+		if _, err := conn.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	return s, conn
+}
+
 // TestUserGenericPlans: the look-ups of users by a unique or partial
 // index keep that index in the generic plan (see
 // TestEnrollmentGenericPlans), over 20,000 users, 1 in 10 with an
@@ -49,14 +69,7 @@ func checkGenericPlans(t *testing.T, conn *pgx.Conn, cases []planCase) {
 // (docs/BENCHMARKS.md, Side findings: "User import slowed as the registry
 // grew").
 func TestUserGenericPlans(t *testing.T) {
-	schema, conn := newSchema(t)
-	s, err := Open(context.Background(), testURL(), Options{Schema: schema, MaxConns: 2})
-	if err != nil {
-		t.Fatalf("Open(schema %s) = %v; want nil", schema, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ctx := context.Background()
-	for _, q := range []string{
+	s, conn := planStore(t,
 		`INSERT INTO warehouses (id, name, code, created_at, updated_at) VALUES ('wh_plan', 'Plan', 'PLAN', now(), now())`,
 		`INSERT INTO users (id, username, username_key, first_name, last_name, employee_id, warehouse_id, language,
 			pin_hash, pin_change_required, status, deleted_at, created_at, updated_at)
@@ -65,12 +78,8 @@ func TestUserGenericPlans(t *testing.T) {
 				CASE WHEN i % 100 = 0 THEN now() END, now(), now()
 			FROM generate_series(1, 20000) AS i`,
 		`ANALYZE users`,
-		`SET plan_cache_mode = force_generic_plan`,
-	} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
+	)
+	ctx := context.Background()
 	byKey := "SELECT " + userColumns + " FROM users WHERE username_key = $1"
 	byEmployee := "SELECT " + userColumns + " FROM users WHERE employee_id = $1"
 	checkGenericPlans(t, conn, []planCase{
@@ -105,14 +114,7 @@ func TestUserGenericPlans(t *testing.T) {
 // statement of its own: the custody list's "ended_at IS NULL OR ..."
 // cannot use it under any plan.)
 func TestPartialIndexGenericPlans(t *testing.T) {
-	schema, conn := newSchema(t)
-	s, err := Open(context.Background(), testURL(), Options{Schema: schema, MaxConns: 2})
-	if err != nil {
-		t.Fatalf("Open(schema %s) = %v; want nil", schema, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ctx := context.Background()
-	for _, q := range []string{
+	_, conn := planStore(t,
 		`INSERT INTO warehouses (id, name, code, created_at, updated_at) VALUES ('wh_plan', 'Plan', 'PLAN', now(), now())`,
 		`INSERT INTO users (id, username, username_key, first_name, last_name, employee_id, warehouse_id, language,
 			pin_hash, pin_change_required, status, deleted_at, created_at, updated_at)
@@ -126,12 +128,7 @@ func TestPartialIndexGenericPlans(t *testing.T) {
 			FROM generate_series(1, 20100) AS i`,
 		`ANALYZE users`,
 		`ANALYZE audit_events`,
-		`SET plan_cache_mode = force_generic_plan`,
-	} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
+	)
 	deleted, _ := usersQuery(devices.UserFilter{Status: devices.UserDeleted, Page: devices.Page{Limit: 500, After: "usr_0"}})
 	checkGenericPlans(t, conn, []planCase{
 		{"deleted users listed", deleted, `'usr_0'`, "users_purge_idx"},

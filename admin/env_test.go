@@ -88,6 +88,23 @@ type env struct {
 	sessB    sessions.Created
 }
 
+// apiOver is an API like e's (same sessions, sign-in, clock and logger)
+// whose registry reads and writes through store, for tests that wrap
+// e.store to count or fail its calls.
+func (e *env) apiOver(store devices.Store) *API {
+	e.t.Helper()
+	reg, err := devices.NewRegistry(store, devices.Options{Pepper: []byte("a test pepper of enough bits"), Now: e.clock.Now,
+		Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if err != nil {
+		e.t.Fatalf("NewRegistry: %v", err)
+	}
+	api, err := New(Config{Registry: reg, Sessions: e.sess, SignIn: e.signin, Now: e.clock.Now, Logger: e.api.log})
+	if err != nil {
+		e.t.Fatalf("New: %v", err)
+	}
+	return api
+}
+
 func newEnv(t testing.TB, b backend) *env {
 	t.Helper()
 	ctx := context.Background()

@@ -65,15 +65,7 @@ func TestForcedLogoutAuditSurvives(t *testing.T) {
 	e := newEnv(t, embedded())
 	fs := &failingAppends{Store: e.store}
 	fs.n.Store(1)
-	reg, err := devices.NewRegistry(fs, devices.Options{Pepper: []byte("a test pepper of enough bits"), Now: e.clock.Now,
-		Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatalf("NewRegistry: %v", err)
-	}
-	api, err := New(Config{Registry: reg, Sessions: e.sess, SignIn: e.signin, Now: e.clock.Now, Logger: e.api.log})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	api := e.apiOver(fs)
 	c, err := e.sess.End(context.Background(), e.sessA.Session.ID, sessions.ReasonAdmin)
 	if err != nil {
 		t.Fatalf("End: %v", err)

@@ -365,15 +365,7 @@ func TestImportReadsOncePerImport(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, embedded())
 	cs := &countingStore{Store: e.store}
-	reg, err := devices.NewRegistry(cs, devices.Options{Pepper: []byte("a test pepper of enough bits"), Now: e.clock.Now,
-		Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatalf("NewRegistry: %v", err)
-	}
-	api, err := New(Config{Registry: reg, Sessions: e.sess, SignIn: e.signin, Now: e.clock.Now, Logger: e.api.log})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	api := e.apiOver(cs)
 	e.srv.Config.Handler = api.Handler()
 	for _, n := range []int{50, 300} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {

@@ -133,15 +133,7 @@ func TestImportReadsItsRowsOnly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, embedded())
 	reads := &userReads{Store: e.store}
-	reg, err := devices.NewRegistry(reads, devices.Options{Pepper: []byte("a test pepper of enough bits"), Now: e.clock.Now,
-		Hash: devices.HashParams{MemoryKiB: 64, Time: 1, Threads: 1}})
-	if err != nil {
-		t.Fatalf("NewRegistry: %v", err)
-	}
-	api, err := New(Config{Registry: reg, Sessions: e.sess, SignIn: e.signin, Now: e.clock.Now, Logger: e.api.log})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	api := e.apiOver(reads)
 	e.srv.Config.Handler = api.Handler()
 	for k := range 2 {
 		if r, rep := e.importCSV("admin", "?mode=valid_only", importBlockCSV(k)); rep.Created != importBlock {
